@@ -1,0 +1,384 @@
+"""The run store: SQLModel tables and a small API over short transactions.
+
+SQLite by default (``data/nawt.db``, WAL, busy timeout) so that a headless
+training, an evaluation and the TUI can share one file; any SQLAlchemy URL
+(``--db`` / ``NAWT_DB``) for PostgreSQL when several machines share runs.
+This module must not import torch: the TUI reads the store through it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import JSON, Column, event
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
+
+from .errors import NawtError
+
+STATUSES = ("queued", "running", "completed", "failed", "interrupted")
+# A running run whose heartbeat is older than this is suspect; if its process
+# is also gone (same host) or the silence is long (other host), it is stale.
+STALE_AFTER_S = 60.0
+LOST_AFTER_S = 600.0
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite drops time zones, so every stored time is UTC without one."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = ""
+    method: str = Field(index=True)
+    study: str | None = Field(default=None, index=True)
+    config: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    config_key: str = Field(default="", index=True)  # hash of the config, for study de-duplication
+    seed: int = 0
+    status: str = Field(default="queued", index=True)
+    dataset: str = ""
+    device: str = ""
+    torch_version: str = ""
+    nawt_version: str = ""
+    git_commit: str | None = None
+    host: str = ""
+    pid: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    stop_requested: bool = False
+    # live progress, written at epoch ends and by the throttled heartbeat
+    epoch: int = 0  # completed epochs
+    epochs: int = 0
+    batch: int = 0  # batches done in the current epoch
+    batches: int = 0  # batches per epoch
+    train_loss: float | None = None
+    train_acc: float | None = None
+    test_acc: float | None = None
+    best_test_acc: float | None = None
+    final_test_acc: float | None = None
+    images_per_sec: float | None = None
+    train_seconds: float = 0.0  # training wall time, evaluation excluded
+    run_dir: str = ""
+    checkpoint_last: str | None = None
+    checkpoint_final: str | None = None
+    log_path: str | None = None
+    error: str | None = None
+    notes: str = ""
+
+
+class Epoch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    test_loss: float | None = None
+    test_acc: float | None = None
+    lr: float = 0.0
+    rho: float | None = None
+    epoch_seconds: float = 0.0  # training only
+    eval_seconds: float = 0.0
+    images_per_sec: float = 0.0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Evaluation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    kind: str = Field(index=True)  # clean | robustness | quantization
+    config: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    seed: int = 0
+    status: str = "running"  # running | completed | failed
+    device: str = ""
+    clean_acc: float | None = None
+    seconds: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class EvalPoint(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    param: float  # perturbation strength, or bit width
+    trial: int = 0
+    accuracy: float
+    loss: float | None = None
+
+
+class Study(SQLModel, table=True):
+    name: str = Field(primary_key=True)
+    preset: str = ""
+    config: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    out_dir: str = ""
+    status: str = "running"
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+def default_url(data_dir: str | os.PathLike = "data") -> str:
+    """``--db`` beats ``NAWT_DB`` beats ``<data_dir>/nawt.db``."""
+    env = os.environ.get("NAWT_DB")
+    if env:
+        return env
+    return f"sqlite:///{Path(data_dir) / 'nawt.db'}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _prepare_sqlite_path(url: str, create: bool) -> None:
+    path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
+    if not path or path.startswith(":memory:"):
+        return
+    db = Path(path)
+    if not create and not db.exists():
+        raise NawtError(f"no database at {db} (train a run first, or pass --db URL)")
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NawtError(f"cannot create the data directory {db.parent}: {e.strerror}") from None
+    if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+        raise NawtError(f"the database {db} is not writable (check the permissions of {db.parent})")
+
+
+class Store:
+    """All reads and writes of runs, epochs and evaluations; one short session each."""
+
+    def __init__(self, url: str | None = None, *, create: bool = True):
+        self.url = url or default_url()
+        if self.url.startswith("sqlite"):
+            _prepare_sqlite_path(self.url, create)
+            self.engine = create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 10}
+            )
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except SQLAlchemyError as e:
+            raise NawtError(f"cannot open the database {self.url}: {_short(e)}") from None
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # ---------------------------------------------------------------- runs
+    def create_run(self, **fields: Any) -> Run:
+        run = Run(**fields)
+        with self._session() as s:
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+        return run
+
+    def get_run(self, run_id: int) -> Run:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+        if run is None:
+            raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
+        return run
+
+    def update_run(self, run_id: int, **fields: Any) -> Run:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
+            for k, v in fields.items():
+                setattr(run, k, v)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+        return run
+
+    def list_runs(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        study: str | None = None,
+        method: str | None = None,
+        status: str | None = None,
+    ) -> list[Run]:
+        q = select(Run).order_by(Run.id)
+        if ids is not None:
+            q = q.where(Run.id.in_(list(ids)))
+        if study is not None:
+            q = q.where(Run.study == study)
+        if method is not None:
+            q = q.where(Run.method == method)
+        if status is not None:
+            q = q.where(Run.status == status)
+        with self._session() as s:
+            return list(s.exec(q).all())
+
+    def find_runs(self, config_key: str) -> list[Run]:
+        """Runs trained with the same config (a study's skip/resume test)."""
+        with self._session() as s:
+            q = select(Run).where(Run.config_key == config_key).order_by(Run.id)
+            return list(s.exec(q).all())
+
+    def delete_run(self, run_id: int) -> Run:
+        """Removes the run and everything recorded about it (not its files)."""
+        run = self.get_run(run_id)
+        with self._session() as s:
+            eval_ids = list(s.exec(select(Evaluation.id).where(Evaluation.run_id == run_id)).all())
+            if eval_ids:
+                s.exec(delete(EvalPoint).where(EvalPoint.evaluation_id.in_(eval_ids)))
+            s.exec(delete(Evaluation).where(Evaluation.run_id == run_id))
+            s.exec(delete(Epoch).where(Epoch.run_id == run_id))
+            s.exec(delete(Run).where(Run.id == run_id))
+            s.commit()
+        return run
+
+    # -------------------------------------------------------------- epochs
+    def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, **metrics: Any) -> Epoch:
+        """One epoch row and the run's summary fields, in one transaction."""
+        row = Epoch(run_id=run_id, **metrics)
+        with self._session() as s:
+            s.exec(delete(Epoch).where(Epoch.run_id == run_id, Epoch.epoch == row.epoch))
+            s.add(row)
+            run = s.get(Run, run_id)
+            for k, v in (run_fields or {}).items():
+                setattr(run, k, v)
+            s.add(run)
+            s.commit()
+            s.refresh(row)
+        return row
+
+    def epochs(self, run_id: int) -> list[Epoch]:
+        with self._session() as s:
+            q = select(Epoch).where(Epoch.run_id == run_id).order_by(Epoch.epoch)
+            return list(s.exec(q).all())
+
+    def truncate_epochs(self, run_id: int, after: int) -> None:
+        """Drops epoch rows past ``after`` (a resumed run redoes them)."""
+        with self._session() as s:
+            s.exec(delete(Epoch).where(Epoch.run_id == run_id, Epoch.epoch > after))
+            s.commit()
+
+    # --------------------------------------------------------- evaluations
+    def create_evaluation(self, **fields: Any) -> Evaluation:
+        ev = Evaluation(**fields)
+        with self._session() as s:
+            s.add(ev)
+            s.commit()
+            s.refresh(ev)
+        return ev
+
+    def update_evaluation(self, eval_id: int, **fields: Any) -> Evaluation:
+        with self._session() as s:
+            ev = s.get(Evaluation, eval_id)
+            for k, v in fields.items():
+                setattr(ev, k, v)
+            s.add(ev)
+            s.commit()
+            s.refresh(ev)
+        return ev
+
+    def add_points(self, eval_id: int, points: Iterable[dict[str, Any]]) -> None:
+        with self._session() as s:
+            s.add_all([EvalPoint(evaluation_id=eval_id, **p) for p in points])
+            s.commit()
+
+    def evaluations(
+        self, run_id: int | None = None, kind: str | None = None, *, completed_only: bool = False
+    ) -> list[Evaluation]:
+        q = select(Evaluation).order_by(Evaluation.id)
+        if run_id is not None:
+            q = q.where(Evaluation.run_id == run_id)
+        if kind is not None:
+            q = q.where(Evaluation.kind == kind)
+        if completed_only:
+            q = q.where(Evaluation.status == "completed")
+        with self._session() as s:
+            return list(s.exec(q).all())
+
+    def points(self, eval_id: int) -> list[EvalPoint]:
+        with self._session() as s:
+            q = select(EvalPoint).where(EvalPoint.evaluation_id == eval_id)
+            return list(s.exec(q.order_by(EvalPoint.param, EvalPoint.trial)).all())
+
+    # ------------------------------------------------------------- studies
+    def upsert_study(self, name: str, **fields: Any) -> Study:
+        with self._session() as s:
+            st = s.get(Study, name) or Study(name=name)
+            for k, v in fields.items():
+                setattr(st, k, v)
+            s.add(st)
+            s.commit()
+            s.refresh(st)
+        return st
+
+    def get_study(self, name: str) -> Study:
+        with self._session() as s:
+            st = s.get(Study, name)
+        if st is None:
+            raise NawtError(f"no study named {name!r}")
+        return st
+
+    def list_studies(self) -> list[Study]:
+        with self._session() as s:
+            return list(s.exec(select(Study).order_by(Study.created_at)).all())
+
+
+def _short(e: Exception) -> str:
+    text = str(getattr(e, "orig", None) or e)
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(run: Run, now: datetime | None = None, host: str | None = None) -> str:
+    """The status to show: a 'running' run whose heartbeat stopped and whose
+    process is gone is 'stale' (it crashed or was killed without cleanup)."""
+    if run.status != "running":
+        return run.status
+    now = now or utcnow()
+    beat = run.heartbeat_at or run.started_at or run.created_at
+    silent = (now - beat).total_seconds()
+    if silent < STALE_AFTER_S:
+        return "running"
+    same_host = run.host == (host or socket.gethostname())
+    if same_host:
+        return "running" if pid_alive(run.pid) else "stale"
+    return "stale" if silent > LOST_AFTER_S else "running"
+
+
+__all__ = [
+    "STATUSES",
+    "Epoch",
+    "EvalPoint",
+    "Evaluation",
+    "NawtError",
+    "OperationalError",
+    "Run",
+    "Store",
+    "Study",
+    "default_url",
+    "effective_status",
+    "pid_alive",
+    "utcnow",
+]
