@@ -1,0 +1,1 @@
+"""The `nawt` command: a Typer app over nawt_core; `nawt` alone opens the TUI."""

@@ -1,0 +1,61 @@
+"""The Typer app and what every command shares: options, the store, errors.
+
+Nothing here imports torch: `nawt --help` and the TUI start fast. Commands
+import the torch-using parts of nawt_core inside their bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from nawt_core.errors import NawtError
+
+app = typer.Typer(
+    name="nawt",
+    help="Noise-aware weight training: train ResNets on CIFAR-10 several ways, stress them, compare.",
+    no_args_is_help=False,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True, highlight=False)
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store [env NAWT_DB; default <data-dir>/nawt.db]")]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="datasets, nawt.db and run folders")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def open_store(db: str | None, data_dir: Path, *, create: bool = True):
+    from nawt_core.store import Store, default_url
+
+    return Store(db or default_url(data_dir), create=create)
+
+
+def fail(message: str, code: int = 2) -> None:
+    raise NawtError(message)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LevelFormatter())
+    root = logging.getLogger("nawt")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False

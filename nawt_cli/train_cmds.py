@@ -1,0 +1,244 @@
+"""`nawt` (the TUI), `nawt train`, `nawt runs`, `nawt show`, `nawt bench`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from nawt_core.config import METHODS, TrainConfig
+from nawt_core.errors import NawtError
+
+from .app import DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data")) -> None:
+    """With no command, open the terminal UI on the store."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nawt_core.store import default_url
+    from nawt_tui.app import run_tui
+
+    run_tui(db or default_url(data_dir), str(data_dir))
+
+
+def _parse_floats(text: str | None, what: str) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise NawtError(f"{what} must be numbers separated by commas (got {text!r})") from None
+
+
+@app.command()
+def train(
+    method: Annotated[str, typer.Option("--method", "-m", help=f"one of: {', '.join(METHODS)}")] = "standard",
+    epochs: Annotated[int, typer.Option(help="training epochs")] = 200,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
+    lr: Annotated[float, typer.Option(help="peak learning rate (SGD, Nesterov momentum 0.9)")] = 0.1,
+    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 5e-4,
+    momentum: Annotated[float, typer.Option()] = 0.9,
+    schedule: Annotated[str, typer.Option(help="cosine, or step (x0.1 at 50% and 75% of the epochs)")] = "cosine",
+    arch: Annotated[str, typer.Option(help="resnet20|resnet32|resnet44|resnet56|resnet110")] = "resnet20",
+    rho: Annotated[float, typer.Option(help="SAM neighbourhood (multistep-sam: the final one)")] = 0.05,
+    rho_stages: Annotated[Optional[str], typer.Option("--rho-stages", help="multistep-sam: rho per stage, e.g. 0,0.025,0.05")] = None,
+    stages: Annotated[int, typer.Option(help="multistep-sam: stages from 0 to rho when --rho-stages is not given")] = 3,
+    adaptive: Annotated[bool, typer.Option("--adaptive", help="ASAM: neighbourhood scaled by |w|")] = False,
+    ascent_steps: Annotated[int, typer.Option("--ascent-steps", help="SAM ascent steps (k >= 1)")] = 1,
+    noise_sigma: Annotated[float, typer.Option("--noise-sigma", help="naive-noise: std added to weights each epoch")] = 0.1,
+    noise_eta: Annotated[float, typer.Option("--noise-eta", help="noise-injection: std relative to max|W| per layer")] = 0.05,
+    dataset: Annotated[str, typer.Option(help="cifar10 or synthetic (offline, learnable)")] = "cifar10",
+    train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="use the first N test images")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    precision: Annotated[str, typer.Option(help="fp32 or bf16 (autocast)")] = "fp32",
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="deterministic kernels (exact resume on CPU)")] = False,
+    name: Annotated[str, typer.Option(help="a name for the run")] = "",
+    resume: Annotated[Optional[int], typer.Option("--resume", help="continue run ID from its last completed epoch")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="train in a background process that outlives the terminal")] = False,
+    start: Annotated[Optional[int], typer.Option("--start", hidden=True)] = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Train one model; every epoch, timing and checkpoint goes to the store."""
+    from nawt_core.runner import check_resumable, create_run
+
+    store = open_store(db, data_dir)
+    if start is not None or resume is not None:
+        run = check_resumable(store, start if start is not None else resume)
+    else:
+        cfg = TrainConfig(
+            method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+            weight_decay=weight_decay, schedule=schedule, rho=rho,
+            rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive,
+            ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
+            data_dir=str(data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
+            precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
+        ).validate()
+        run = create_run(store, cfg, data_dir)
+    if detach:
+        _detach(run, db or store.url, data_dir)
+        return
+    _train_foreground(store, run.id, data_dir)
+
+
+def _detach(run, db_url: str, data_dir: Path) -> None:
+    log = Path(run.run_dir) / "train.log"
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--db", db_url,
+             "--data-dir", str(data_dir)],
+            stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
+    console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}")
+
+
+def _train_foreground(store, run_id: int, data_dir: Path) -> None:
+    from nawt_core.runner import execute
+
+    from .train_view import make_reporter
+
+    reporter = make_reporter(console)
+    run = execute(store, run_id, reporter, data_dir=data_dir)
+    if run.status == "interrupted":
+        err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
+                          f"nawt train --resume {run.id}", markup=False)
+        raise typer.Exit(130)
+    if run.status == "failed":
+        raise NawtError(f"run {run.id} failed: {run.error}")
+
+
+# --------------------------------------------------------------------- runs
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+def run_summary(run) -> dict:
+    from nawt_core.store import effective_status
+
+    return {
+        "id": run.id, "name": run.name, "method": run.method, "study": run.study,
+        "status": effective_status(run), "epoch": run.epoch, "epochs": run.epochs,
+        "train_loss": run.train_loss, "test_acc": run.test_acc, "best_test_acc": run.best_test_acc,
+        "final_test_acc": run.final_test_acc, "train_seconds": run.train_seconds,
+        "images_per_sec": run.images_per_sec, "device": run.device, "dataset": run.dataset,
+        "created_at": run.created_at,
+    }
+
+
+@app.command()
+def runs(
+    method: Annotated[Optional[str], typer.Option(help="only this method")] = None,
+    status: Annotated[Optional[str], typer.Option(help="only this status")] = None,
+    study: Annotated[Optional[str], typer.Option(help="only this study's runs")] = None,
+    json_out: JsonOpt = False,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """List runs."""
+    store = open_store(db, data_dir, create=False)
+    rows = [run_summary(r) for r in store.list_runs(method=method, study=study)]
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    if json_out:
+        print_json(rows)
+        return
+    t = Table(title=f"runs ({len(rows)})", header_style="bold")
+    for col, just in [("id", "right"), ("name", "left"), ("method", "left"), ("status", "left"),
+                      ("epoch", "right"), ("test acc %", "right"), ("best %", "right"),
+                      ("train s", "right"), ("img/s", "right"), ("device", "left")]:
+        t.add_column(col, justify=just, overflow="fold")
+    colors = {"completed": "green", "running": "cyan", "failed": "red", "stale": "red", "interrupted": "yellow"}
+    for r in rows:
+        t.add_row(str(r["id"]), r["name"], r["method"],
+                  f"[{colors.get(r['status'], 'white')}]{r['status']}[/]", f"{r['epoch']}/{r['epochs']}",
+                  _pct(r["test_acc"]), _pct(r["best_test_acc"]), f"{r['train_seconds']:.0f}",
+                  "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}", r["device"] or "-")
+    console.print(t)
+
+
+@app.command()
+def show(
+    run_id: Annotated[int, typer.Argument(help="the run's id")],
+    json_out: JsonOpt = False,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """A run's config, epochs, files and evaluations."""
+    store = open_store(db, data_dir, create=False)
+    run = store.get_run(run_id)
+    epochs = store.epochs(run_id)
+    evals = store.evaluations(run_id)
+    files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    if json_out:
+        print_json({"run": {**run.model_dump(), "status": run_summary(run)["status"]},
+                    "epochs": [e.model_dump() for e in epochs],
+                    "evaluations": [e.model_dump() for e in evals], "files": files})
+        return
+    s = run_summary(run)
+    console.print(f"[bold]run {run.id}[/] {run.name}  [dim]{run.method}[/]  status [bold]{s['status']}[/]"
+                  f"  epoch {run.epoch}/{run.epochs}  device {run.device or '-'}  data {run.dataset or '-'}")
+    if run.error:
+        console.print(f"[red]error:[/] {run.error}", markup=True)
+    cfg = Table(title="config", show_header=False, box=None)
+    for k, v in run.config.items():
+        cfg.add_row(k, str(v))
+    console.print(cfg)
+    t = Table(title="epochs", header_style="bold")
+    for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "img/s"):
+        t.add_column(col, justify="right")
+    for e in epochs:
+        t.add_row(str(e.epoch), f"{e.train_loss:.4f}", _pct(e.train_acc),
+                  "-" if e.test_loss is None else f"{e.test_loss:.4f}", _pct(e.test_acc), f"{e.lr:.4g}",
+                  "-" if e.rho is None else f"{e.rho:g}", f"{e.epoch_seconds:.1f}", f"{e.images_per_sec:.0f}")
+    console.print(t)
+    if evals:
+        et = Table(title="evaluations", header_style="bold")
+        for col in ("id", "kind", "status", "clean acc %", "config"):
+            et.add_column(col)
+        for e in evals:
+            et.add_row(str(e.id), e.kind, e.status, _pct(e.clean_acc), str(e.config))
+        console.print(et)
+    console.print("files: " + (", ".join(files) if files else "none"))
+
+
+@app.command()
+def bench(
+    methods: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="methods to time (repeatable; default all)")] = None,
+    steps: Annotated[int, typer.Option(help="timed steps per method")] = 40,
+    warmup: Annotated[int, typer.Option(help="untimed steps first")] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
+    precision: Annotated[str, typer.Option(help="fp32 or bf16")] = "fp32",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    dataset: Annotated[str, typer.Option(help="synthetic or cifar10")] = "synthetic",
+    reference: Annotated[bool, typer.Option("--reference/--no-reference", help="also time the classic PIL + DataLoader pipeline, for the ratio")] = True,
+    workers: Annotated[int, typer.Option(help="DataLoader workers of the reference pipeline")] = 2,
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="also time a weight-perturbation sweep")] = False,
+    json_out: JsonOpt = False,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Training and evaluation throughput on this device, with ratios to a plain reference."""
+    from nawt_core.bench import run_bench
+
+    methods = methods or list(METHODS)
+    for m in methods:
+        TrainConfig(method=m).validate()
+    result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,
+                       precision=precision, device=device, dataset=dataset, data_dir=data_dir,
+                       reference=reference, workers=workers, sweep=sweep,
+                       log=None if json_out else err_console.print)
+    if json_out:
+        print_json(result)
+        return
+    from .bench_view import bench_table
+
+    console.print(bench_table(result))

@@ -1,0 +1,122 @@
+"""Training configuration: one dataclass, validated without importing torch.
+
+The CLI, the TUI's launch form and ``nawt study`` all build a TrainConfig and
+call ``validate()`` before anything is written, so bad input never reaches the
+store or the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import NawtError
+
+METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
+ARCHS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+DATASETS = ("cifar10", "synthetic")
+SCHEDULES = ("cosine", "step")
+PRECISIONS = ("fp32", "bf16")
+
+# Keys that do not change what is trained: runs that differ only in these are
+# the same experiment (used by `nawt study` to skip or resume finished work).
+NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile")
+
+
+@dataclass
+class TrainConfig:
+    method: str = "standard"
+    arch: str = "resnet20"
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    # SAM family
+    rho: float = 0.05
+    rho_stages: list[float] = field(default_factory=list)  # multistep-sam; empty = derived from rho
+    stages: int = 3  # multistep-sam: 0 -> rho in this many equal stages
+    adaptive: bool = False
+    ascent_steps: int = 1
+    # noise methods
+    noise_sigma: float = 0.1  # naive-noise: absolute std added to weights once per epoch
+    noise_eta: float = 0.05  # noise-injection: std relative to max|W| per layer, per batch
+    # data and execution
+    dataset: str = "cifar10"
+    data_dir: str = "data"
+    train_subset: int | None = None
+    test_subset: int | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    compile: bool = False
+    seed: int = 0
+    deterministic: bool = False
+    name: str = ""
+    study: str | None = None
+
+    def validate(self) -> "TrainConfig":
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise NawtError(msg)
+
+        need(self.method in METHODS, f"unknown method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        need(self.arch in ARCHS, f"unknown arch {self.arch!r}; choose one of: {', '.join(ARCHS)}")
+        need(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
+        need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose cosine or step")
+        need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose fp32 or bf16")
+        need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
+        need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
+        need(self.lr > 0, f"learning rate must be positive (got {self.lr})")
+        need(0 <= self.momentum < 1, f"momentum must be in [0, 1) (got {self.momentum})")
+        need(self.weight_decay >= 0, f"weight decay must not be negative (got {self.weight_decay})")
+        need(self.rho >= 0, f"rho must not be negative (got {self.rho})")
+        need(all(r >= 0 for r in self.rho_stages), f"rho stages must not be negative (got {self.rho_stages})")
+        need(self.stages >= 1, f"stages must be at least 1 (got {self.stages})")
+        need(self.ascent_steps >= 1, f"ascent steps must be at least 1 (got {self.ascent_steps})")
+        need(self.noise_sigma >= 0, f"noise sigma must not be negative (got {self.noise_sigma})")
+        need(self.noise_eta >= 0, f"noise eta must not be negative (got {self.noise_eta})")
+        for key in ("train_subset", "test_subset"):
+            v = getattr(self, key)
+            need(v is None or v > 0, f"{key.replace('_', ' ')} must be positive (got {v})")
+        dev = self.device
+        need(
+            dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),
+            f"unknown device {dev!r}; use auto, cpu, cuda or cuda:N",
+        )
+        return self
+
+    def rho_schedule(self) -> list[float]:
+        """multistep-sam's rho per stage: given, or 0 -> rho in equal steps."""
+        if self.rho_stages:
+            return list(self.rho_stages)
+        if self.stages == 1:
+            return [self.rho]
+        return [self.rho * i / (self.stages - 1) for i in range(self.stages)]
+
+    def rho_at(self, epoch: int) -> float:
+        """rho used in 0-based ``epoch`` (SAM: constant; multistep: staged; others: 0)."""
+        if self.method == "sam":
+            return self.rho
+        if self.method != "multistep-sam":
+            return 0.0
+        stages = self.rho_schedule()
+        return stages[min(epoch * len(stages) // self.epochs, len(stages) - 1)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def key(self) -> str:
+        """A stable hash of what is trained (names and placement excluded)."""
+        d = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_KEYS}
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        return self.name or f"{self.method}-{self.arch}-e{self.epochs}-s{self.seed}"

@@ -1,0 +1,256 @@
+"""CIFAR-10 (through torchvision) and a synthetic look-alike, held on the
+training device as uint8 and augmented a whole batch at a time there.
+
+No per-image Python and no DataLoader workers: ResNet-20 is small enough that
+the classic PIL pipeline, not the network, limits the speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import NawtError
+
+log = logging.getLogger("nawt.data")
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+BATCH_FOLDER = "cifar-10-batches-py"
+DOWNLOAD_TIMEOUT_S = 30
+
+
+@dataclass
+class ArrayData:
+    """A dataset split pair as numpy: uint8 NCHW images and int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str  # "cifar10", "cifar10 (unofficial checksums)" or "synthetic"
+
+
+# ------------------------------------------------------------------ CIFAR-10
+def _find_batches(data_dir: Path) -> Path | None:
+    """The ``cifar-10-batches-py`` folder under ``data_dir``, or ``data_dir`` itself."""
+    for cand in (data_dir / BATCH_FOLDER, data_dir):
+        if (cand / "data_batch_1").exists() or (cand / "test_batch").exists():
+            return cand
+    return None
+
+
+def _tv_split(root: Path, train: bool, *, check: bool):
+    """torchvision's CIFAR10 for one split; with check=False its md5 test is
+    skipped (the caller validates shapes, counts and labels instead)."""
+    from torchvision.datasets import CIFAR10
+
+    class Unchecked(CIFAR10):
+        def _check_integrity(self) -> bool:
+            return True
+
+    return (CIFAR10 if check else Unchecked)(str(root), train=train, download=False)
+
+
+def _official_checksums_ok(root: Path) -> bool:
+    from torchvision.datasets import CIFAR10
+
+    probe = CIFAR10.__new__(CIFAR10)
+    probe.root = str(root)
+    return probe._check_integrity()
+
+
+def _validate_split(x: np.ndarray, y: np.ndarray, n: int, where: Path, split: str) -> None:
+    if x.shape != (n, 32, 32, 3) or x.dtype != np.uint8:
+        raise NawtError(f"CIFAR-10 {split} images in {where} have shape {x.shape} {x.dtype}, expected ({n}, 32, 32, 3) uint8")
+    if y.shape != (n,) or y.min() < 0 or y.max() > 9:
+        raise NawtError(f"CIFAR-10 {split} labels in {where} are not {n} labels in 0..9")
+    counts = np.bincount(y, minlength=10)
+    if not (counts == n // 10).all():
+        raise NawtError(f"CIFAR-10 {split} set in {where} has class counts {counts.tolist()}, expected {n // 10} each")
+
+
+def _read_cifar(root: Path) -> ArrayData:
+    """Loads a local copy: torchvision when the official checksums match; else the
+    same parser without the md5 test, after validating shapes, counts and labels."""
+    official = _official_checksums_ok(root)
+    try:
+        tr = _tv_split(root, True, check=official)
+        te = _tv_split(root, False, check=official)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, RuntimeError) as e:
+        raise NawtError(f"cannot read CIFAR-10 in {root / BATCH_FOLDER}: a batch file is truncated or corrupt ({type(e).__name__}: {e})") from None
+    x_tr, y_tr = tr.data, np.asarray(tr.targets, dtype=np.int64)
+    x_te, y_te = te.data, np.asarray(te.targets, dtype=np.int64)
+    where = root / BATCH_FOLDER
+    _validate_split(x_tr, y_tr, 50000, where, "training")
+    _validate_split(x_te, y_te, 10000, where, "test")
+    source = "cifar10"
+    if not official:
+        log.warning(
+            "CIFAR-10 in %s does not match the official md5 checksums; loaded after validating "
+            "shapes, class counts and labels", where,
+        )
+        source = "cifar10 (unofficial checksums)"
+    to_nchw = lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2))  # noqa: E731
+    return ArrayData(to_nchw(x_tr), y_tr, to_nchw(x_te), y_te, source)
+
+
+def _download(data_dir: Path) -> None:
+    from torchvision.datasets import CIFAR10
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        CIFAR10(str(data_dir), train=True, download=True)  # verifies the archive's md5
+    except Exception as e:  # noqa: BLE001 - any network or disk failure means "not available"
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NawtError(
+            f"CIFAR-10 is not in {data_dir} and could not be downloaded ({reason}); put the "
+            f"'{BATCH_FOLDER}' folder there (or pass --data-dir), or use --dataset synthetic offline"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def load_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> ArrayData:
+    data_dir = Path(data_dir)
+    folder = _find_batches(data_dir)
+    if folder is None:
+        if not download:
+            raise NawtError(
+                f"CIFAR-10 not found in {data_dir}; put the '{BATCH_FOLDER}' folder there "
+                "(or pass --data-dir), or use --dataset synthetic offline"
+            )
+        _download(data_dir)
+        folder = _find_batches(data_dir)
+    return _read_cifar(folder.parent if folder.name == BATCH_FOLDER else _as_root(folder))
+
+
+def _as_root(folder: Path) -> Path:
+    """torchvision wants the parent of ``cifar-10-batches-py``; a folder with
+    another name is exposed through a temporary link with the expected one."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="nawt-cifar-"))
+    (tmp / BATCH_FOLDER).symlink_to(folder.resolve(), target_is_directory=True)
+    return tmp
+
+
+# ----------------------------------------------------------------- synthetic
+def synthetic(n_train: int = 5000, n_test: int = 1000, seed: int = 0) -> ArrayData:
+    """A deterministic, learnable CIFAR-shaped dataset: each class is a smooth
+    colour template, each image that template shifted a little plus pixel noise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(size=(10, 3, 4, 4))
+    templates = coarse.repeat(8, axis=2).repeat(8, axis=3)  # (10, 3, 32, 32), blocky but smooth
+
+    def make(n: int, rng: np.random.Generator):
+        y = np.arange(n, dtype=np.int64) % 10
+        rng.shuffle(y)
+        shifts = rng.integers(-2, 3, size=(n, 2))
+        x = np.empty((n, 3, 32, 32), dtype=np.float32)
+        for c in range(10):  # per class, not per image: the shift is one roll per unique value
+            for dy in range(-2, 3):
+                for dx in range(-2, 3):
+                    sel = (y == c) & (shifts[:, 0] == dy) & (shifts[:, 1] == dx)
+                    x[sel] = np.roll(templates[c], (dy, dx), axis=(1, 2))
+        x = 128 + 45 * x + rng.normal(0, 40, size=x.shape)
+        return np.clip(x, 0, 255).astype(np.uint8), y
+
+    x_tr, y_tr = make(n_train, np.random.default_rng(seed + 1))
+    x_te, y_te = make(n_test, np.random.default_rng(seed + 2))
+    return ArrayData(x_tr, y_tr, x_te, y_te, "synthetic")
+
+
+def load_arrays(dataset: str, data_dir: str | Path = "data", *, train_subset=None, test_subset=None, seed: int = 0) -> ArrayData:
+    if dataset == "synthetic":
+        data = synthetic(train_subset or 5000, test_subset or 1000, seed=0)
+    else:
+        data = load_cifar10(data_dir)
+    return subset(data, train_subset, test_subset)
+
+
+def subset(data: ArrayData, n_train: int | None, n_test: int | None) -> ArrayData:
+    """The first N images of each split (CIFAR-10's order is well mixed, so classes stay near-balanced)."""
+    x_tr, y_tr = data.x_train[:n_train], data.y_train[:n_train]
+    x_te, y_te = data.x_test[:n_test], data.y_test[:n_test]
+    for y, split in ((y_tr, "training"), (y_te, "test")):
+        missing = sorted(set(range(10)) - set(np.unique(y).tolist()))
+        if missing:
+            log.warning("the %s subset lacks classes %s", split, missing)
+    return ArrayData(x_tr, y_tr, x_te, y_te, data.source)
+
+
+# ------------------------------------------------------- on-device batches
+def norm_affine(device) -> tuple[torch.Tensor, torch.Tensor]:
+    """scale, bias with ``uint8 * scale + bias == (x / 255 - mean) / std``."""
+    mean = torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1)
+    return 1.0 / (255.0 * std), -mean / std
+
+
+class DeviceData:
+    """The dataset as uint8 tensors on the training device, with batched augmentation."""
+
+    def __init__(self, arrays: ArrayData, device: torch.device, *, channels_last: bool = True, pad: int = 4):
+        self.device = device
+        self.source = arrays.source
+        self.channels_last = channels_last
+        self.pad = pad
+        x_tr = torch.from_numpy(arrays.x_train).to(device)
+        self.padded = torch.nn.functional.pad(x_tr, (pad, pad, pad, pad))  # zero fill, like RandomCrop
+        self.y_train = torch.from_numpy(arrays.y_train).to(device)
+        self.scale, self.bias = norm_affine(device)
+        self.x_test = self.normalize(torch.from_numpy(arrays.x_test).to(device))
+        self.y_test = torch.from_numpy(arrays.y_test).to(device)
+        self._ar = torch.arange(32, device=device)
+        self._ch = torch.arange(3, device=device).view(1, 3, 1, 1)
+
+    @property
+    def n_train(self) -> int:
+        return self.y_train.numel()
+
+    @property
+    def n_test(self) -> int:
+        return self.y_test.numel()
+
+    def normalize(self, x_u8: torch.Tensor) -> torch.Tensor:
+        x = torch.addcmul(self.bias, x_u8.float(), self.scale)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def augment(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Random 32x32 crop of the zero-padded image and a random horizontal flip,
+        for a whole batch in one gather."""
+        b = idx.numel()
+        off = torch.randint(0, 2 * self.pad + 1, (b, 2), generator=gen, device=self.device)
+        rows = (off[:, 0:1] + self._ar).view(b, 1, 32, 1)
+        cols = (off[:, 1:2] + self._ar).view(b, 1, 1, 32)
+        flip = torch.rand(b, generator=gen, device=self.device) < 0.5
+        cols = torch.where(flip.view(b, 1, 1, 1), cols.flip(3), cols)  # a mirrored crop is a reversed column index
+        x = self.padded[idx.view(b, 1, 1, 1), self._ch, rows, cols]
+        return self.normalize(x)
+
+    def train_batches(self, batch_size: int, gen: torch.Generator):
+        """One epoch of (images, labels), shuffled; the ragged last batch is dropped
+        unless it is the only one."""
+        n = self.n_train
+        perm = torch.randperm(n, generator=gen, device=self.device)
+        steps = max(1, n // batch_size)
+        for i in range(steps):
+            idx = perm[i * batch_size : (i + 1) * batch_size]
+            yield self.augment(idx, gen), self.y_train[idx]
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n_train // batch_size)
+
+    def test_batches(self, batch_size: int = 1000):
+        for i in range(0, self.n_test, batch_size):
+            yield self.x_test[i : i + batch_size], self.y_test[i : i + batch_size]

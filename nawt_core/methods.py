@@ -1,0 +1,203 @@
+"""Training methods: one small class each behind one interface, registered by CLI name.
+
+    step(x, y) -> (loss, correct)   one optimisation step; both are 0-d device
+                                    tensors, so the caller decides when to sync
+    on_epoch_start(epoch) / on_epoch_end(epoch)
+    rho                             the SAM neighbourhood in use (None if not SAM)
+
+Weight arithmetic uses ``torch._foreach_*`` so that SAM's perturb/restore is a
+handful of kernel launches rather than one per parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .models import weight_params
+
+REGISTRY: dict[str, type["Method"]] = {}
+
+
+def register(cls):
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class Method:
+    name = ""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig, *,
+                 gen: torch.Generator, autocast_dtype: torch.dtype | None = None, forward=None):
+        self.model = model
+        self.forward_fn = forward or model  # a torch.compile'd wrapper when --compile
+        self.opt = optimizer
+        self.cfg = cfg
+        self.gen = gen  # the method's own RNG (noise), saved in checkpoints
+        self.device = next(model.parameters()).device
+        self.autocast_dtype = autocast_dtype
+        self.rho: float | None = None
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def forward_loss(self, x, y):
+        with self.autocast():
+            out = self.forward_fn(x)
+            loss = F.cross_entropy(out, y)
+        return out, loss
+
+    def plain_step(self, x, y):
+        out, loss = self.forward_loss(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach(), (out.argmax(1) == y).sum()
+
+    def step(self, x, y):
+        return self.plain_step(x, y)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int) -> None:
+        pass
+
+
+@register
+class Standard(Method):
+    """SGD with momentum: the baseline."""
+
+    name = "standard"
+
+
+@register
+class NaiveNoise(Method):
+    """The poster's method, kept faithful: after every epoch, Gaussian noise
+    ``w += sigma * N(0, 1)`` is added to the stored conv/linear weights."""
+
+    name = "naive-noise"
+
+    @torch.no_grad()
+    def on_epoch_end(self, epoch: int) -> None:
+        for _, w in weight_params(self.model):
+            w.add_(torch.randn(w.shape, generator=self.gen, device=w.device), alpha=self.cfg.noise_sigma)
+
+
+@register
+class NoiseInjection(Method):
+    """Hardware-aware noise injection (Joshi et al. 2020): every mini-batch draws
+    fresh noise with std ``eta * max|W_l|`` per layer; forward and backward run on
+    the noisy weights and the update is applied to the clean ones."""
+
+    name = "noise-injection"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weights = [w for _, w in weight_params(self.model)]
+
+    def step(self, x, y):
+        eta = self.cfg.noise_eta
+        with torch.no_grad():
+            clean = [w.detach().clone() for w in self.weights]
+            amax = torch._foreach_norm(self.weights, float("inf"))
+            noise = [torch.randn(w.shape, generator=self.gen, device=w.device) for w in self.weights]
+            torch._foreach_mul_(noise, [a * eta for a in amax])
+            torch._foreach_add_(self.weights, noise)
+        out, loss = self.forward_loss(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            torch._foreach_copy_(self.weights, clean)  # exact restore, then the clean update
+        self.opt.step()
+        return loss.detach(), (out.argmax(1) == y).sum()
+
+
+@contextlib.contextmanager
+def frozen_bn_stats(model: nn.Module):
+    """BatchNorm still normalises with batch statistics, but its running
+    statistics stay put (momentum 0): SAM's extra passes must not count twice."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
+@register
+class SAM(Method):
+    """Sharpness-aware minimisation (Foret et al. 2021): ascend to
+    ``w + rho * g / ||g||``, take the gradient there, restore w, step.
+    ``adaptive`` gives ASAM (Kwon et al. 2021): ``e = rho * T^2 g / ||T g||``, T = |w|.
+    With ``ascent_steps`` k > 1 the ascent is k normalised steps of rho / k each."""
+
+    name = "sam"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.rho = self.cfg.rho
+
+    @torch.no_grad()
+    def _ascent(self, radius: float) -> list[torch.Tensor]:
+        """Moves the weights by one normalised ascent step; returns the step."""
+        params = [p for p in self.params if p.grad is not None]
+        grads = [p.grad for p in params]
+        if self.cfg.adaptive:
+            scale = [p.abs() for p in params]
+            tg = torch._foreach_mul(grads, scale)
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tg)))
+            e = torch._foreach_mul(tg, scale)  # T^2 g
+        else:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            e = [g.clone() for g in grads]
+        torch._foreach_mul_(e, radius / (norm + 1e-12))
+        torch._foreach_add_(params, e)
+        self._moved = params
+        return e
+
+    def step(self, x, y):
+        rho = self.rho or 0.0
+        if rho == 0.0:
+            return self.plain_step(x, y)  # no neighbourhood: one pass, as cheap as standard
+        out, loss = self.forward_loss(x, y)  # first pass: the loss we report, BN stats move
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        k = self.cfg.ascent_steps
+        steps = []
+        with frozen_bn_stats(self.model):
+            for i in range(k):
+                steps.append(self._ascent(rho / k))
+                self.opt.zero_grad(set_to_none=True)
+                _, loss_adv = self.forward_loss(x, y)
+                loss_adv.backward()
+        with torch.no_grad():
+            for e in reversed(steps):
+                torch._foreach_sub_(self._moved, e)
+        self.opt.step()
+        return loss.detach(), (out.argmax(1) == y).sum()
+
+
+@register
+class MultiStepSAM(SAM):
+    """SAM whose neighbourhood grows in stages through training (0 -> rho_max by
+    default); a stage with rho = 0 takes a plain single-pass step."""
+
+    name = "multistep-sam"
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.rho = self.cfg.rho_at(epoch)
+
+
+def make_method(model, optimizer, cfg: TrainConfig, **kwargs) -> Method:
+    return REGISTRY[cfg.method](model, optimizer, cfg, **kwargs)

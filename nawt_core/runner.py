@@ -1,0 +1,333 @@
+"""One training run, from config to checkpoint, recorded in the store.
+
+``create_run`` validates and records a queued run without importing torch (so
+``nawt train --detach`` and the TUI stay fast); ``execute`` trains it, resuming
+from ``last.pt`` when the run was interrupted or its process died.
+
+The store is written at epoch ends and by a heartbeat at most every
+HEARTBEAT_S seconds, never per step; the host syncs with the device only at
+those moments too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .config import TrainConfig
+from .errors import NawtError
+from .store import Run, Store, effective_status, utcnow
+
+HEARTBEAT_S = 2.0
+RESUMABLE = ("interrupted", "failed", "queued")
+
+
+class Interrupted(Exception):
+    """A stop was asked for (Ctrl-C, SIGTERM, or stop_requested in the store)."""
+
+
+class Diverged(Exception):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Progress:
+    """What a reporter is told at each heartbeat."""
+
+    epoch: int  # 0-based epoch in progress
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    acc: float
+    images_per_sec: float
+    rho: float | None
+
+
+class Reporter:
+    """Receives training events; the CLI draws them, tests record them."""
+
+    def start(self, run: Run, start_epoch: int) -> None: ...
+    def batch(self, batch: int) -> None: ...
+    def heartbeat(self, p: Progress) -> None: ...
+    def epoch(self, row: dict) -> None: ...
+    def finish(self, run: Run) -> None: ...
+
+
+# ------------------------------------------------------------- run records
+def runs_root(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "runs"
+
+
+def git_commit() -> str | None:
+    here = Path(__file__).resolve().parent.parent
+    if not (here / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") -> Run:
+    """Validates ``cfg`` and records it as a queued run with its own folder."""
+    cfg.validate()
+    root = runs_root(data_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NawtError(f"cannot create {root}: {e.strerror}") from None
+    if not os.access(root, os.W_OK):
+        raise NawtError(f"the data directory {root} is not writable")
+    run = store.create_run(
+        name=cfg.label(), method=cfg.method, study=cfg.study, config=cfg.to_dict(),
+        config_key=cfg.key(), seed=cfg.seed, status="queued", dataset=cfg.dataset,
+        epochs=cfg.epochs, nawt_version=__version__, git_commit=git_commit(),
+        host=socket.gethostname(),
+    )
+    run_dir = root / str(run.id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return store.update_run(run.id, run_dir=str(run_dir))
+
+
+def check_resumable(store: Store, run_id: int) -> Run:
+    run = store.get_run(run_id)
+    status = effective_status(run)
+    if status == "completed":
+        raise NawtError(f"run {run_id} is already completed")
+    if status == "running":
+        raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
+    return run
+
+
+# ----------------------------------------------------------------- schedule
+def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Cosine to zero over all steps, or x0.1 at 50 % and 75 % of the epochs
+    (the 100/150 milestones of the 200-epoch recipe)."""
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+    epoch = step // steps_per_epoch
+    drops = (epoch >= cfg.epochs * 0.5) + (epoch >= cfg.epochs * 0.75)
+    return cfg.lr * 0.1**drops
+
+
+# ------------------------------------------------------------------ training
+class Trainer:
+    """Builds everything a run needs and trains it epoch by epoch."""
+
+    def __init__(self, store: Store, run: Run, reporter: Reporter | None = None, *, data_dir: str | Path | None = None):
+        import torch
+
+        from .data import DeviceData, load_arrays
+        from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, seed_everything
+        from .methods import make_method
+        from .models import build_model
+
+        self.torch = torch
+        self.store, self.run, self.reporter = store, run, reporter or Reporter()
+        self.cfg = cfg = TrainConfig.from_dict(run.config)
+        self.run_dir = Path(run.run_dir)
+        self.device = resolve_device(cfg.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
+        seed_everything(cfg.seed, cfg.deterministic)
+        arrays = load_arrays(cfg.dataset, data_dir or cfg.data_dir, train_subset=cfg.train_subset,
+                             test_subset=cfg.test_subset)
+        self.data = DeviceData(arrays, self.device, channels_last=True)
+        self.model = build_model(cfg.arch).to(self.device, memory_format=torch.channels_last)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                   nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
+        self.data_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.method_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.amp = autocast_dtype(cfg.precision, self.device)
+        forward = torch.compile(self.model) if cfg.compile else None
+        self.method = make_method(self.model, self.opt, cfg, gen=self.method_gen,
+                                  autocast_dtype=self.amp, forward=forward)
+        self.steps = self.data.steps_per_epoch(cfg.batch_size)
+        self.device_label = device_name(self.device)
+        self.start_epoch, self.train_seconds, self.best = 0, 0.0, None
+        self.stop_flag = False
+
+    # ------------------------------------------------------------ state
+    def state(self, epoch: int) -> dict:
+        t = self.torch
+        return {
+            "format": 1, "epoch": epoch, "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+            "rng": {"torch": t.get_rng_state(), "data": self.data_gen.get_state(),
+                    "method": self.method_gen.get_state()},
+            "train_seconds": self.train_seconds, "best_test_acc": self.best,
+        }
+
+    def restore(self, path: Path) -> None:
+        from .checkpoint import load
+
+        state = load(path, map_location=self.device)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.torch.set_rng_state(state["rng"]["torch"].cpu())
+            self.data_gen.set_state(state["rng"]["data"].cpu())
+            self.method_gen.set_state(state["rng"]["method"].cpu())
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise NawtError(f"checkpoint {path} does not match run {self.run.id}: {str(e).splitlines()[0][:160]}") from None
+        self.start_epoch = int(state["epoch"])
+        self.train_seconds = float(state["train_seconds"])
+        self.best = state.get("best_test_acc")
+
+    # ------------------------------------------------------------ loop
+    def train(self) -> Run:
+        last = self.run_dir / "last.pt"
+        if last.exists():
+            self.restore(last)
+            self.store.truncate_epochs(self.run.id, self.start_epoch)
+        self.run = self.store.update_run(
+            self.run.id, status="running", pid=os.getpid(), host=socket.gethostname(),
+            started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,
+            error=None, stop_requested=False, device=self.device_label, dataset=self.data.source,
+            torch_version=self.torch.__version__, epochs=self.cfg.epochs, batches=self.steps,
+            epoch=self.start_epoch, batch=0,
+        )
+        self.reporter.start(self.run, self.start_epoch)
+        try:
+            with _stop_signals(self):
+                for epoch in range(self.start_epoch, self.cfg.epochs):
+                    self._epoch(epoch)
+        except Interrupted:
+            return self._end("interrupted", None)
+        except Diverged as e:
+            return self._end("failed", str(e))
+        except BaseException as e:
+            self._end("failed", f"{type(e).__name__}: {e}")
+            raise
+        final = self.run_dir / "final.pt"
+        from .checkpoint import save_atomic
+
+        save_atomic(self.state(self.cfg.epochs), final)
+        return self._end("completed", None, checkpoint_final=str(final),
+                         final_test_acc=self.run.test_acc)
+
+    def _end(self, status: str, error: str | None, **fields) -> Run:
+        self.run = self.store.update_run(self.run.id, status=status, error=error,
+                                         finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
+        self.reporter.finish(self.run)
+        return self.run
+
+    def _check_stop(self) -> None:
+        if self.stop_flag:
+            raise Interrupted()
+
+    def _epoch(self, epoch: int) -> None:
+        t, cfg, dev = self.torch, self.cfg, self.device
+        self.model.train()
+        self.method.on_epoch_start(epoch)
+        loss_sum = t.zeros((), device=dev)
+        correct = t.zeros((), device=dev, dtype=t.long)
+        seen, last_beat = 0, time.perf_counter()
+        t0 = last_beat
+        for i, (x, y) in enumerate(self.data.train_batches(cfg.batch_size, self.data_gen)):
+            lr = lr_at(cfg, epoch * self.steps + i, self.steps)
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            loss, corr = self.method.step(x, y)
+            loss_sum += loss * y.numel()
+            correct += corr
+            seen += y.numel()
+            self.reporter.batch(i + 1)
+            self._check_stop()
+            now = time.perf_counter()
+            if now - last_beat >= HEARTBEAT_S:
+                last_beat = now
+                self._heartbeat(epoch, i + 1, loss_sum, correct, seen, now - t0)
+        mean_loss = loss_sum.item() / seen  # the epoch's one sync
+        if dev.type == "cuda":
+            t.cuda.synchronize(dev)
+        secs = time.perf_counter() - t0
+        if not math.isfinite(mean_loss):
+            raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
+        self.train_seconds += secs
+        self.method.on_epoch_end(epoch)
+        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs)
+
+    def _heartbeat(self, epoch, batch, loss_sum, correct, seen, elapsed) -> None:
+        loss = loss_sum.item() / seen
+        if not math.isfinite(loss):
+            raise Diverged(f"training loss became {loss} in epoch {epoch + 1}, batch {batch}")
+        p = Progress(epoch, self.cfg.epochs, batch, self.steps, loss, correct.item() / seen,
+                     seen / elapsed, self.method.rho)
+        run = self.store.update_run(self.run.id, heartbeat_at=utcnow(), batch=batch, train_loss=loss,
+                                    train_acc=p.acc, images_per_sec=p.images_per_sec)
+        if run.stop_requested:
+            self.stop_flag = True
+        self.reporter.heartbeat(p)
+
+    def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips) -> None:
+        from .checkpoint import save_atomic
+        from .evaluate import evaluate
+
+        te = time.perf_counter()
+        test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
+                                       autocast_dtype=self.amp)
+        eval_s = time.perf_counter() - te
+        self.best = test_acc if self.best is None else max(self.best, test_acc)
+        row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+                   test_acc=test_acc, lr=lr, rho=self.method.rho, epoch_seconds=secs,
+                   eval_seconds=eval_s, images_per_sec=ips)
+        # checkpoint first: if we die between the two, resume redoes this epoch's row
+        save_atomic(self.state(epoch + 1), self.run_dir / "last.pt")
+        self.store.add_epoch(self.run.id, run_fields=dict(
+            epoch=epoch + 1, batch=0, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
+            best_test_acc=self.best, images_per_sec=ips, train_seconds=self.train_seconds,
+            heartbeat_at=utcnow(), checkpoint_last=str(self.run_dir / "last.pt")), **row)
+        self.run = self.store.get_run(self.run.id)
+        if self.run.stop_requested:
+            self.stop_flag = True
+        self.reporter.epoch(row)
+        self._check_stop()
+
+
+class _stop_signals:
+    """SIGINT/SIGTERM set a flag the loop checks after each step: the run stops
+    at a safe point, keeps its last completed epoch, and can be resumed."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+
+    def _handler(self, signum, frame):
+        self.trainer.stop_flag = True
+
+    def __enter__(self):
+        self.saved = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.saved[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: no signal handling there
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, h in self.saved.items():
+            signal.signal(sig, h)
+        return False
+
+
+def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None) -> Run:
+    """Trains (or resumes) run ``run_id`` to completion, interruption or failure."""
+    run = check_resumable(store, run_id)
+    try:
+        trainer = Trainer(store, run, reporter, data_dir=data_dir)
+    except NawtError as e:
+        if run.status == "queued":  # a run that never started records why; others stay resumable as they were
+            store.update_run(run_id, status="failed", error=str(e), finished_at=utcnow())
+        raise
+    return trainer.train()
