@@ -1,0 +1,97 @@
+"""The nawt TUI: `run_tui(db_url, data_dir)` opens it.
+
+Cheap to import (no store, no torch): the store is opened in a worker thread
+on first refresh, so the first screen shows at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .data import DataSource
+from .screens.runs import RunsScreen
+
+
+class NawtApp(App):
+    CSS_PATH = "nawt.tcss"
+    TITLE = "nawt"
+    SUB_TITLE = "noise-aware weight training"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("T", "toggle_theme", "Theme", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, db_url: str, data_dir: str, *, now: Callable[[], datetime] | None = None,
+                 refresh_interval: float = 1.0, host: str | None = None) -> None:
+        super().__init__()
+        self.source = DataSource(db_url, data_dir, now=now, host=host)
+        self.refresh_interval = refresh_interval
+
+    def get_default_screen(self) -> Screen:
+        return RunsScreen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        runs = self._runs_screen()
+        yield SystemCommand("Runs: new training run", "Open the new-run form (n)", self._on_runs("new_run"))
+        yield SystemCommand("Runs: compare", "Compare marked (or shown) runs (c)", self._on_runs("compare"))
+        yield SystemCommand("Runs: start a study", "nawt study --preset … (S)", self._on_runs("study"))
+        yield SystemCommand("Runs: export CSV", "Write the runs table to a CSV file (w)",
+                            self._on_runs("export"))
+        yield SystemCommand("Runs: clear filters", "Show every run (esc)", self._on_runs("clear_filters"))
+        if runs is not None:
+            yield SystemCommand("Runs: stop run", "Stop the run under the cursor (x)", self._on_runs("stop"))
+            yield SystemCommand("Runs: resume run", "Resume the run under the cursor (r)",
+                                self._on_runs("resume"))
+            yield SystemCommand("Runs: evaluate", "Evaluate marked runs or the one under the cursor (e)",
+                                self._on_runs("evaluate"))
+            yield SystemCommand("Runs: delete run", "Delete the run under the cursor (d)",
+                                self._on_runs("delete"))
+        yield SystemCommand("Toggle dark / light", "Switch between the dark and light theme (T)",
+                            self.action_toggle_theme)
+        yield SystemCommand("Help: key bindings", "Every key binding (?)", self.action_help)
+
+    def _runs_screen(self) -> RunsScreen | None:
+        for s in self.screen_stack:
+            if isinstance(s, RunsScreen):
+                return s
+        return None
+
+    def _on_runs(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            screen = self._runs_screen()
+            if screen is None:
+                return
+            while self.screen is not screen and len(self.screen_stack) > 1:
+                self.pop_screen()
+            getattr(screen, f"action_{action}")()
+
+        return run
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+
+def run_tui(db_url: str, data_dir: str) -> None:
+    """Opens the TUI on the store at `db_url`; returns when the user quits."""
+    NawtApp(db_url, data_dir).run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    run_tui(sys.argv[1] if len(sys.argv) > 1 else "sqlite:///data/nawt.db",
+            sys.argv[2] if len(sys.argv) > 2 else "data")

@@ -1,0 +1,167 @@
+"""Starting `nawt` processes from the TUI, and the stop/delete actions.
+
+Trainings are launched with `nawt train ... --detach` (the CLI forks a
+detached trainer and prints the run id); evaluations and studies run as
+detached processes of their own (new session: they outlive the TUI and the
+SSH session) that log to a file under the data directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class LaunchResult:
+    ok: bool
+    message: str
+    run_id: int | None = None
+    log_path: str | None = None
+
+
+def cli_env() -> dict[str, str]:
+    """The child's environment: make `python -m nawt_cli` importable from a checkout."""
+    env = dict(os.environ)
+    try:
+        spec = importlib.util.find_spec("nawt_cli")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        root = str(Path(list(spec.submodule_search_locations)[0]).resolve().parent)
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if root not in paths:
+            env["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def cli_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nawt_cli", *args]
+
+
+def _error_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.lower().startswith("error"):
+            return ln
+    return lines[-1] if lines else "no output"
+
+
+def run_detached_cli(args: list[str], timeout: float = 120.0) -> LaunchResult:
+    """Runs `nawt <args> --detach` and returns the run id it prints, or its error."""
+    argv = cli_argv(*args)
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env=cli_env(),
+            start_new_session=True, stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return LaunchResult(False, f"error: `nawt {args[0]}` did not answer within {timeout:.0f}s")
+    except OSError as e:
+        return LaunchResult(False, f"error: cannot start nawt: {e.strerror}")
+    if proc.returncode != 0:
+        return LaunchResult(False, _error_line(proc.stderr or proc.stdout))
+    ids = re.findall(r"\b(\d+)\b", proc.stdout)
+    run_id = int(ids[-1]) if ids else None
+    msg = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "started"
+    return LaunchResult(True, msg, run_id)
+
+
+def spawn_background(args: list[str], data_dir: str, tag: str, wait: float = 1.5) -> LaunchResult:
+    """Starts `nawt <args>` detached, logging to <data_dir>/logs/<tag>-<time>.log.
+
+    Waits `wait` seconds so that an immediate failure (bad input) is reported."""
+    logs = Path(data_dir) / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return LaunchResult(False, f"error: cannot create {logs}: {e.strerror}")
+    log_path = logs / f"{tag}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    try:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                cli_argv(*args), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=cli_env(), start_new_session=True,
+            )
+    except OSError as e:
+        return LaunchResult(False, f"error: cannot start nawt: {e.strerror}")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        rc = proc.poll()
+        if rc is not None:
+            text = log_path.read_text(errors="replace")
+            if rc != 0:
+                return LaunchResult(False, _error_line(text), log_path=str(log_path))
+            return LaunchResult(True, f"nawt {args[0]} finished; log {log_path}", log_path=str(log_path))
+        time.sleep(0.1)
+    return LaunchResult(True, f"nawt {args[0]} started (pid {proc.pid}); log {log_path}",
+                        log_path=str(log_path))
+
+
+def stop_run(store: Any, run_id: int, host: str) -> str:
+    """Graceful stop: flag the run (the trainer polls it) and SIGTERM a local live process."""
+    from nawt_core.store import pid_alive
+
+    run = store.get_run(run_id)
+    if run.status not in ("running", "queued"):
+        return f"run {run_id} is {run.status}; nothing to stop"
+    store.update_run(run_id, stop_requested=True)
+    if run.host == host and run.pid and pid_alive(run.pid):
+        try:
+            os.kill(run.pid, signal.SIGTERM)
+        except OSError as e:
+            return f"stop requested for run {run_id} (SIGTERM failed: {e.strerror})"
+        return f"stopping run {run_id} (SIGTERM sent to pid {run.pid})"
+    return f"stop requested for run {run_id}"
+
+
+def delete_run(store: Any, run_id: int, host: str, data_dir: str) -> str:
+    """Deletes the run's records and its folder; refuses a live run."""
+    from nawt_core.store import effective_status
+
+    run = store.get_run(run_id)
+    if effective_status(run, host=host) == "running":
+        raise ValueError(f"run {run_id} is running: stop it first (x)")
+    store.delete_run(run_id)
+    removed = ""
+    if run.run_dir:
+        d = Path(run.run_dir).resolve()
+        protected = {Path("/").resolve(), Path.home().resolve(), Path(data_dir).resolve(),
+                     Path.cwd().resolve()}
+        if d.is_dir() and d not in protected:
+            shutil.rmtree(d, ignore_errors=True)
+            removed = f" and {d}"
+    return f"deleted run {run_id}{removed}"
+
+
+def train_args(values: dict[str, Any]) -> list[str]:
+    """`nawt train` arguments from validated form values (None/'' means: CLI default)."""
+    flags = [
+        ("method", "--method"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
+        ("lr", "--lr"), ("rho", "--rho"), ("noise_sigma", "--noise-sigma"),
+        ("noise_eta", "--noise-eta"), ("seed", "--seed"), ("device", "--device"),
+        ("dataset", "--dataset"), ("train_subset", "--train-subset"),
+        ("test_subset", "--test-subset"), ("name", "--name"),
+    ]
+    args = ["train"]
+    for key, flag in flags:
+        v = values.get(key)
+        if v is None or v == "":
+            continue
+        args += [flag, str(v)]
+    return args
+
+
+def common_args(db_url: str, data_dir: str) -> list[str]:
+    return ["--db", db_url, "--data-dir", data_dir]

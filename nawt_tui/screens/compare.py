@@ -1,0 +1,256 @@
+"""Compare: the poster's tables (accuracy, time, robustness, quantization) and its two figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
+
+from ..data import DataError, fmt_acc, fmt_duration
+from ..messages import CompareLoaded
+from ..widgets.plots import COLORS, METHOD_COLORS, LinePlot
+
+MODES = ("absolute", "relative", "std")
+
+
+class CompareScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("s", "cycle_study", "Study"),
+        Binding("a", "cycle_mode", "Mode"),
+        Binding("1", "tab('acc')", "Accuracy", show=False),
+        Binding("2", "tab('rob')", "Robustness", show=False),
+        Binding("3", "tab('quant')", "Quantization", show=False),
+        Binding("4", "tab('pick')", "Runs", show=False),
+        Binding("5", "tab('plots')", "Plots", show=False),
+    ]
+
+    def __init__(self, run_ids: list[int] | None = None, study: str | None = None) -> None:
+        super().__init__(id="compare-screen")
+        self.run_ids = list(run_ids or [])
+        self.study = study
+        self.mode = "absolute"
+        self.studies: list[str] = []
+        self.comparison: Any = None
+        self._all_runs: list[Any] = []
+        self._pending = False
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="compare-source")
+        with TabbedContent(id="compare-tabs", initial="acc"):
+            with TabPane("1 Accuracy & time", id="acc"):
+                yield DataTable(id="acc-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("2 Robustness", id="rob"):
+                with Vertical():
+                    yield DataTable(id="rob-table", cursor_type="row", zebra_stripes=True)
+                    yield LinePlot("accuracy vs weight perturbation", "strength", id="plot-rob")
+            with TabPane("3 Quantization", id="quant"):
+                with Vertical():
+                    yield DataTable(id="quant-table", cursor_type="row", zebra_stripes=True)
+                    yield LinePlot("accuracy vs quantization", "bits", id="plot-quant")
+            with TabPane("4 Runs", id="pick"):
+                yield SelectionList[int](id="run-pick")
+            with TabPane("5 Plots", id="plots"):
+                with Vertical(id="plots-both"):
+                    yield LinePlot("accuracy vs weight perturbation", "strength", id="plot-rob2")
+                    yield LinePlot("accuracy vs quantization", "bits", id="plot-quant2")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "compare"
+        self._update_source()
+        self._load_runs()
+        self.reload()
+
+    # ------------------------------------------------------------ loading
+    def reload(self) -> None:
+        if self._loading:
+            self._pending = True
+            return
+        self._loading = True
+        self._update_source()
+        self._compute(list(self.run_ids) if self.study is None else None, self.study, self.mode)
+
+    @work(thread=True, exit_on_error=False, group="compare")
+    def _compute(self, run_ids: list[int] | None, study: str | None, mode: str) -> None:
+        try:
+            if study is None and not run_ids:
+                self.post_message(CompareLoaded(None, "no runs chosen: pick some in tab 4, or a study with s"))
+                return
+            comp = self.app.source.compare(run_ids, study, mode)
+        except DataError as e:
+            self.post_message(CompareLoaded(None, str(e)))
+        except Exception as e:
+            self.post_message(CompareLoaded(None, f"{type(e).__name__}: {e}"))
+        else:
+            self.post_message(CompareLoaded(comp))
+
+    @work(thread=True, exit_on_error=False, group="compare-runs")
+    def _load_runs(self) -> None:
+        try:
+            runs = self.app.source.runs()
+            studies = [s.name for s in self.app.source.studies()]
+        except Exception:
+            return
+        self.app.call_from_thread(self._fill_pick, runs, studies)
+
+    def _fill_pick(self, runs: list[Any], studies: list[str]) -> None:
+        self._all_runs = runs
+        self.studies = studies
+        pick = self.query_one("#run-pick", SelectionList)
+        chosen = set(self.run_ids)
+        with self.prevent(SelectionList.SelectedChanged):
+            pick.clear_options()
+            for r in runs:
+                acc = r.final_test_acc if r.final_test_acc is not None else r.test_acc
+                label = (f"#{r.id:<4} {r.method:<16} {(r.name or '')[:18]:<18} {r.status:<11} "
+                         f"{fmt_acc(acc)}" + (f"  study {r.study}" if r.study else ""))
+                pick.add_option((label, r.id, r.id in chosen))
+        self._update_source()
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
+        self._loading = False
+        if self._pending:
+            self._pending = False
+            self.reload()
+            return
+        if message.comparison is None:
+            self.comparison = None
+            self.query_one("#compare-source", Static).update(
+                Text(message.error or "nothing to compare", style=self.app.current_theme.error or "red"))
+            for tid in ("#acc-table", "#rob-table", "#quant-table"):
+                self.query_one(tid, DataTable).clear(columns=True)
+            for pid in ("#plot-rob", "#plot-rob2", "#plot-quant", "#plot-quant2"):
+                self.query_one(pid, LinePlot).set_series([], empty="nothing to compare")
+            return
+        self.comparison = message.comparison
+        self._update_source()
+        self._show(message.comparison)
+
+    # ------------------------------------------------------------ display
+    def _update_source(self) -> None:
+        if self.study is not None:
+            src = f"study [b]{self.study}[/b]"
+        else:
+            ids = self.run_ids
+            shown = " ".join(f"#{i}" for i in ids[:12]) + (" …" if len(ids) > 12 else "")
+            src = f"runs {shown} ({len(ids)})" if ids else "no runs chosen"
+        n = len(self.comparison.runs) if self.comparison is not None else "…"
+        self.query_one("#compare-source", Static).update(
+            f"{src} · {n} runs compared · robustness mode [b]{self.mode}[/b] · s study · a mode · 4 pick runs")
+
+    def _show(self, c: Any) -> None:
+        # accuracy and time, one row per method
+        t = self.query_one("#acc-table", DataTable)
+        t.clear(columns=True)
+        for key, label in [("method", "method"), ("n", "n"), ("mean", "test acc"), ("std", "± std"),
+                           ("best", "best"), ("time", "train time"), ("secs", "seconds"),
+                           ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]:
+            t.add_column(label, key=key)
+        timing = {row["method"]: row for row in c.timing}
+        for row in c.accuracy:
+            tm = timing.get(row["method"], {})
+            secs = tm.get("train_seconds")
+            ratio = tm.get("ratio")
+            t.add_row(
+                Text(row["method"], style=_method_style(row["method"])), str(row["n"]),
+                _num(row.get("mean")), _num(row.get("std")), _num(row.get("best")),
+                Text(fmt_duration(secs), justify="right"),
+                Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
+                Text("—" if ratio is None else f"{ratio:.2f}", justify="right"),
+                str(tm.get("device") or "—"), str(tm.get("epochs") or "—"),
+                key=row["method"],
+            )
+        # robustness, methods x strengths
+        t = self.query_one("#rob-table", DataTable)
+        t.clear(columns=True)
+        t.add_column("method", key="method")
+        for s in c.strengths:
+            t.add_column(f"{s:g}", key=f"s{s}")
+        series = []
+        for i, row in enumerate(c.robustness):
+            pts = row["points"]
+            cells = [Text(row["method"], style=_method_style(row["method"]))]
+            for s in c.strengths:
+                p = pts.get(s) or pts.get(float(s)) or pts.get(str(s))
+                cells.append(_pm(p))
+            t.add_row(*cells, key=row["method"])
+            xs = [s for s in c.strengths if (pts.get(s) or pts.get(float(s)))]
+            series.append((row["method"], xs, [(pts.get(s) or pts.get(float(s)))["mean"] for s in xs],
+                           METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
+        mode = c.robustness_mode or self.mode
+        for pid in ("#plot-rob", "#plot-rob2"):
+            plot = self.query_one(pid, LinePlot)
+            plot.title = f"accuracy vs weight perturbation ({mode})"
+            plot.set_series(series, xticks=list(c.strengths) or None,
+                            empty=f"no {mode} robustness evaluations (e on the runs screen)")
+        # quantization, methods x bits
+        t = self.query_one("#quant-table", DataTable)
+        t.clear(columns=True)
+        t.add_column("method", key="method")
+        t.add_column("fp", key="fp")
+        for b in c.bits:
+            t.add_column(f"{b} bit", key=f"b{b}")
+        series = []
+        for i, row in enumerate(c.quantization):
+            pts = row["points"]
+            cells = [Text(row["method"], style=_method_style(row["method"])), _num(row.get("fp"))]
+            for b in c.bits:
+                cells.append(_pm(pts.get(b) or pts.get(float(b)) or pts.get(str(b))))
+            t.add_row(*cells, key=row["method"])
+            xs = [b for b in c.bits if (pts.get(b) or pts.get(float(b)))]
+            series.append((row["method"], [float(b) for b in xs],
+                           [(pts.get(b) or pts.get(float(b)))["mean"] for b in xs],
+                           METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
+        for pid in ("#plot-quant", "#plot-quant2"):
+            self.query_one(pid, LinePlot).set_series(
+                series, xticks=[float(b) for b in sorted(c.bits)] or None,
+                empty="no quantization evaluations (e on the runs screen)")
+
+    # ------------------------------------------------------------ actions
+    @on(SelectionList.SelectedChanged, "#run-pick")
+    def _picked(self, event: SelectionList.SelectedChanged) -> None:
+        self.run_ids = sorted(event.selection_list.selected)
+        self.study = None
+        self.reload()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_cycle_study(self) -> None:
+        order: list[str | None] = [None, *self.studies]
+        i = order.index(self.study) if self.study in order else 0
+        self.study = order[(i + 1) % len(order)]
+        if self.study is None and not self.studies:
+            self.app.notify("no studies in this database (S on the runs screen starts one)")
+        self.reload()
+
+    def action_cycle_mode(self) -> None:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self.reload()
+
+
+def _num(x: float | None) -> Text:
+    return Text("—" if x is None else f"{x:.4f}", justify="right")
+
+
+def _pm(p: dict | None) -> Text:
+    if not p or p.get("mean") is None:
+        return Text("—", justify="center")
+    std = p.get("std")
+    return Text(f"{p['mean']:.3f}" + (f"±{std:.3f}" if std else ""), justify="right")
+
+
+def _method_style(method: str) -> str:
+    return "bold"

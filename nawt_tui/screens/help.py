@@ -1,0 +1,69 @@
+"""Help: every key binding of every screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Everywhere", [
+        ("?", "this help"), ("ctrl+p", "command palette (all actions, themes)"),
+        ("T", "toggle dark / light theme"), ("esc", "back / close"), ("q", "quit (trainings go on)"),
+    ]),
+    ("Runs", [
+        ("↑ ↓ pgup pgdn", "move"), ("enter", "run detail"), ("space", "mark / unmark a run"),
+        ("n", "new run (training)"), ("c", "compare marked runs (or all shown)"),
+        ("x", "stop the run (graceful: it becomes interrupted, resumable)"),
+        ("r", "resume an interrupted, stale or failed run"),
+        ("e", "evaluate marked runs or this one (robustness, quantization)"),
+        ("S", "start a study"), ("w", "export the table as shown to CSV"),
+        ("d", "delete the run and its folder (asks first)"),
+        ("/", "filter by text"), ("m", "cycle the method filter"), ("f", "cycle the status filter"),
+        ("o / O", "sort by the next column / reverse (or click a header)"),
+        ("esc", "clear filters, then marks"),
+    ]),
+    ("Run detail", [
+        ("1-5", "tabs: curves, config, files, evaluations, log"), ("x r e", "stop, resume, evaluate"),
+        ("esc", "back to runs"),
+    ]),
+    ("Compare", [
+        ("1-5", "tabs: accuracy & time, robustness, quantization, runs, plots"),
+        ("s", "choose a study"), ("a", "robustness mode: absolute / relative / std"),
+        ("space", "in the runs tab: include / exclude a run"), ("esc", "back"),
+    ]),
+    ("New run", [
+        ("tab / shift+tab", "next / previous field"), ("ctrl+s", "validate and launch"),
+        ("esc", "cancel"),
+    ]),
+]
+
+
+def help_table() -> Table:
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    for title, rows in SECTIONS:
+        t.add_row(Text(title, style="bold underline"), "")
+        for key, what in rows:
+            t.add_row(key, what)
+        t.add_row("", "")
+    return t
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static("[b]nawt[/b] — noise-aware weight training · key bindings", id="help-title")
+            yield Static(help_table())
+            yield Static(f"database: {self.app.source.display_url}\ndata dir: {self.app.source.data_dir}",
+                         id="help-db")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

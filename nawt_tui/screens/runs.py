@@ -1,0 +1,561 @@
+"""The runs screen: a live table of every run in the store."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from ..data import CSV_FIELDS, METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
+from ..launch import common_args, delete_run, run_detached_cli, spawn_background, stop_run
+from ..messages import ActionDone, RunsLoaded
+from .dialogs import ConfirmScreen, EvalScreen, PromptScreen, StudyScreen
+
+# key, label, width
+COLUMNS: list[tuple[str, str, int]] = [
+    ("id", "id", 5),
+    ("name", "name", 12),
+    ("method", "method", 15),
+    ("status", "status", 11),
+    ("progress", "progress", 15),
+    ("acc", "test", 6),
+    ("best", "best", 6),
+    ("loss", "loss", 6),
+    ("ips", "img/s", 7),
+    ("elapsed", "elapsed", 7),
+    ("eta", "ETA", 7),
+    ("device", "device", 8),
+]
+COLUMN_KEYS = [c[0] for c in COLUMNS]
+BAR_WIDTH = 7
+
+
+def status_style(app: Any, status: str) -> str:
+    theme = app.current_theme
+    return {
+        "running": f"bold {theme.success or 'green'}",
+        "queued": theme.secondary or "blue",
+        "completed": theme.primary or "blue",
+        "failed": f"bold {theme.error or 'red'}",
+        "stale": f"bold {theme.warning or 'yellow'}",
+        "interrupted": theme.warning or "yellow",
+        "stopping": f"italic {theme.warning or 'yellow'}",
+    }.get(status, "")
+
+
+class RunsScreen(Screen):
+    """Every run, refreshed from the database at least once a second."""
+
+    BINDINGS = [
+        Binding("enter", "open_detail", "Detail", priority=False),
+        Binding("n", "new_run", "New"),
+        Binding("c", "compare", "Compare"),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("x", "stop", "Stop"),
+        Binding("r", "resume", "Resume"),
+        Binding("e", "evaluate", "Eval"),
+        Binding("d", "delete", "Delete"),
+        Binding("w", "export", "Export CSV"),
+        Binding("S", "study", "Study", show=False),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("m", "cycle_method", "Method filter", show=False),
+        Binding("f", "cycle_status", "Status filter", show=False),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("escape", "clear_filters", "Clear filters", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs-screen")
+        self.views: dict[int, RunView] = {}
+        self._cells: dict[str, dict[str, Text]] = {}
+        self.marked: set[int] = set()
+        self.text_filter = ""
+        self.method_filter: str | None = None
+        self.status_filter: str | None = None
+        self.sort_column = "id"
+        self.sort_reverse = True
+        self.error: str | None = None
+        self.loaded = False
+        self._loading = False
+        self._focus_run: int | None = None
+        self._timer: Any = None
+
+    # ------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filter-bar"):
+            yield Input(placeholder="/ filter: name, method, status, study…", id="filter-input")
+            yield Static("", id="filter-state")
+        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width)
+        yield table
+        yield Static("", id="empty-note")
+        yield Static("connecting…", id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.app.source.display_url
+        self._update_headers()
+        self._update_filter_state()
+        self.query_one(DataTable).focus()
+        self.refresh_runs()
+        self._timer = self.set_interval(self.app.refresh_interval, self.refresh_runs)
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self._rerender_all())
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._timer is not None:
+            self._timer.resume()
+            self.refresh_runs()
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#runs-table", DataTable)
+
+    # ------------------------------------------------------------ loading
+    def refresh_runs(self) -> None:
+        if self._loading:
+            return
+        self._loading = True
+        self._load_runs()
+
+    @work(thread=True, exit_on_error=False, group="runs-load")
+    def _load_runs(self) -> None:
+        try:
+            views = self.app.source.run_views()
+        except DataError as e:
+            self.post_message(RunsLoaded(None, str(e)))
+        except Exception as e:  # never crash the UI over a read
+            self.post_message(RunsLoaded(None, f"{type(e).__name__}: {e}"))
+        else:
+            self.post_message(RunsLoaded(views))
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        self._loading = False
+        if message.views is None:
+            self.error = message.error
+        else:
+            self.error = None
+            self.loaded = True
+            self.apply_views(message.views)
+        self._update_status_line()
+
+    # ------------------------------------------------------------ table
+    def matches(self, v: RunView) -> bool:
+        if self.method_filter and v.method != self.method_filter:
+            return False
+        if self.status_filter and v.status != self.status_filter:
+            return False
+        if self.text_filter:
+            hay = " ".join([str(v.id), v.name, v.method, v.status, v.study or "", v.device, v.host]).lower()
+            return all(word in hay for word in self.text_filter.lower().split())
+        return True
+
+    def visible_views(self) -> list[RunView]:
+        """The rows in table order (what export writes)."""
+        table = self.table
+        out = []
+        for row in table.ordered_rows:
+            v = self.views.get(int(row.key.value))
+            if v is not None:
+                out.append(v)
+        return out
+
+    def render_cells(self, v: RunView) -> dict[str, Text]:
+        text = v.cell_text()
+        status = "stopping" if v.stop_requested and v.live else v.status
+        theme = self.app.current_theme
+        cells: dict[str, Text] = {}
+        for key in COLUMN_KEYS:
+            cells[key] = Text(text[key], no_wrap=True, overflow="ellipsis")
+        mark = "●" if v.id in self.marked else " "
+        cells["id"] = Text.assemble((mark, theme.accent or "magenta"), f"{v.id:>3}")
+        cells["status"] = Text(status, style=status_style(self.app, status))
+        for key in ("acc", "best", "loss", "ips", "elapsed", "eta"):
+            cells[key].justify = "right"
+        bar_style = theme.primary or "blue"
+        if v.status in ("stale", "failed"):
+            bar_style = theme.error or "red"
+        elif v.status == "running":
+            bar_style = theme.success or "green"
+        frac = v.fraction
+        cells["progress"] = Text.assemble(
+            (progress_bar(frac, BAR_WIDTH), bar_style), f" {v.epoch}/{v.epochs}",
+            no_wrap=True, overflow="ellipsis",
+        )
+        return cells
+
+    def apply_views(self, views: list[RunView]) -> None:
+        """Adds, removes and updates rows in place: the cursor stays on its run."""
+        table = self.table
+        self.views = {v.id: v for v in views}
+        self.marked &= set(self.views)
+        cursor_key = self.cursor_run_id()
+        visible = [v for v in views if self.matches(v)]
+        want = {str(v.id) for v in visible}
+        existing = {row_key.value for row_key in table.rows}
+        resort = False
+        for key in existing - want:
+            table.remove_row(key)
+            self._cells.pop(key, None)
+            resort = True
+        for v in visible:
+            key = str(v.id)
+            cells = self.render_cells(v)
+            if key not in existing:
+                table.add_row(*[cells[k] for k in COLUMN_KEYS], key=key)
+                self._cells[key] = cells
+                resort = True
+                continue
+            old = self._cells[key]
+            for col in COLUMN_KEYS:
+                if old.get(col) != cells[col]:
+                    table.update_cell(key, col, cells[col])
+                    if col == self.sort_column:
+                        resort = True
+            self._cells[key] = cells
+        if resort:
+            self.apply_sort(keep=cursor_key)
+        if self._focus_run is not None and str(self._focus_run) in want:
+            self.move_to_run(self._focus_run)
+            self._focus_run = None
+        empty = self.query_one("#empty-note", Static)
+        if not views:
+            empty.update("No runs yet. Press [b]n[/b] to start a training, or run "
+                         "`nawt train` in another terminal; it appears here live.")
+        elif not visible:
+            empty.update("No run matches the filters (Esc clears them).")
+        empty.display = not visible
+
+    def _rerender_all(self) -> None:
+        self._cells = {k: {} for k in self._cells}
+        self.apply_views(list(self.views.values()))
+
+    def rebuild_rows(self) -> None:
+        """After a filter change: rows come and go, kept cells stay."""
+        self.apply_views(sorted(self.views.values(), key=lambda v: v.id))
+        self._update_filter_state()
+        self._update_status_line()
+
+    def cursor_run_id(self) -> int | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def move_to_run(self, run_id: int) -> None:
+        table = self.table
+        try:
+            index = table.get_row_index(str(run_id))
+        except Exception:
+            return
+        table.move_cursor(row=index, animate=False)
+
+    def apply_sort(self, keep: int | None = None) -> None:
+        table = self.table
+        col = self.sort_column
+        views = self.views
+        table.sort("id", key=lambda cell: views[int(str(cell).strip(" ●"))].sort_value(col)
+                   if int(str(cell).strip(" ●")) in views else (True, 0, 0),
+                   reverse=self.sort_reverse)
+        if keep is not None:
+            self.move_to_run(keep)
+
+    def _update_headers(self) -> None:
+        table = self.table
+        for key, label, _w in COLUMNS:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            table.columns[key].label = Text(label + arrow)
+        table.refresh()
+
+    def _update_filter_state(self) -> None:
+        parts = []
+        parts.append(f"method:[b]{self.method_filter or 'all'}[/b]")
+        parts.append(f"status:[b]{self.status_filter or 'all'}[/b]")
+        if self.marked:
+            parts.append(f"[b]{len(self.marked)}[/b] marked")
+        self.query_one("#filter-state", Static).update(" · ".join(parts))
+
+    def _update_status_line(self) -> None:
+        line = self.query_one("#status-line", Static)
+        if self.error:
+            line.update(Text(f"⚠ {self.error}", style=f"bold {self.app.current_theme.error or 'red'}"))
+            line.set_class(True, "error")
+            return
+        line.set_class(False, "error")
+        if not self.loaded:
+            line.update("connecting…")
+            return
+        counts: dict[str, int] = {}
+        for v in self.views.values():
+            counts[v.status] = counts.get(v.status, 0) + 1
+        shown = self.table.row_count
+        total = len(self.views)
+        stamp = self.app.source.now().strftime("%H:%M:%S")
+        parts = [stamp, f"{shown} of {total} runs" if shown != total else f"{total} runs"]
+        for st in ("running", "queued", "stale", "failed", "interrupted", "completed"):
+            if counts.get(st):
+                parts.append(f"{counts[st]} {st}")
+        line.update(" · ".join(parts))
+
+    # ------------------------------------------------------------ events
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_detail()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = key, False
+        self._update_headers()
+        self.apply_sort(keep=self.cursor_run_id())
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.text_filter = event.value.strip()
+        self.rebuild_rows()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.app.notify(message.message, severity="information" if message.ok else "error",
+                        timeout=6 if message.ok else 10)
+        if message.run_id is not None:
+            self._focus_run = message.run_id
+        self.refresh_runs()
+
+    # ------------------------------------------------------------ actions
+    def _target_ids(self) -> list[int]:
+        if self.marked:
+            return sorted(self.marked)
+        rid = self.cursor_run_id()
+        return [rid] if rid is not None else []
+
+    def _cursor_view(self) -> RunView | None:
+        rid = self.cursor_run_id()
+        return self.views.get(rid) if rid is not None else None
+
+    def action_open_detail(self) -> None:
+        rid = self.cursor_run_id()
+        if rid is None:
+            self.app.bell()
+            return
+        from .detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(rid))
+
+    def action_new_run(self) -> None:
+        from .new_run import NewRunScreen
+
+        self.app.push_screen(NewRunScreen())
+
+    def action_compare(self) -> None:
+        from .compare import CompareScreen
+
+        ids = sorted(self.marked) or [v.id for v in self.visible_views()]
+        self.app.push_screen(CompareScreen(run_ids=ids))
+
+    def action_mark(self) -> None:
+        rid = self.cursor_run_id()
+        if rid is None:
+            return
+        self.marked ^= {rid}
+        v = self.views[rid]
+        cells = self.render_cells(v)
+        self.table.update_cell(str(rid), "id", cells["id"])
+        self._cells[str(rid)]["id"] = cells["id"]
+        self._update_filter_state()
+        table = self.table
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_filter(self) -> None:
+        self.query_one("#filter-input", Input).focus()
+
+    def action_clear_filters(self) -> None:
+        inp = self.query_one("#filter-input", Input)
+        if self.focused is inp and inp.value:
+            inp.value = ""
+        if inp.value or self.method_filter or self.status_filter:
+            inp.value = ""
+            self.text_filter = ""
+            self.method_filter = self.status_filter = None
+            self.rebuild_rows()
+        elif self.marked:
+            self.marked.clear()
+            self._rerender_all()
+            self._update_filter_state()
+        self.table.focus()
+
+    def action_cycle_method(self) -> None:
+        order = [None, *METHODS]
+        self.method_filter = order[(order.index(self.method_filter) + 1) % len(order)]
+        self.rebuild_rows()
+
+    def action_cycle_status(self) -> None:
+        order = [None, *STATUS_FILTERS]
+        self.status_filter = order[(order.index(self.status_filter) + 1) % len(order)]
+        self.rebuild_rows()
+
+    def action_cycle_sort(self) -> None:
+        i = COLUMN_KEYS.index(self.sort_column)
+        self.sort_column = COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)]
+        self.sort_reverse = False
+        self._update_headers()
+        self.apply_sort(keep=self.cursor_run_id())
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._update_headers()
+        self.apply_sort(keep=self.cursor_run_id())
+
+    def action_stop(self) -> None:
+        v = self._cursor_view()
+        if v is None:
+            return
+        if v.status not in ("running", "queued"):
+            self.app.notify(f"run {v.id} is {v.status}; only a running or queued run can be stopped",
+                            severity="warning")
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._do_stop(v.id)
+
+        self.app.push_screen(ConfirmScreen(
+            "Stop run", f"Stop run #{v.id} ({v.name or v.method})?\nIt finishes its current step, "
+            "saves a checkpoint and becomes [b]interrupted[/b]; resume it later with r.", "Stop"), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_stop(self, run_id: int) -> None:
+        src = self.app.source
+        try:
+            msg = stop_run(src.store(), run_id, src.host)
+        except Exception as e:
+            self.post_message(ActionDone(f"stop failed: {e}", ok=False))
+        else:
+            self.post_message(ActionDone(msg))
+
+    def action_resume(self) -> None:
+        v = self._cursor_view()
+        if v is None:
+            return
+        if v.status not in ("interrupted", "stale", "failed"):
+            self.app.notify(f"run {v.id} is {v.status}; only an interrupted, stale or failed run "
+                            "can be resumed", severity="warning")
+            return
+        self.app.notify(f"resuming run {v.id}…")
+        self._do_resume(v.id)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_resume(self, run_id: int) -> None:
+        src = self.app.source
+        res = run_detached_cli(["train", "--resume", str(run_id), *common_args(src.db_url, src.data_dir),
+                                "--detach"])
+        self.post_message(ActionDone(f"resumed run {run_id}" if res.ok else res.message, res.ok))
+
+    def action_evaluate(self) -> None:
+        ids = self._target_ids()
+        if not ids:
+            return
+        not_done = [i for i in ids if self.views[i].stored_status not in ("completed", "interrupted")]
+        if not_done:
+            self.app.notify(f"run {not_done[0]} has no checkpoint to evaluate yet", severity="warning")
+            return
+
+        def done(choice: dict | None) -> None:
+            if choice:
+                self._do_spawn(["eval", choice["kind"], *map(str, choice["run_ids"])], "eval")
+
+        self.app.push_screen(EvalScreen(ids), done)
+
+    def action_study(self) -> None:
+        def done(choice: dict | None) -> None:
+            if choice:
+                self._do_spawn(["study", "--preset", choice["preset"], "--name", choice["name"]],
+                               f"study-{choice['name']}")
+
+        self.app.push_screen(StudyScreen(classes="dialog-screen"), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_spawn(self, args: list[str], tag: str) -> None:
+        src = self.app.source
+        res = spawn_background([*args, *common_args(src.db_url, src.data_dir)], src.data_dir, tag)
+        self.post_message(ActionDone(res.message, res.ok))
+
+    def action_export(self) -> None:
+        stamp = self.app.source.now().strftime("%Y%m%d-%H%M%S")
+        default = str(Path(self.app.source.data_dir) / f"runs-{stamp}.csv")
+
+        def done(path: str | None) -> None:
+            if path:
+                self._do_export(path, self.visible_views())
+
+        self.app.push_screen(PromptScreen("Export the table to CSV", default, "path/to/file.csv"), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_export(self, path: str, views: list[RunView]) -> None:
+        try:
+            p = Path(path).expanduser()
+            p.parent.mkdir(parents=True, exist_ok=True)
+            write_csv(p, views)
+        except OSError as e:
+            self.post_message(ActionDone(f"export failed: {e.strerror or e}: {path}", ok=False))
+        else:
+            self.post_message(ActionDone(f"exported {len(views)} runs to {p}"))
+
+    def action_delete(self) -> None:
+        v = self._cursor_view()
+        if v is None:
+            return
+        if v.status == "running":
+            self.app.notify(f"run {v.id} is running: stop it first (x)", severity="warning")
+            return
+        where = f"\nIts folder {v.run_dir} is removed too." if v.run_dir else ""
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._do_delete(v.id)
+
+        self.app.push_screen(ConfirmScreen(
+            "Delete run", f"Delete run #{v.id} ({v.name or v.method}, {v.status}) and all its "
+            f"metrics and evaluations?{where}\nThis cannot be undone.", "Delete", danger=True), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_delete(self, run_id: int) -> None:
+        src = self.app.source
+        try:
+            msg = delete_run(src.store(), run_id, src.host, src.data_dir)
+        except Exception as e:
+            self.post_message(ActionDone(f"delete failed: {e}", ok=False))
+        else:
+            self.marked.discard(run_id)
+            self.post_message(ActionDone(msg))
+
+
+def write_csv(path: Path, views: list[RunView]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(CSV_FIELDS))
+        w.writeheader()
+        for v in views:
+            w.writerow(v.csv_row())

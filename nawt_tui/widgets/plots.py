@@ -1,0 +1,67 @@
+"""Terminal plots (textual-plotext) used by the detail and compare screens."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+# Distinct plotext colours, readable on dark and light backgrounds.
+COLORS = ("blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "yellow+", "gray")
+METHOD_COLORS = {
+    "standard": "blue+",
+    "naive-noise": "red+",
+    "noise-injection": "magenta+",
+    "sam": "green+",
+    "multistep-sam": "orange+",
+}
+
+
+class LinePlot(PlotextPlot):
+    """A plot of named series; `set_series` replaces them and redraws."""
+
+    DEFAULT_CSS = """
+    LinePlot { height: 1fr; width: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, title: str, xlabel: str = "", ylabel: str = "", *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.xlabel = xlabel
+        self.ylabel = ylabel
+        self._series: list[tuple[str, list[float], list[float], str | None]] = []
+        self._xticks: list[float] | None = None
+        self._empty = "no data yet"
+
+    def on_mount(self) -> None:  # PlotextPlot.on_mount runs too (Textual walks the MRO)
+        self._draw()
+
+    def set_series(self, series: list[tuple[str, list[float], list[float], str | None]],
+                   xticks: list[float] | None = None, empty: str = "no data yet") -> None:
+        if series == self._series and xticks == self._xticks:
+            return
+        self._series = series
+        self._xticks = xticks
+        self._empty = empty
+        self._draw()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        if self.xlabel:
+            plt.xlabel(self.xlabel)
+        drawn = 0
+        for i, (label, xs, ys, color) in enumerate(self._series):
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None and y == y]
+            if not pts:
+                continue
+            px, py = zip(*pts)
+            plt.plot(list(px), list(py), label=label, color=color or COLORS[i % len(COLORS)],
+                     marker="braille")
+            drawn += 1
+        if not drawn:
+            plt.title(f"{self.title}: {self._empty}")
+        elif self._xticks:
+            plt.xticks(self._xticks, [f"{t:g}" for t in self._xticks])
+        self.refresh()

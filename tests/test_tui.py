@@ -1,0 +1,507 @@
+"""The Textual TUI: live runs, stale detection, compare, new-run form, export, snapshots.
+
+Runs on a temporary SQLite database filled by `nawt_tui.demo` with a fixed clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from nawt_tui.app import NawtApp
+from nawt_tui.data import DataSource, RunView, store_datetime
+from nawt_tui.demo import DEMO_HOST, FIXED_NOW, fill_demo, make_run_dirs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_async(fn):
+    """Runs an async test body with asyncio.run (no pytest-asyncio needed)."""
+    import functools
+    import inspect
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    wrapper.__signature__ = inspect.signature(fn)
+    return wrapper
+
+
+# ------------------------------------------------------------------ fixtures
+def _fake_compare_module() -> types.ModuleType:
+    """A small stand-in for nawt_core.compare (same contract) until the real one lands."""
+    from dataclasses import dataclass, field
+    from statistics import mean, pstdev
+
+    order = ["standard", "naive-noise", "noise-injection", "sam", "multistep-sam"]
+
+    @dataclass
+    class Comparison:
+        runs: list
+        accuracy: list = field(default_factory=list)
+        timing: list = field(default_factory=list)
+        robustness_mode: str | None = None
+        strengths: list = field(default_factory=list)
+        robustness: list = field(default_factory=list)
+        bits: list = field(default_factory=list)
+        quantization: list = field(default_factory=list)
+
+    def compare(store, run_ids=None, study=None, mode="absolute"):
+        runs = store.list_runs(ids=run_ids, study=study)
+        by = {m: [r for r in runs if r.method == m and r.final_test_acc is not None] for m in order}
+        c = Comparison(runs=runs, robustness_mode=mode)
+        std_t = mean(r.train_seconds for r in by["standard"]) if by["standard"] else None
+        for m, rs in by.items():
+            if not rs:
+                continue
+            accs = [r.final_test_acc for r in rs]
+            c.accuracy.append(dict(method=m, n=len(rs), mean=mean(accs), std=pstdev(accs), best=max(accs),
+                                   run_ids=[r.id for r in rs]))
+            t = mean(r.train_seconds for r in rs)
+            c.timing.append(dict(method=m, n=len(rs), train_seconds=t, ratio=t / std_t if std_t else None,
+                                 device=rs[0].device, epochs=rs[0].epochs))
+            for kind in ("robustness", "quantization"):
+                pts: dict = {}
+                fp = None
+                for r in rs:
+                    for ev in store.evaluations(r.id, kind, completed_only=True):
+                        if kind == "robustness" and ev.config.get("mode") != mode:
+                            continue
+                        fp = ev.clean_acc
+                        for p in store.points(ev.id):
+                            pts.setdefault(p.param if kind == "robustness" else int(p.param), []).append(p.accuracy)
+                summary = {k: {"mean": mean(v), "std": pstdev(v), "min": min(v), "n": len(v)} for k, v in pts.items()}
+                if kind == "robustness" and summary:
+                    c.robustness.append(dict(method=m, points=summary))
+                    c.strengths = sorted(set(c.strengths) | set(summary))
+                elif summary:
+                    c.quantization.append(dict(method=m, fp=fp, points=summary))
+                    c.bits = sorted(set(c.bits) | set(summary), reverse=True)
+        return c
+
+    mod = types.ModuleType("nawt_core.compare")
+    mod.Comparison = Comparison
+    mod.compare = compare
+    return mod
+
+
+def _real_compare_exists() -> bool:
+    return importlib.util.find_spec("nawt_core.compare") is not None
+
+
+@pytest.fixture
+def compare_module(monkeypatch):
+    if not _real_compare_exists():
+        monkeypatch.setitem(sys.modules, "nawt_core.compare", _fake_compare_module())
+
+
+@pytest.fixture
+def demo_db(tmp_path, monkeypatch):
+    """A demo database at a stable relative path (snapshots show it), fixed clock."""
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///nawt.db"
+    fill_demo(url, now=FIXED_NOW, run_dirs="runs")
+    make_run_dirs("runs")
+    return url
+
+
+def make_app(url: str, interval: float = 0.2) -> NawtApp:
+    return NawtApp(url, "data", now=lambda: FIXED_NOW, refresh_interval=interval, host="test-host")
+
+
+async def wait_for(pilot, cond, timeout: float = 8.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def runs_screen(app):
+    from nawt_tui.screens.runs import RunsScreen
+
+    return next(s for s in app.screen_stack if isinstance(s, RunsScreen))
+
+
+def cell(app, run_id: int, col: str) -> str:
+    return str(runs_screen(app).table.get_cell(str(run_id), col))
+
+
+# ------------------------------------------------------------------ runs screen
+@run_async
+async def test_runs_appear_with_stale_and_running(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        assert cell(app, 4, "status") == "running"
+        assert cell(app, 5, "status") == "stale"  # heartbeat 2 h old on another host
+        assert cell(app, 6, "status") == "failed"
+        assert cell(app, 1, "acc") == "0.8974"
+        assert "120/200" in cell(app, 4, "progress")
+        assert cell(app, 4, "eta") != "—"
+
+
+@run_async
+async def test_row_written_by_another_store_updates_in_place(demo_db):
+    from nawt_core.store import Store
+
+    app = make_app(demo_db, interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        screen.move_to_run(3)
+        other = Store(demo_db)  # another connection, as a training process would hold
+        from nawt_core.store import Run
+
+        hb = store_datetime(FIXED_NOW, Run.__table__.c.heartbeat_at.type)
+        await asyncio.to_thread(other.update_run, 4, epoch=121, batch=0, test_acc=0.8811, heartbeat_at=hb)
+        await wait_for(pilot, lambda: "121/200" in cell(app, 4, "progress"), timeout=3.0)
+        assert cell(app, 4, "acc") == "0.8811"
+        assert screen.cursor_run_id() == 3  # the cursor stayed on its run
+        await asyncio.to_thread(other.create_run, method="sam", name="newcomer", status="queued", epochs=5)
+        await wait_for(pilot, lambda: screen.table.row_count == 9, timeout=3.0)
+        assert screen.cursor_run_id() == 3
+        other.engine.dispose()
+
+
+def test_stale_detection_rules(demo_db):
+    import socket
+
+    from nawt_core.store import Run
+
+    def beat(**kw):
+        fields = dict(id=1, method="sam", status="running", host=DEMO_HOST, pid=None,
+                      created_at=FIXED_NOW - timedelta(hours=3), started_at=FIXED_NOW - timedelta(hours=3))
+        fields.update(kw)
+        return Run(**fields)
+
+    src = DataSource(demo_db, "data", now=lambda: FIXED_NOW)
+    now = FIXED_NOW
+    assert src.status_of(beat(heartbeat_at=now - timedelta(seconds=3)), now) == "running"
+    assert src.status_of(beat(heartbeat_at=now - timedelta(hours=1)), now) == "stale"  # other host, long
+    here = socket.gethostname()
+    dead = beat(host=here, pid=2**22 + 12345, heartbeat_at=now - timedelta(minutes=5))
+    assert src.status_of(dead, now) == "stale"  # same host, process gone
+    alive = beat(host=here, pid=os.getpid(), heartbeat_at=now - timedelta(minutes=5))
+    assert src.status_of(alive, now) == "running"
+    assert src.status_of(beat(status="completed", heartbeat_at=now - timedelta(days=1)), now) == "completed"
+
+
+@run_async
+async def test_filters_and_sort_keep_cursor(demo_db):
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        await pilot.press("m")  # method filter: standard
+        assert screen.table.row_count == 3
+        await pilot.press("escape")
+        assert screen.table.row_count == 8
+        await pilot.press("f")  # status filter: running
+        assert screen.table.row_count == 1
+        await pilot.press("escape", "slash", *"poster", "enter")
+        assert screen.table.row_count == 4
+        await pilot.press("escape")
+        screen.move_to_run(2)
+        await pilot.press("o", "o", "o")  # sort by method, then status, then progress...
+        assert screen.cursor_run_id() == 2
+
+
+@run_async
+async def test_missing_database_shows_a_message(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path}/nope/nawt.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.error is not None)
+        assert "no database" in screen.error
+        assert app.is_running
+
+
+@run_async
+async def test_export_writes_a_csv_that_parses_back(demo_db, tmp_path):
+    app = make_app(demo_db)
+    out = tmp_path / "exports" / "runs.csv"
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        await pilot.press("w")
+        await pilot.pause()
+        inp = app.screen.query_one("#prompt-input")
+        inp.value = str(out)
+        await pilot.press("enter")
+        await wait_for(pilot, out.exists)
+        await app.workers.wait_for_complete()
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["id"]) for r in rows] == [8, 7, 6, 5, 4, 3, 2, 1]
+    std = next(r for r in rows if r["id"] == "1")
+    assert std["method"] == "standard" and float(std["test_acc"]) == pytest.approx(0.8974)
+    assert next(r for r in rows if r["id"] == "5")["status"] == "stale"
+
+
+@run_async
+async def test_stop_and_delete_actions(demo_db):
+    from nawt_core.store import Store
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        screen.move_to_run(4)
+        await pilot.press("x")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: Store(demo_db).get_run(4).stop_requested)
+        await wait_for(pilot, lambda: cell(app, 4, "status") == "stopping")
+        screen.move_to_run(7)
+        assert Path("runs/0007-std-seed1").is_dir()
+        await pilot.press("d", "y")
+        await wait_for(pilot, lambda: screen.table.row_count == 7)
+        assert not Path("runs/0007-std-seed1").exists()
+
+
+# ------------------------------------------------------------------ compare
+@run_async
+async def test_compare_shows_the_right_numbers(demo_db, compare_module):
+    from nawt_tui.screens.compare import CompareScreen
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        screen = CompareScreen(run_ids=[1, 2, 3])
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        acc = screen.query_one("#acc-table")
+        assert acc.row_count == 3
+        assert str(acc.get_cell("standard", "mean")) == "0.8974"
+        assert str(acc.get_cell("sam", "mean")) == "0.9026"
+        assert str(acc.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
+        assert str(acc.get_cell("standard", "ratio")) == "1.00"
+        rob = screen.query_one("#rob-table")
+        assert rob.row_count == 3 and len(rob.columns) == 1 + 6
+        quant = screen.query_one("#quant-table")
+        assert str(quant.get_cell("standard", "fp")) == "0.8974"
+        # narrowing the selection recomputes
+        screen.query_one("#run-pick").deselect(2)
+        await wait_for(pilot, lambda: screen.comparison is not None and len(screen.comparison.runs) == 2)
+        await wait_for(pilot, lambda: screen.query_one("#acc-table").row_count == 2)
+        # a study
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.comparison is not None and len(screen.comparison.runs) == 4)
+
+
+# ------------------------------------------------------------------ new run form
+def test_validate_rejects_bad_values():
+    from nawt_tui.screens.new_run import validate
+
+    good = dict(method="sam", dataset="synthetic", device="cpu", name="ok-1", epochs="2", batch_size="64",
+                lr="0.05", rho="0.05", noise_sigma="", noise_eta="", seed="1", train_subset="256",
+                test_subset="")
+    typed, errors = validate(good)
+    assert errors == {} and typed["epochs"] == 2 and typed["rho"] == 0.05 and typed["noise_sigma"] is None
+    for key, bad in [("epochs", "0"), ("epochs", "x"), ("batch_size", "-1"), ("lr", "0"), ("lr", "abc"),
+                     ("rho", "-0.1"), ("seed", "-5"), ("train_subset", "0"), ("name", "bad name!")]:
+        _, errors = validate({**good, key: bad})
+        assert key in errors, (key, bad)
+    assert "method" in validate({**good, "method": "magic"})[1]
+
+
+@run_async
+async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, monkeypatch):
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import new_run
+
+    calls = []
+
+    def fake_launch(args, timeout=120.0):
+        calls.append(args)
+        return LaunchResult(True, "started run 9", 9)
+
+    monkeypatch.setattr(new_run, "run_detached_cli", fake_launch)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#f-epochs").value = "-3"
+        form.query_one("#f-lr").value = "fast"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = str(form.query_one("#form-errors").render())
+        assert "epochs" in text and "learning rate" in text
+        assert calls == [] and app.screen is form
+        form.query_one("#f-epochs").value = "2"
+        form.query_one("#f-lr").value = "0.05"
+        form.query_one("#f-dataset").value = "synthetic"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form)
+    args = calls[0]
+    assert args[0] == "train" and args[-1] == "--detach"
+    assert args[args.index("--epochs") + 1] == "2" and args[args.index("--dataset") + 1] == "synthetic"
+    assert "--rho" not in args  # standard does not take rho
+    assert args[args.index("--db") + 1] == demo_db
+
+
+def _cli_ready() -> bool:
+    try:
+        if importlib.util.find_spec("nawt_cli") is None or importlib.util.find_spec("nawt_cli.__main__") is None:
+            return False
+    except (ImportError, ValueError):
+        return False
+    r = subprocess.run([sys.executable, "-m", "nawt_cli", "train", "--help"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=60)
+    return r.returncode == 0 and "--detach" in r.stdout
+
+
+@run_async
+async def test_new_run_form_launches_a_real_tiny_training(tmp_path, monkeypatch):
+    if not _cli_ready():
+        pytest.skip("nawt_cli with `train --detach` is not available yet")
+    url = f"sqlite:///{tmp_path}/nawt.db"
+    from nawt_core.store import Store
+
+    Store(url).engine.dispose()
+    app = NawtApp(url, str(tmp_path), refresh_interval=0.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        vals = {"#f-epochs": "2", "#f-batch_size": "32", "#f-train_subset": "128", "#f-test_subset": "64",
+                "#f-name": "tui-smoke"}
+        for sel, v in vals.items():
+            form.query_one(sel).value = v
+        form.query_one("#f-dataset").value = "synthetic"
+        form.query_one("#f-device").value = "cpu"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form, timeout=60)
+        await wait_for(pilot, lambda: screen.table.row_count == 1, timeout=30)
+        await wait_for(pilot, lambda: cell(app, screen.cursor_run_id(), "status") in ("running", "completed")
+                       and "/2" in cell(app, screen.cursor_run_id(), "progress"), timeout=60)
+        await wait_for(pilot, lambda: cell(app, screen.cursor_run_id(), "status") == "completed", timeout=120)
+        assert cell(app, screen.cursor_run_id(), "progress").endswith("2/2")
+
+
+# ------------------------------------------------------------------ no torch, cold start
+def test_tui_never_imports_torch_and_starts_fast(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys, time, asyncio
+        t0 = time.perf_counter()
+        from nawt_tui.app import NawtApp
+        from nawt_tui.demo import fill_demo
+        t_import = time.perf_counter() - t0
+        fill_demo("sqlite:///{tmp_path}/nawt.db")
+        async def main():
+            app = NawtApp("sqlite:///{tmp_path}/nawt.db", "{tmp_path}", refresh_interval=0.2)
+            async with app.run_test(size=(80, 24)) as pilot:
+                from nawt_tui.screens.detail import DetailScreen
+                from nawt_tui.screens.compare import CompareScreen
+                for _ in range(40):
+                    await pilot.pause(0.05)
+                await app.push_screen(DetailScreen(4))
+                await pilot.pause(0.3)
+                await app.push_screen(CompareScreen([1, 2, 3]))
+                await pilot.pause(0.3)
+                await pilot.press("question_mark")
+                await pilot.pause(0.1)
+        asyncio.run(main())
+        print("IMPORT", t_import)
+        print("TORCH", "torch" in sys.modules)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "TORCH False" in r.stdout
+    t_import = float(r.stdout.split("IMPORT")[1].split()[0])
+    assert t_import < 1.0
+
+
+# ------------------------------------------------------------------ snapshots
+SIZES = [(80, 24), (120, 40)]
+
+
+def _runs_ready(app):
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_runs(demo_db, snap_compare, size):
+    app = make_app(demo_db, interval=60)
+    assert snap_compare(app, terminal_size=size, run_before=_runs_ready(app))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_detail(demo_db, snap_compare, size):
+    from nawt_tui.screens.detail import DetailScreen
+
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(4)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_detail_evaluations(demo_db, snap_compare, size):
+    from nawt_tui.screens.detail import DetailScreen
+
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(3)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.press("4")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("tab", ["acc", "rob", "plots"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_compare(demo_db, compare_module, snap_compare, size, tab):
+    from nawt_tui.screens.compare import CompareScreen
+
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        screen = CompareScreen(run_ids=[1, 2, 3])
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        screen.action_tab(tab)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_new_run(demo_db, snap_compare, size):
+    app = make_app(demo_db, interval=60)
+    assert snap_compare(app, terminal_size=size, press=["n"], run_before=_runs_ready(app))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_help(demo_db, snap_compare, size):
+    app = make_app(demo_db, interval=60)
+    assert snap_compare(app, terminal_size=size, press=["question_mark"], run_before=_runs_ready(app))
