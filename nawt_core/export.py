@@ -1,0 +1,177 @@
+"""The store's numbers as flat tables, to CSV or JSON. Torch-free.
+
+Tables and their columns (stable; new columns are only ever appended):
+
+- ``runs``: id, name, method, study, status, seed, dataset, arch, epochs,
+  train_subset, test_subset, device, train_seconds, final_test_acc,
+  best_test_acc, created_at, finished_at, config_key, notes
+- ``epochs``: run_id, method, seed, epoch, train_loss, train_acc, test_loss,
+  test_acc, lr, rho, epoch_seconds, eval_seconds, images_per_sec
+- ``accuracy``: method, n, mean, std, best, run_ids (space-separated)
+- ``timing``: method, device, epochs, n, train_seconds, ratio
+  (ratio to the standard runs of the same device and epochs; empty if none)
+- ``robustness``: method, mode, strength, n, mean, std, min
+- ``quantization``: method, bits, n, mean, std, fp_acc
+- ``points``: every stored sweep point: run_id, method, seed, evaluation_id,
+  kind, mode, param, trial, accuracy, loss
+
+Accuracies are fractions in [0, 1]; times are seconds. In CSV, a text cell
+that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+written with a leading apostrophe, so a spreadsheet shows it instead of
+running it as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .compare import Comparison, compare, run_summary, select_runs
+from .errors import NawtError
+from .store import Store
+
+TABLES = ("runs", "epochs", "accuracy", "timing", "robustness", "quantization", "points")
+FORMATS = ("csv", "json")
+
+COLUMNS: dict[str, list[str]] = {
+    "runs": ["id", "name", "method", "study", "status", "seed", "dataset", "arch", "epochs", "train_subset",
+             "test_subset", "device", "train_seconds", "final_test_acc", "best_test_acc", "created_at",
+             "finished_at", "config_key", "notes"],
+    "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
+               "epoch_seconds", "eval_seconds", "images_per_sec"],
+    "accuracy": ["method", "n", "mean", "std", "best", "run_ids"],
+    "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio"],
+    "robustness": ["method", "mode", "strength", "n", "mean", "std", "min"],
+    "quantization": ["method", "bits", "n", "mean", "std", "fp_acc"],
+    "points": ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"],
+}
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not evaluate (numbers pass unchanged)."""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str | None = None,
+         mode: str = "absolute", comparison: Comparison | None = None) -> list[dict[str, Any]]:
+    """The rows of ``table`` for the runs chosen (all runs when none are named)."""
+    if table not in TABLES:
+        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
+    if table in ("runs", "epochs", "points"):
+        runs = comparison.runs if comparison is not None else select_runs(store, run_ids, study)
+        if table == "runs":
+            return [{c: run_summary(r).get(c) for c in COLUMNS["runs"]} for r in runs]
+        if table == "epochs":
+            out = []
+            for r in runs:
+                for e in store.epochs(r.id):
+                    d = e.model_dump()
+                    d.update(run_id=r.id, method=r.method, seed=r.seed)
+                    out.append({c: d.get(c) for c in COLUMNS["epochs"]})
+            return out
+        out = []
+        for r in runs:
+            for ev in store.evaluations(r.id, completed_only=True):
+                if ev.kind not in ("robustness", "quantization"):
+                    continue
+                m = (ev.config or {}).get("mode") if ev.kind == "robustness" else None
+                for p in store.points(ev.id):
+                    out.append({"run_id": r.id, "method": r.method, "seed": r.seed, "evaluation_id": ev.id,
+                                "kind": ev.kind, "mode": m, "param": p.param, "trial": p.trial,
+                                "accuracy": p.accuracy, "loss": p.loss})
+        return out
+    comp = comparison or compare(store, run_ids, study, mode)
+    if table == "accuracy":
+        return [{**a, "run_ids": " ".join(map(str, a["run_ids"]))} for a in comp.accuracy]
+    if table == "timing":
+        return [{c: t.get(c) for c in COLUMNS["timing"]} for t in comp.timing]
+    if table == "robustness":
+        return [{"method": r["method"], "mode": comp.robustness_mode, "strength": s, **v}
+                for r in comp.robustness for s, v in r["points"].items()]
+    return [{"method": q["method"], "bits": b, **v, "fp_acc": q["fp"]}
+            for q in comp.quantization for b, v in q["points"].items()]
+
+
+def render(table: str, data: list[dict[str, Any]], fmt: str = "csv") -> str:
+    if fmt not in FORMATS:
+        raise NawtError(f"unknown format {fmt!r}; choose csv or json")
+    cols = COLUMNS[table]
+    if fmt == "json":
+        return json.dumps([{c: r.get(c) for c in cols} for r in data], indent=2, default=str) + "\n"
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in data:
+        w.writerow(["" if r.get(c) is None else safe_cell(r.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fails with one line, before any work, if ``path`` cannot be written."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise NawtError(f"cannot write {path}: it is a directory")
+    if not parent.is_dir():
+        raise NawtError(f"cannot write {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise NawtError(f"cannot write {path}: permission denied")
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Writes atomically (a temporary file renamed into place)."""
+    path = check_writable(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8", newline="")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise NawtError(f"cannot write {path}: {e.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,
+           run_ids: list[int] | None = None, study: str | None = None, mode: str = "absolute") -> str:
+    """Renders ``table``; writes it to ``path`` when given (format from the
+    suffix unless ``fmt`` says), and returns the text."""
+    if fmt is None:
+        fmt = "json" if path is not None and str(path).lower().endswith(".json") else "csv"
+    if fmt not in FORMATS:
+        raise NawtError(f"unknown format {fmt!r}; choose csv or json")
+    if table not in TABLES:
+        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
+    if path is not None:
+        check_writable(path)
+    text = render(table, rows(store, table, run_ids, study, mode), fmt)
+    if path is not None:
+        write_text(path, text)
+    return text
+
+
+def export_all(store: Store, folder: str | Path, run_ids: list[int] | None = None, study: str | None = None,
+               mode: str = "absolute") -> list[Path]:
+    """Every table as ``<folder>/<table>.csv``."""
+    folder = Path(folder)
+    comp = compare(store, run_ids, study, mode)
+    out = []
+    for t in TABLES:
+        out.append(write_text(folder / f"{t}.csv", render(t, rows(store, t, mode=mode, comparison=comp))))
+    return out
+
+
+__all__ = ["COLUMNS", "FORMATS", "TABLES", "check_writable", "export", "export_all", "render", "rows", "safe_cell",
+           "write_text"]

@@ -1,0 +1,104 @@
+"""Post-training Gaussian weight perturbation (analog noise, drift).
+
+For strength ``s`` and each targeted tensor ``W``:
+- ``absolute``: ``W + s * N(0, 1)`` (the poster's convention),
+- ``relative``: ``W + s * max|W| * N(0, 1)`` (the hardware convention, per layer),
+- ``std``:      ``W + s * std(W) * N(0, 1)``.
+
+Targets: ``weights`` (every conv and linear weight, see models.weight_params)
+or ``all`` (every floating-point parameter, BatchNorm affine and biases too;
+running statistics are buffers and are never touched).
+
+Noise is seeded per (seed, strength, trial): the same seed reproduces every
+number, and a trial's noise does not depend on which other strengths or trials
+are in the sweep, nor on whether copies are evaluated one at a time or batched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import torch.nn as nn
+
+from .errors import NawtError
+from .models import weight_params
+
+MODES = ("absolute", "relative", "std")
+TARGETS = ("weights", "all")
+
+
+def check(mode: str, targets: str = "weights", strengths=(), trials: int = 1) -> None:
+    if mode not in MODES:
+        raise NawtError(f"unknown perturbation mode {mode!r}; choose one of: {', '.join(MODES)}")
+    if targets not in TARGETS:
+        raise NawtError(f"unknown targets {targets!r}; choose weights or all")
+    for s in strengths:
+        if not (s >= 0) or s == float("inf"):
+            raise NawtError(f"perturbation strength must be a finite number >= 0 (got {s})")
+    if trials < 1:
+        raise NawtError(f"trials must be at least 1 (got {trials})")
+
+
+def target_params(model: nn.Module, targets: str = "weights") -> list[tuple[str, torch.Tensor]]:
+    """(name, parameter) pairs that a perturbation touches, in a fixed order."""
+    if targets == "weights":
+        return weight_params(model)
+    if targets == "all":
+        return [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
+    raise NawtError(f"unknown targets {targets!r}; choose weights or all")
+
+
+def trial_seed(seed: int, strength: float, trial: int) -> int:
+    """A 63-bit seed from (seed, strength, trial), stable across runs and machines."""
+    text = f"{int(seed)}:{float(strength)!r}:{int(trial)}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") & (2**63 - 1)
+
+
+def generator(seed: int, strength: float, trial: int, device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(trial_seed(seed, strength, trial))
+
+
+def scale_of(w: torch.Tensor, strength: float, mode: str) -> torch.Tensor | float:
+    """The noise standard deviation for tensor ``w`` (a 0-d tensor or a float)."""
+    if mode == "absolute":
+        return float(strength)
+    if mode == "relative":
+        return strength * w.detach().abs().max()
+    if mode == "std":
+        return strength * (w.detach().float().std() if w.numel() > 1 else w.new_zeros(()))
+    raise NawtError(f"unknown perturbation mode {mode!r}; choose one of: {', '.join(MODES)}")
+
+
+def noise_like(tensors: list[torch.Tensor], strength: float, mode: str, gen: torch.Generator) -> list[torch.Tensor]:
+    """One noise tensor per input tensor, drawn in order from ``gen``."""
+    out = []
+    for w in tensors:
+        z = torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
+        out.append(z.mul_(scale_of(w, strength, mode)))
+    return out
+
+
+@torch.no_grad()
+def perturb_(model: nn.Module, strength: float, *, mode: str = "absolute", seed: int = 0, trial: int = 0,
+             targets: str = "weights") -> nn.Module:
+    """Adds the (seed, strength, trial) noise to ``model``'s weights in place."""
+    check(mode, targets, (strength,))
+    params = [p for _, p in target_params(model, targets)]
+    if strength == 0 or not params:
+        return model
+    gen = generator(seed, strength, trial, params[0].device)
+    noise = noise_like(params, strength, mode, gen)
+    torch._foreach_add_(params, noise)
+    return model
+
+
+def perturbed_copy(model: nn.Module, strength: float, **kw) -> nn.Module:
+    """A perturbed deep copy; ``model`` itself is left as it was."""
+    import copy
+
+    return perturb_(copy.deepcopy(model), strength, **kw)
+
+
+__all__ = ["MODES", "TARGETS", "check", "generator", "noise_like", "perturb_", "perturbed_copy",
+           "scale_of", "target_params", "trial_seed"]
