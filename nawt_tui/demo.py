@@ -102,6 +102,7 @@ def fill_demo(url: str, now: datetime = FIXED_NOW, run_dirs: str | None = None) 
             started = now - timedelta(seconds=per_epoch * epoch + 300 * (len(specs) - i) + 40)
             heartbeat = now - timedelta(seconds=2)
             if extra.get("stale"):
+                started = now - timedelta(hours=2, seconds=per_epoch * epoch)
                 heartbeat = now - timedelta(hours=2)
             finished = None
             if status in ("completed", "failed", "interrupted"):
@@ -125,8 +126,8 @@ def fill_demo(url: str, now: datetime = FIXED_NOW, run_dirs: str | None = None) 
                 train_loss=last["train_loss"] if last else None,
                 train_acc=last["train_acc"] if last else None,
                 test_acc=last["test_acc"] if last else None,
-                best_test_acc=(max(r["test_acc"] for r in _epochs(i, method, epoch, epochs, acc, secs))
-                               if epoch else None),
+                best_test_acc=(max([r["test_acc"] for r in _epochs(i, method, epoch, epochs, acc, secs)]
+                                   + ([acc] if status == "completed" else [])) if epoch else None),
                 final_test_acc=acc if status == "completed" else None,
                 images_per_sec=last["images_per_sec"] if last else None,
                 train_seconds=per_epoch * epoch, run_dir=run_dir,

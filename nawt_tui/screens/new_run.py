@@ -99,19 +99,25 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                 with Grid(id="new-run-grid"):
                     yield Label("method")
                     yield Select([(m, m) for m in METHODS], value="standard", allow_blank=False,
-                                 id="f-method")
+                                 id="f-method", compact=True)
+                    yield Static("training method", classes="field-help")
                     yield Label("dataset")
                     yield Select([("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic")],
-                                 value="cifar10", allow_blank=False, id="f-dataset")
+                                 value="cifar10", allow_blank=False, id="f-dataset", compact=True)
+                    yield Static("synthetic: offline, fast", classes="field-help")
                     yield Label("device")
                     yield Select([("auto", "auto"), ("cuda", "cuda"), ("cpu", "cpu")], value="auto",
-                                 allow_blank=False, id="f-device")
+                                 allow_blank=False, id="f-device", compact=True)
+                    yield Static("auto: cuda when present", classes="field-help")
                     yield Label("name")
-                    yield Input(placeholder="optional, e.g. sam-rho05", id="f-name")
+                    yield Input(placeholder="optional, e.g. sam-rho05", id="f-name", compact=True)
+                    yield Static("optional label", classes="field-help")
                     for key, label, default, kind, help_ in FIELDS:
                         yield Label(label)
-                        yield Input(default, placeholder=help_, id=f"f-{key}",
-                                    type="integer" if kind == "int" else "text", tooltip=help_)
+                        yield Input(default, placeholder="all" if "subset" in key else help_, id=f"f-{key}",
+                                    type="integer" if kind == "int" else "text", tooltip=help_,
+                                    compact=True)
+                        yield Static(help_, classes="field-help")
             yield Static("", id="form-errors", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+s)", id="launch", variant="primary")
