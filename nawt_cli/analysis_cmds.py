@@ -1,0 +1,354 @@
+"""`nawt eval robustness|quantization`, `nawt compare`, `nawt export`, `nawt plot`, `nawt study`.
+
+Nothing here imports torch at import time: the sweep and study modules are
+imported inside the commands. Lists (strengths, bits, methods) are given
+comma-separated (`--bits 8,6,4`) or by repeating the option (`--bits 8 --bits 6`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from nawt_core.errors import NawtError
+
+from .app import DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+
+eval_app = typer.Typer(help="Stress trained runs: weight perturbation and quantization sweeps (stored).",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+RunIds = Annotated[list[int], typer.Argument(help="run ids (see `nawt runs`)", show_default=False)]
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out = []
+    for v in values or []:
+        out += [p for p in v.replace(",", " ").split() if p]
+    return out
+
+
+def _floats(values: list[str] | None, what: str) -> list[float] | None:
+    parts = _split(values)
+    if not parts:
+        return None
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise NawtError(f"{what} must be numbers, comma-separated (got {' '.join(values or [])!r})") from None
+
+
+def _ints(values: list[str] | None, what: str) -> list[int] | None:
+    parts = _split(values)
+    if not parts:
+        return None
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise NawtError(f"{what} must be whole numbers, comma-separated (got {' '.join(values or [])!r})") from None
+
+
+def _pct(x: float | None, std: float | None = None) -> str:
+    if x is None:
+        return "-"
+    return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
+
+
+def _check_finished(store, run_ids: list[int]) -> None:
+    """All runs must exist and be completed before any sweep starts."""
+    from nawt_core.compare import select_runs
+
+    for r in select_runs(store, run_ids):
+        if r.status != "completed":
+            raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True)
+
+
+# ------------------------------------------------------------------ eval
+@eval_app.command("robustness")
+def eval_robustness(
+    run_ids: RunIds,
+    mode: Annotated[str, typer.Option(help="absolute: W+s·N(0,1) (the poster's) | relative: W+s·max|W|·N | std: W+s·std(W)·N")] = "absolute",
+    strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 [default per mode; absolute includes 0.1]")] = None,
+    trials: Annotated[int, typer.Option(help="perturbed copies per strength")] = 10,
+    seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
+    targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
+    strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images [default: the run's]")] = None,
+    json_out: JsonOpt = False,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
+    from nawt_core import perturb
+
+    svals = _floats(strengths, "strengths")
+    perturb.check(mode, targets, svals or (), trials)
+    if test_subset is not None and test_subset < 1:
+        raise NawtError(f"test subset must be positive (got {test_subset})")
+    store = open_store(db, data_dir, create=False)
+    _check_finished(store, run_ids)
+    from nawt_core.sweeps import robustness_sweep
+
+    results = []
+    for rid in run_ids:
+        with _progress() as prog:
+            task = prog.add_task(f"run {rid} robustness", total=None)
+            ev = robustness_sweep(store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
+                                  device=device, data_dir=data_dir, test_subset=test_subset, strategy=strategy,
+                                  progress=lambda d, t: prog.update(task, completed=d, total=t))
+        results.append((rid, ev, store.points(ev.id)))
+    if json_out:
+        print_json([{"run_id": rid, "evaluation_id": ev.id, "clean_acc": ev.clean_acc, "config": ev.config,
+                     "seed": ev.seed, "seconds": ev.seconds, "points": _rob_summary(pts)}
+                    for rid, ev, pts in results])
+        return
+    for rid, ev, pts in results:
+        run = store.get_run(rid)
+        t = Table(title=f"run {rid} {run.method}: robustness ({mode}, {ev.config['test_images']} test images, "
+                  f"seed {seed}, evaluation {ev.id}, {ev.seconds:.1f} s)")
+        for c in ("strength", "mean %", "std", "min %", "trials"):
+            t.add_column(c, justify="right")
+        for s, v in _rob_summary(pts).items():
+            t.add_row(f"{s:g}", f"{100 * v['mean']:.2f}", f"{100 * v['std']:.2f}", f"{100 * v['min']:.2f}", str(v["n"]))
+        console.print(t)
+
+
+def _rob_summary(points) -> dict:
+    from nawt_core.compare import mean_std
+
+    by: dict[float, list[float]] = {}
+    for p in points:
+        by.setdefault(p.param, []).append(p.accuracy)
+    out = {}
+    for s in sorted(by):
+        m, sd = mean_std(by[s])
+        out[s] = {"mean": m, "std": sd, "min": min(by[s]), "n": len(by[s])}
+    return out
+
+
+@eval_app.command("quantization")
+def eval_quantization(
+    run_ids: RunIds,
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help="bit widths 1-16, e.g. 8,6,5,4,3,2")] = None,
+    granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = "channel",
+    fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images [default: the run's]")] = None,
+    json_out: JsonOpt = False,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
+    from nawt_core import quantize
+
+    bvals = _ints(bits, "bits")
+    quantize.check(bvals if bvals is not None else [8], granularity)
+    if test_subset is not None and test_subset < 1:
+        raise NawtError(f"test subset must be positive (got {test_subset})")
+    store = open_store(db, data_dir, create=False)
+    _check_finished(store, run_ids)
+    from nawt_core.sweeps import quantization_sweep
+
+    results = []
+    for rid in run_ids:
+        with _progress() as prog:
+            task = prog.add_task(f"run {rid} quantization", total=None)
+            ev = quantization_sweep(store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
+                                    data_dir=data_dir, test_subset=test_subset,
+                                    progress=lambda d, t: prog.update(task, completed=d, total=t))
+        results.append((rid, ev, store.points(ev.id)))
+    if json_out:
+        print_json([{"run_id": rid, "evaluation_id": ev.id, "fp_acc": ev.clean_acc, "config": ev.config,
+                     "seconds": ev.seconds, "points": {int(p.param): p.accuracy for p in pts}}
+                    for rid, ev, pts in results])
+        return
+    for rid, ev, pts in results:
+        run = store.get_run(rid)
+        t = Table(title=f"run {rid} {run.method}: quantization ({granularity}{', BN folded' if fold_bn else ''}, "
+                  f"evaluation {ev.id})")
+        t.add_column("bits", justify="right")
+        t.add_column("accuracy %", justify="right")
+        t.add_column("Δ vs fp32", justify="right")
+        t.add_row("fp32", f"{100 * ev.clean_acc:.2f}", "")
+        for p in sorted(pts, key=lambda p: -p.param):
+            t.add_row(str(int(p.param)), f"{100 * p.accuracy:.2f}", f"{100 * (p.accuracy - ev.clean_acc):+.2f}")
+        console.print(t)
+
+
+# --------------------------------------------------------------- compare
+def comparison_tables(comp) -> list[Table]:
+    """The poster's tables as Rich tables."""
+    tables = []
+    t = Table(title="Clean test accuracy (%) per method, mean ± std over seeds")
+    for c in ("method", "runs", "accuracy", "best", "run ids"):
+        t.add_column(c, justify="left" if c in ("method", "run ids") else "right")
+    for a in comp.accuracy:
+        t.add_row(a["method"], str(a["n"]), _pct(a["mean"], a["std"]), _pct(a["best"]), " ".join(map(str, a["run_ids"])))
+    tables.append(t)
+    t = Table(title="Training time (evaluation excluded); ratio to standard on the same device and epochs")
+    for c in ("method", "runs", "epochs", "train s", "ratio", "device"):
+        t.add_column(c, justify="left" if c in ("method", "device") else "right")
+    for r in comp.timing:
+        t.add_row(r["method"], str(r["n"]), str(r["epochs"]), f"{r['train_seconds']:.1f}",
+                  "-" if r["ratio"] is None else f"{r['ratio']:.2f}", r["device"] or "-")
+    tables.append(t)
+    if comp.robustness:
+        t = Table(title=f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]")
+        t.add_column("method")
+        for s in comp.strengths:
+            t.add_column(f"s={s:g}", justify="right")
+        for r in comp.robustness:
+            cells = []
+            for s in comp.strengths:
+                v = r["points"].get(s)
+                cells.append("-" if v is None else f"{_pct(v['mean'], v['std'])} [{100 * v['min']:.1f}]")
+            t.add_row(r["method"], *cells)
+        tables.append(t)
+    if comp.quantization:
+        t = Table(title="Accuracy (%) with quantized weights, per bit width")
+        t.add_column("method")
+        t.add_column("fp32", justify="right")
+        for b in comp.bits:
+            t.add_column(f"{b}-bit", justify="right")
+        for q in comp.quantization:
+            t.add_row(q["method"], _pct(q["fp"]),
+                      *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) if b in q["points"] else "-" for b in comp.bits])
+        tables.append(t)
+    return tables
+
+
+@app.command("compare")
+def compare_cmd(
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids [default: all runs]", show_default=False)] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
+    mode: Annotated[str, typer.Option(help="which robustness sweeps to show: absolute, relative or std")] = "absolute",
+    json_out: JsonOpt = False,
+    png: Annotated[Optional[Path], typer.Option("--png", help="also draw the figures to this PNG")] = None,
+    svg: Annotated[Optional[Path], typer.Option("--svg", help="also draw the figures to this SVG")] = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """The poster's tables: accuracy, training cost, robustness and quantization per method."""
+    from nawt_core.compare import compare
+    from nawt_core.export import check_writable
+
+    for p in (png, svg):
+        if p is not None:
+            check_writable(p)
+    store = open_store(db, data_dir, create=False)
+    comp = compare(store, run_ids or None, study, mode)
+    if json_out:
+        print_json(comp.to_dict())
+    else:
+        if not comp.runs:
+            console.print("no runs to compare (see `nawt runs`)")
+        for t in comparison_tables(comp):
+            console.print(t)
+    for p in (png, svg):
+        if p is not None:
+            from nawt_core import plots
+
+            plots.save(comp, p, "all", store)
+            err_console.print(f"wrote {p}")
+
+
+# ---------------------------------------------------------------- export
+@app.command("export")
+def export_cmd(
+    table: Annotated[str, typer.Argument(help="runs, epochs, accuracy, timing, robustness, quantization or points")],
+    runs: Annotated[Optional[list[str]], typer.Option("--runs", help="run ids, e.g. 3,4,5 [default: all]")] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write [default: stdout]")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or json [default: from the file name, else csv]")] = None,
+    mode: Annotated[str, typer.Option(help="robustness mode for the robustness table")] = "absolute",
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """A table as CSV or JSON (columns documented in nawt_core/export.py; stable)."""
+    import sys
+
+    from nawt_core.export import FORMATS, TABLES, export
+
+    if table not in TABLES:
+        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
+    if fmt is not None and fmt not in FORMATS:
+        raise NawtError(f"unknown format {fmt!r}; choose csv or json")
+    ids = _ints(runs, "run ids")
+    store = open_store(db, data_dir, create=False)
+    text = export(store, table, output, fmt, ids, study, mode)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        err_console.print(f"wrote {output}")
+
+
+# ------------------------------------------------------------------ plot
+@app.command("plot")
+def plot_cmd(
+    kind: Annotated[str, typer.Argument(help="robustness, quantization, curves or all")] = "all",
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids [default: all runs]", show_default=False)] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf")] = Path("nawt.png"),
+    mode: Annotated[str, typer.Option(help="robustness mode: absolute, relative or std")] = "absolute",
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Figures like the poster's (needs matplotlib: pip install 'nawt[plot]')."""
+    from nawt_core import plots
+    from nawt_core.compare import compare
+    from nawt_core.export import check_writable
+
+    if kind not in plots.KINDS:
+        raise NawtError(f"unknown figure {kind!r}; choose one of: {', '.join(plots.KINDS)}")
+    check_writable(output)
+    store = open_store(db, data_dir, create=False)
+    comp = compare(store, run_ids or None, study, mode)
+    plots.save(comp, output, kind, store)
+    console.print(f"wrote {output}")
+
+
+# ----------------------------------------------------------------- study
+@app.command("study")
+def study_cmd(
+    preset: Annotated[str, typer.Option(help="paper (200 epochs), quick (30) or smoke (~3 min on 2 CPU cores)")] = "smoke",
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam [default: all five]")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="seeds per method [default: the preset's]")] = None,
+    name: Annotated[Optional[str], typer.Option(help="study name [default: the preset's name]; the same name continues it")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures [default: <data-dir>/studies/<name>]")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """Train every method (skipping finished runs, resuming interrupted ones), sweep, compare, write CSVs and figures."""
+    import time
+
+    from nawt_core.study import PRESETS, plan, run_study
+
+    if preset not in PRESETS:
+        raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    overrides = {"epochs": epochs} if epochs is not None else None
+    mlist = _split(methods) or None
+    plan(preset, methods=mlist, seeds=seeds, data_dir=data_dir, device=device, overrides=overrides)  # validate first
+    store = open_store(db, data_dir)
+    t0 = time.perf_counter()
+    res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=data_dir, out_dir=out,
+                    device=device, overrides=overrides, say=lambda s: err_console.print(s, markup=False))
+    console.print(f"study [bold]{res.name}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
+                  f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
+    for t in comparison_tables(res.comparison):
+        console.print(t)
+    console.print(f"tables and figures in {res.out_dir}")
+    if res.failed:
+        raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
