@@ -43,13 +43,26 @@ def autocast_dtype(precision: str, dev: torch.device) -> torch.dtype | None:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seeds torch; with ``deterministic`` picks deterministic kernels. Process-wide:
+    callers that train in-process restore it with ``deterministic_mode``."""
     torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = not deterministic
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    else:
-        torch.backends.cudnn.benchmark = True
+
+
+class deterministic_mode:
+    """Restores torch's process-wide determinism flags on exit."""
+
+    def __enter__(self):
+        self.saved = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+        return self
+
+    def __exit__(self, *exc):
+        torch.use_deterministic_algorithms(self.saved[0], warn_only=True)
+        torch.backends.cudnn.benchmark = self.saved[1]
+        return False
 
 
 def keep_freed_memory() -> bool:

@@ -323,11 +323,14 @@ class _stop_signals:
 
 def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None) -> Run:
     """Trains (or resumes) run ``run_id`` to completion, interruption or failure."""
+    from .device import deterministic_mode
+
     run = check_resumable(store, run_id)
-    try:
-        trainer = Trainer(store, run, reporter, data_dir=data_dir)
-    except NawtError as e:
-        if run.status == "queued":  # a run that never started records why; others stay resumable as they were
-            store.update_run(run_id, status="failed", error=str(e), finished_at=utcnow())
-        raise
-    return trainer.train()
+    with deterministic_mode():
+        try:
+            trainer = Trainer(store, run, reporter, data_dir=data_dir)
+        except NawtError as e:
+            if run.status == "queued":  # a run that never started records why; others stay as they were
+                store.update_run(run_id, status="failed", error=str(e), finished_at=utcnow())
+            raise
+        return trainer.train()

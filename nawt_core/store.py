@@ -21,15 +21,18 @@ from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 from .errors import NawtError
 
 STATUSES = ("queued", "running", "completed", "failed", "interrupted")
-# A running run whose heartbeat is older than this is suspect; if its process
-# is also gone (same host) or the silence is long (other host), it is stale.
-STALE_AFTER_S = 60.0
+# A running run is stale when its process is gone (same host), or when its
+# heartbeat has been silent this long (another host, or a reused pid).
 LOST_AFTER_S = 600.0
 
 
 def utcnow() -> datetime:
-    """Naive UTC: SQLite drops time zones, so every stored time is UTC without one."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(timezone.utc)
+
+
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands times back without their zone; every stored time is UTC."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
 
 
 class Run(SQLModel, table=True):
@@ -358,12 +361,9 @@ def effective_status(run: Run, now: datetime | None = None, host: str | None = N
         return run.status
     now = now or utcnow()
     beat = run.heartbeat_at or run.started_at or run.created_at
-    silent = (now - beat).total_seconds()
-    if silent < STALE_AFTER_S:
-        return "running"
-    same_host = run.host == (host or socket.gethostname())
-    if same_host:
-        return "running" if pid_alive(run.pid) else "stale"
+    silent = (as_utc(now) - as_utc(beat)).total_seconds()
+    if run.host == (host or socket.gethostname()) and run.pid and not pid_alive(run.pid):
+        return "stale"  # its process is gone: nothing will ever finish it
     return "stale" if silent > LOST_AFTER_S else "running"
 
 
@@ -380,5 +380,6 @@ __all__ = [
     "default_url",
     "effective_status",
     "pid_alive",
+    "as_utc",
     "utcnow",
 ]

@@ -1,0 +1,85 @@
+"""How `nawt train` shows progress: Rich bars on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+from nawt_core.runner import Progress as TrainProgress
+from nawt_core.runner import Reporter
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    rho = f"  rho {row['rho']:g}" if row.get("rho") is not None else ""
+    return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:5.2f}%"
+            f"  test loss {row['test_loss']:.4f} acc {100 * row['test_acc']:5.2f}%  lr {row['lr']:.4g}{rho}"
+            f"  {row['epoch_seconds']:.1f}s  {row['images_per_sec']:.0f} img/s")
+
+
+class RichReporter(Reporter):
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=None), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=console, transient=False, refresh_per_second=4,
+        )
+
+    def start(self, run, start_epoch):
+        self.epochs = run.epochs
+        where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
+        self.console.print(f"[bold]run {run.id}[/] {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}")
+        self.progress.start()
+        self.ep_task = self.progress.add_task("epochs", total=run.epochs, completed=start_epoch, stats="")
+        self.b_task = self.progress.add_task("batches", total=run.batches, stats="")
+
+    def batch(self, batch):
+        self.progress.update(self.b_task, completed=batch)
+
+    def heartbeat(self, p: TrainProgress):
+        rho = f" rho {p.rho:g}" if p.rho is not None else ""
+        self.progress.update(self.b_task, stats=f"loss {p.loss:.3f} acc {100 * p.acc:5.1f}% {p.images_per_sec:5.0f} img/s{rho}")
+
+    def epoch(self, row):
+        self.progress.console.print(epoch_line(row, self.epochs), highlight=False)
+        self.progress.update(self.ep_task, completed=row["epoch"], stats=f"test acc {100 * row['test_acc']:.2f}%")
+        self.progress.reset(self.b_task, stats="")
+
+    def finish(self, run):
+        self.progress.stop()
+        if run.status == "completed":
+            self.console.print(f"[green]run {run.id} completed[/]: test accuracy {100 * (run.final_test_acc or 0):.2f}% "
+                               f"(best {100 * (run.best_test_acc or 0):.2f}%), {run.train_seconds:.0f}s training; "
+                               f"checkpoint {run.checkpoint_final}")
+
+
+class PlainReporter(Reporter):
+    """For logs and pipes: a line per epoch and one every 30 s within an epoch."""
+
+    EVERY_S = 30.0
+
+    def start(self, run, start_epoch):
+        self.epochs, self.last = run.epochs, time.monotonic()
+        where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
+        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}", flush=True)
+
+    def heartbeat(self, p: TrainProgress):
+        if time.monotonic() - self.last >= self.EVERY_S:
+            self.last = time.monotonic()
+            print(f"  epoch {p.epoch + 1}/{p.epochs} batch {p.batch}/{p.batches}  loss {p.loss:.4f} "
+                  f"acc {100 * p.acc:.2f}%  {p.images_per_sec:.0f} img/s", flush=True)
+
+    def epoch(self, row):
+        print(epoch_line(row, self.epochs), flush=True)
+
+    def finish(self, run):
+        print(f"run {run.id} {run.status}"
+              + (f": test accuracy {100 * (run.final_test_acc or 0):.2f}%" if run.status == "completed" else ""),
+              flush=True)
+
+
+def make_reporter(console: Console) -> Reporter:
+    return RichReporter(console) if console.is_terminal else PlainReporter()

@@ -1,0 +1,155 @@
+"""Methods: SAM against a hand computation, BN handling, rho schedule, noise statistics."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nawt_core.config import TrainConfig
+from nawt_core.methods import REGISTRY, make_method
+from nawt_core.models import build_model, count_params, weight_params
+
+
+def test_resnet20_has_269722_parameters_and_kin_build():
+    assert count_params(build_model("resnet20")) == 269_722
+    assert count_params(build_model("resnet32")) > count_params(build_model("resnet20"))
+    out = build_model("resnet44")(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+
+
+def test_registry_has_every_cli_method():
+    assert set(REGISTRY) == {"standard", "naive-noise", "noise-injection", "sam", "multistep-sam"}
+
+
+def _tiny(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+
+
+def _method(model, name="sam", lr=0.1, **cfg):
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.0, weight_decay=0.0)
+    c = TrainConfig(method=name, epochs=10, **cfg)
+    return make_method(model, opt, c, gen=torch.Generator().manual_seed(1)), opt
+
+
+def test_one_sam_step_equals_the_hand_computation():
+    rho, lr = 0.3, 0.1
+    model = _tiny()
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    w = [p.detach().clone() for p in model.parameters()]
+
+    def grads_at(params):
+        m = copy.deepcopy(model)
+        with torch.no_grad():
+            for p, v in zip(m.parameters(), params):
+                p.copy_(v)
+        loss = F.cross_entropy(m(x), y)
+        return torch.autograd.grad(loss, list(m.parameters()))
+
+    g1 = grads_at(w)
+    norm = torch.sqrt(sum((g**2).sum() for g in g1))
+    w_adv = [wi + rho * gi / norm for wi, gi in zip(w, g1)]
+    g2 = grads_at(w_adv)
+    expected = [wi - lr * gi for wi, gi in zip(w, g2)]
+
+    method, _ = _method(model, rho=rho, lr=lr)
+    method.step(x, y)
+    for p, e in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e, rtol=1e-5, atol=1e-6)
+
+
+def test_asam_and_multi_ascent_move_differently_from_sam_and_restore_before_the_step():
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    finals = {}
+    for key, kw in {"sam": {}, "asam": {"adaptive": True}, "k2": {"ascent_steps": 2}}.items():
+        model = _tiny()
+        method, _ = _method(model, rho=0.3, lr=0.0, **kw)  # lr 0: the step must leave w exactly restored
+        before = [p.detach().clone() for p in model.parameters()]
+        method.step(x, y)
+        for p, b in zip(model.parameters(), before):
+            torch.testing.assert_close(p.detach(), b, rtol=0, atol=1e-6)
+        model2 = _tiny()
+        m2, _ = _method(model2, rho=0.3, lr=0.1, **kw)
+        m2.step(x, y)
+        finals[key] = torch.cat([p.detach().flatten() for p in model2.parameters()])
+    assert not torch.allclose(finals["sam"], finals["asam"])
+    assert not torch.allclose(finals["sam"], finals["k2"])
+
+
+def test_sam_updates_batchnorm_running_stats_once_per_step():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.LazyLinear(3))
+    x, y = torch.randn(6, 3, 8, 8), torch.randint(0, 3, (6,))
+    model(x)  # materialise the lazy layer
+    bn = model[1]
+    bn.reset_running_stats()
+    reference = copy.deepcopy(model)
+    reference.train()
+    with torch.no_grad():
+        reference(x)  # exactly one BN update from the clean weights
+    method, _ = _method(model, rho=0.5)
+    method.step(x, y)
+    torch.testing.assert_close(bn.running_mean, reference[1].running_mean)
+    torch.testing.assert_close(bn.running_var, reference[1].running_var)
+    assert bn.momentum == 0.1  # restored after the second pass
+
+
+def test_rho_schedule_grows_in_stages():
+    cfg = TrainConfig(method="multistep-sam", epochs=9, rho=0.06, stages=3)
+    assert [round(cfg.rho_at(e), 6) for e in range(9)] == [0, 0, 0, 0.03, 0.03, 0.03, 0.06, 0.06, 0.06]
+    cfg = TrainConfig(method="multistep-sam", epochs=4, rho_stages=[0.0, 0.1])
+    assert [cfg.rho_at(e) for e in range(4)] == [0.0, 0.0, 0.1, 0.1]
+    assert TrainConfig(method="sam", rho=0.05).rho_at(3) == 0.05
+    assert TrainConfig(method="standard").rho_at(3) == 0.0
+
+
+def test_multistep_sam_with_rho_zero_takes_a_single_pass():
+    model = _tiny()
+    calls = []
+    model.register_forward_hook(lambda *a: calls.append(1))
+    method, _ = _method(model, name="multistep-sam", rho=0.1, stages=2)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    method.on_epoch_start(0)
+    assert method.rho == 0.0
+    method.step(x, y)
+    assert len(calls) == 1
+    method.on_epoch_start(9)
+    assert method.rho == pytest.approx(0.1)
+    method.step(x, y)
+    assert len(calls) == 3  # SAM stage: two passes
+
+
+def test_naive_noise_adds_absolute_gaussian_noise_once_per_epoch():
+    model = build_model()
+    method, _ = _method(model, name="naive-noise", noise_sigma=0.1)
+    before = {n: w.detach().clone() for n, w in weight_params(model)}
+    method.on_epoch_end(0)
+    diffs = torch.cat([(w.detach() - before[n]).flatten() for n, w in weight_params(model)])
+    assert abs(diffs.mean().item()) < 0.002
+    assert diffs.std().item() == pytest.approx(0.1, rel=0.02)
+    bn_w = model.bn1.weight.detach()
+    assert torch.equal(bn_w, torch.ones_like(bn_w))  # BatchNorm is not a target
+
+
+def test_noise_injection_noise_is_relative_per_layer_and_clean_weights_are_updated():
+    model = build_model()
+    eta = 0.1
+    method, _ = _method(model, name="noise-injection", noise_eta=eta, lr=0.0)
+    clean = {n: w.detach().clone() for n, w in weight_params(model)}
+    seen = {}
+    for name, mod in model.named_modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            mod.register_forward_pre_hook(lambda m, inp, name=name: seen.__setitem__(name, m.weight.detach().clone()))
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    method.step(x, y)
+    for name in ("conv1", "layers.4.conv2", "fc"):
+        w0 = clean[f"{name}.weight"]
+        noise = seen[name] - w0
+        assert noise.std().item() == pytest.approx(eta * w0.abs().max().item(), rel=0.15)
+        assert abs(noise.mean().item()) < 0.2 * eta * w0.abs().max().item()
+    for n, w in weight_params(model):  # lr 0: the clean weights come back exactly
+        assert torch.equal(w.detach(), clean[n])
