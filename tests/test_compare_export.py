@@ -1,0 +1,171 @@
+"""compare() and export on a store filled by hand (torch-free, fast)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+
+import pytest
+
+from nawt_core.errors import NawtError
+from nawt_core.store import Store
+
+
+def add_run(store, method, acc, secs, *, device="cpu", epochs=2, seed=0, status="completed", name="", notes="",
+            rob=None, quant=None, study=None):
+    r = store.create_run(method=method, status=status, final_test_acc=acc, train_seconds=secs, device=device,
+                         epochs=epochs, seed=seed, name=name or f"{method}-{seed}", notes=notes, study=study,
+                         config={"arch": "resnet20"})
+    for mode, pts in (rob or {}).items():
+        ev = store.create_evaluation(run_id=r.id, kind="robustness", config={"mode": mode}, status="completed",
+                                     clean_acc=acc)
+        store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": a} for s, accs in pts.items()
+                                 for t, a in enumerate(accs)])
+    if quant:
+        ev = store.create_evaluation(run_id=r.id, kind="quantization", config={}, status="completed", clean_acc=acc)
+        store.add_points(ev.id, [{"param": float(b), "trial": 0, "accuracy": a} for b, a in quant.items()])
+    store.add_epoch(r.id, epoch=1, train_loss=1.0, train_acc=0.5, test_acc=acc)
+    return r
+
+
+@pytest.fixture
+def filled(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'n.db'}")
+    ids = {}
+    ids["sam0"] = add_run(s, "sam", 0.90, 30.0, seed=0, rob={"absolute": {0.0: [0.9], 0.1: [0.5, 0.7]}},
+                          quant={8: 0.9, 2: 0.3}, study="st").id
+    ids["std0"] = add_run(s, "standard", 0.80, 10.0, seed=0, name="=HYPERLINK(\"x\")", notes="+1 cmd",
+                          rob={"absolute": {0.0: [0.8], 0.1: [0.2, 0.4]}, "relative": {0.05: [0.77]}},
+                          quant={8: 0.8, 4: 0.6, 2: 0.1}, study="st").id
+    ids["std1"] = add_run(s, "standard", 0.84, 14.0, seed=1, study="st").id
+    ids["naive"] = add_run(s, "naive-noise", 0.5, 11.0, device="cuda", study="st").id
+    ids["running"] = add_run(s, "multistep-sam", None, 0.0, status="running", study="st").id
+    # a failed, older robustness evaluation must be ignored
+    bad = s.create_evaluation(run_id=ids["sam0"], kind="robustness", config={"mode": "absolute"}, status="failed")
+    s.add_points(bad.id, [{"param": 0.1, "trial": 0, "accuracy": 0.0}])
+    return s, ids
+
+
+def test_compare_tables(filled):
+    from nawt_core.compare import compare
+
+    s, ids = filled
+    c = compare(s)
+    assert [a["method"] for a in c.accuracy] == ["standard", "naive-noise", "sam"]  # METHODS order
+    std = c.accuracy[0]
+    assert std["n"] == 2 and std["mean"] == pytest.approx(0.82) and std["best"] == 0.84
+    assert std["std"] == pytest.approx(0.028284, rel=1e-4)
+    assert sorted(std["run_ids"]) == [ids["std0"], ids["std1"]]
+    timing = {t["method"]: t for t in c.timing}
+    assert timing["standard"]["ratio"] == pytest.approx(1.0)
+    assert timing["sam"]["ratio"] == pytest.approx(30.0 / 12.0)
+    assert timing["naive-noise"]["ratio"] is None  # no standard run on that device
+    assert c.robustness_mode == "absolute" and c.strengths == [0.0, 0.1]
+    rob = {r["method"]: r["points"] for r in c.robustness}
+    assert rob["standard"][0.1] == {"mean": pytest.approx(0.3), "std": pytest.approx(0.141421, rel=1e-4),
+                                    "min": 0.2, "n": 2}
+    assert rob["sam"][0.1]["min"] == 0.5  # the failed evaluation is not used
+    assert c.bits == [8, 4, 2]
+    q = {r["method"]: r for r in c.quantization}
+    assert q["standard"]["fp"] == pytest.approx(0.8) and q["standard"]["points"][4]["mean"] == 0.6
+    assert 4 not in q["sam"]["points"]
+    rel = compare(s, mode="relative")
+    assert rel.strengths == [0.05] and [r["method"] for r in rel.robustness] == ["standard"]
+    assert json.loads(json.dumps(c.to_dict(), default=str))["timing"][0]["method"] == "standard"
+
+
+def test_compare_selection_and_errors(filled):
+    from nawt_core.compare import compare
+
+    s, ids = filled
+    c = compare(s, run_ids=[ids["std0"], ids["sam0"]])
+    assert {r.id for r in c.runs} == {ids["std0"], ids["sam0"]}
+    assert compare(s, study="st").runs and len(compare(s, study="st").runs) == 5
+    with pytest.raises(NawtError, match="no run with id 999"):
+        compare(s, run_ids=[999])
+    with pytest.raises(NawtError, match="no study"):
+        compare(s, study="nope")
+    with pytest.raises(NawtError, match="mode"):
+        compare(s, mode="loud")
+
+
+def test_compare_module_is_torch_free():
+    import subprocess
+
+    code = "import sys, nawt_core.compare, nawt_core.export; assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__))).returncode == 0
+
+
+@pytest.mark.parametrize("table", ["runs", "epochs", "accuracy", "timing", "robustness", "quantization", "points"])
+def test_export_csv_parses_back_with_documented_columns(filled, table):
+    from nawt_core.export import COLUMNS, export
+
+    s, _ = filled
+    text = export(s, table)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0].keys()) == COLUMNS[table]
+    assert rows
+    data = json.loads(export(s, table, fmt="json"))
+    assert len(data) == len(rows) and list(data[0]) == COLUMNS[table]
+
+
+def test_export_values_and_formula_safety(filled, tmp_path):
+    from nawt_core.export import export
+
+    s, ids = filled
+    rows = list(csv.DictReader(io.StringIO(export(s, "runs"))))
+    std0 = next(r for r in rows if r["id"] == str(ids["std0"]))
+    assert std0["name"] == "'=HYPERLINK(\"x\")" and std0["notes"] == "'+1 cmd"
+    assert std0["final_test_acc"] == "0.8"
+    timing = list(csv.DictReader(io.StringIO(export(s, "timing"))))
+    sam = next(r for r in timing if r["method"] == "sam")
+    assert float(sam["ratio"]) == pytest.approx(2.5)
+    assert next(r for r in timing if r["method"] == "naive-noise")["ratio"] == ""
+    out = tmp_path / "rob.json"
+    export(s, "robustness", out)
+    assert {r["strength"] for r in json.loads(out.read_text())} == {0.0, 0.1}
+    # json keeps the user's text as typed
+    raw = json.loads(export(s, "runs", fmt="json"))
+    assert any(r["name"] == "=HYPERLINK(\"x\")" for r in raw)
+
+
+def test_export_bad_input_writes_nothing(filled, tmp_path):
+    from nawt_core.export import export
+
+    s, _ = filled
+    with pytest.raises(NawtError, match="unknown table"):
+        export(s, "bogus", tmp_path / "x.csv")
+    with pytest.raises(NawtError, match="does not exist"):
+        export(s, "runs", tmp_path / "missing" / "x.csv")
+    with pytest.raises(NawtError, match="directory"):
+        export(s, "runs", tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if not os.access(ro, os.W_OK):  # root can write anyway
+            with pytest.raises(NawtError, match="permission"):
+                export(s, "runs", ro / "x.csv")
+    finally:
+        ro.chmod(0o700)
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "missing").exists()
+    assert not any(p.name.endswith(".csv") for p in tmp_path.rglob("*"))
+
+
+def test_plots_write_figures_and_explain_a_missing_matplotlib(filled, tmp_path, monkeypatch):
+    from nawt_core import plots
+    from nawt_core.compare import compare
+
+    s, _ = filled
+    c = compare(s)
+    for kind, name in (("all", "a.png"), ("robustness", "r.svg"), ("curves", "c.png")):
+        p = plots.save(c, tmp_path / name, kind, s)
+        assert p.stat().st_size > 1000
+    with pytest.raises(NawtError, match="format"):
+        plots.save(c, tmp_path / "x.txt", "all", s)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(NawtError, match="matplotlib"):
+        plots.save(c, tmp_path / "m.png", "all", s)
