@@ -12,7 +12,7 @@ resumes from its last completed epoch.
 Presets
 - ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods.
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
-- ``smoke``: about 3 minutes on 2 CPU cores: 2 epochs on 2,000 training and
+- ``smoke``: about 3 minutes on 2 CPU cores: 3 epochs on 10,000 training and
   1,000 test images of CIFAR-10 when it is in the data folder, else the
   synthetic dataset; 2 trials per strength.
 """
@@ -43,7 +43,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
     },
     "smoke": {
-        "train": {"epochs": 2, "train_subset": 2000, "test_subset": 1000},
+        "train": {"epochs": 3, "train_subset": 10000, "test_subset": 1000},
         "seeds": 1,
         "robustness": {"mode": "absolute", "strengths": [0.0, 0.02, 0.05, 0.1], "trials": 2},
         "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
