@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from nawt_core.config import METHODS, TrainConfig
 from nawt_core.errors import NawtError
@@ -71,8 +72,8 @@ def train(
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.runner import check_resumable, create_run
 
-    store = open_store(db, data_dir)
     if start is not None or resume is not None:
+        store = open_store(db, data_dir, create=False)
         run = check_resumable(store, start if start is not None else resume)
     else:
         cfg = TrainConfig(
@@ -83,6 +84,11 @@ def train(
             data_dir=str(data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
             precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
         ).validate()
+        if cfg.dataset == "cifar10":  # find or fetch the data before anything is recorded
+            from nawt_core.data import ensure_cifar10
+
+            ensure_cifar10(data_dir)
+        store = open_store(db, data_dir)
         run = create_run(store, cfg, data_dir)
     if detach:
         _detach(run, db or store.url, data_dir)
@@ -152,17 +158,25 @@ def runs(
     if json_out:
         print_json(rows)
         return
-    t = Table(title=f"runs ({len(rows)})", header_style="bold")
-    for col, just in [("id", "right"), ("name", "left"), ("method", "left"), ("status", "left"),
-                      ("epoch", "right"), ("test acc %", "right"), ("best %", "right"),
-                      ("train s", "right"), ("img/s", "right"), ("device", "left")]:
-        t.add_column(col, justify=just, overflow="fold")
     colors = {"completed": "green", "running": "cyan", "failed": "red", "stale": "red", "interrupted": "yellow"}
-    for r in rows:
-        t.add_row(str(r["id"]), r["name"], r["method"],
-                  f"[{colors.get(r['status'], 'white')}]{r['status']}[/]", f"{r['epoch']}/{r['epochs']}",
-                  _pct(r["test_acc"]), _pct(r["best_test_acc"]), f"{r['train_seconds']:.0f}",
-                  "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}", r["device"] or "-")
+    cells = [{
+        "id": str(r["id"]), "name": r["name"], "method": r["method"],
+        "status": f"[{colors.get(r['status'], 'white')}]{r['status']}[/]", "epoch": f"{r['epoch']}/{r['epochs']}",
+        "test %": _pct(r["test_acc"]), "best %": _pct(r["best_test_acc"]), "train s": f"{r['train_seconds']:.0f}",
+        "img/s": "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}", "device": r["device"] or "-",
+    } for r in rows]
+    cols = ["id", "name", "method", "status", "epoch", "test %", "best %", "train s", "img/s", "device"]
+    if console.width < 110:  # keep what matters readable on an 80-column terminal
+        cols = cols[:7]
+    t = Table(title=f"runs ({len(rows)})", header_style="bold")
+    for col in cols:
+        squeezable = col in ("name", "device")
+        widest = max([len(col)] + [len(Text.from_markup(c[col]).plain) for c in cells])
+        t.add_column(col, justify="left" if col in ("name", "method", "status", "device") else "right",
+                     no_wrap=True, overflow="ellipsis", min_width=None if squeezable else widest,
+                     max_width=22 if squeezable else None)
+    for c in cells:
+        t.add_row(*(c[col] for col in cols))
     console.print(t)
 
 

@@ -8,6 +8,7 @@ the classic PIL pipeline, not the network, limits the speed.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import socket
 from dataclasses import dataclass
@@ -120,17 +121,24 @@ def _download(data_dir: Path) -> None:
         socket.setdefaulttimeout(old)
 
 
-def load_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> ArrayData:
+def ensure_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> Path:
+    """The folder holding the batches: found, or downloaded and md5-verified by
+    torchvision. ``NAWT_OFFLINE=1`` skips the download attempt."""
     data_dir = Path(data_dir)
     folder = _find_batches(data_dir)
     if folder is None:
-        if not download:
+        if not download or os.environ.get("NAWT_OFFLINE"):
             raise NawtError(
                 f"CIFAR-10 not found in {data_dir}; put the '{BATCH_FOLDER}' folder there "
                 "(or pass --data-dir), or use --dataset synthetic offline"
             )
         _download(data_dir)
         folder = _find_batches(data_dir)
+    return folder
+
+
+def load_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> ArrayData:
+    folder = ensure_cifar10(data_dir, download=download)
     return _read_cifar(folder.parent if folder.name == BATCH_FOLDER else _as_root(folder))
 
 
