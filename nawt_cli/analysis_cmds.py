@@ -319,6 +319,13 @@ def plot_cmd(
 
 
 # ----------------------------------------------------------------- study
+def _db_home(url: str) -> Path | None:
+    """The folder of an SQLite database file (run folders live next to it)."""
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return Path(url.split("sqlite:///", 1)[1]).parent
+    return None
+
+
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs), quick (30) or smoke (~3 min on 2 CPU cores)")] = "smoke",
@@ -328,6 +335,7 @@ def study_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures [default: <data-dir>/studies/<name>]")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
+    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="where run folders and the study folder go [default: the SQLite database's folder when --db is given, else --data-dir]")] = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
@@ -342,9 +350,11 @@ def study_cmd(
     mlist = _split(methods) or None
     plan(preset, methods=mlist, seeds=seeds, data_dir=data_dir, device=device, overrides=overrides)  # validate first
     store = open_store(db, data_dir)
+    home = runs_dir or _db_home(store.url) or data_dir
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=data_dir, out_dir=out,
-                    device=device, overrides=overrides, say=lambda s: err_console.print(s, markup=False))
+                    device=device, overrides=overrides, say=lambda s: err_console.print(s, markup=False),
+                    home=home)
     console.print(f"study [bold]{res.name}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     for t in comparison_tables(res.comparison):

@@ -4,7 +4,8 @@ For each method x seed it trains a run (skipping one already completed with
 the same config key, resuming one that was interrupted), then runs the
 robustness and quantization sweeps on every completed run (skipping a sweep
 already stored with the same settings), then writes every table as CSV and
-the figures into the study folder (default ``<data_dir>/studies/<name>/``).
+the figures into the study folder (default ``<data_dir>/studies/<name>/``, or
+next to the database when ``--db`` names an SQLite file elsewhere).
 Running the same command again after an interruption continues where it
 stopped: finished runs and sweeps are found in the store, an interrupted run
 resumes from its last completed epoch.
@@ -12,7 +13,7 @@ resumes from its last completed epoch.
 Presets
 - ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods.
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
-- ``smoke``: about 3 minutes on 2 CPU cores: 3 epochs on 10,000 training and
+- ``smoke``: about 3 minutes on 2 CPU cores: 3 epochs on 8,000 training and
   1,000 test images of CIFAR-10 when it is in the data folder, else the
   synthetic dataset; 2 trials per strength.
 """
@@ -43,7 +44,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
     },
     "smoke": {
-        "train": {"epochs": 3, "train_subset": 10000, "test_subset": 1000},
+        "train": {"epochs": 3, "train_subset": 8000, "test_subset": 1000},
         "seeds": 1,
         "robustness": {"mode": "absolute", "strengths": [0.0, 0.02, 0.05, 0.1], "trials": 2},
         "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
@@ -118,8 +119,13 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
               seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
-              say: Callable[[str], None] = lambda s: None, figures: bool = True) -> StudyResult:
+              say: Callable[[str], None] = lambda s: None, figures: bool = True,
+              home=None) -> StudyResult:
     """Trains, sweeps and writes one study; see the module docstring.
+
+    ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
+    is where run folders (``<home>/runs/ID``) and the study folder
+    (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
 
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
@@ -133,7 +139,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                     overrides=overrides, name=name)
     for k, v in (sweeps or {}).items():
         sw[k].update(v)
-    out = Path(out_dir) if out_dir else Path(data_dir) / "studies" / name
+    home = Path(home) if home is not None else Path(data_dir)
+    out = Path(out_dir) if out_dir else home / "studies" / name
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -156,7 +163,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             res.skipped.append(run.id)
         else:
             if run is None:
-                run = create_run(store, cfg, data_dir)
+                run = create_run(store, cfg, home)
                 say(f"run {run.id} {cfg.method} seed {cfg.seed}: training {cfg.epochs} epochs")
             else:
                 say(f"run {run.id} {cfg.method} seed {cfg.seed}: resuming from epoch {run.epoch}")
