@@ -15,7 +15,7 @@ from rich.table import Table
 
 from nawt_core.errors import NawtError
 
-from .app import DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
 
 eval_app = typer.Typer(help="Stress trained runs: weight perturbation and quantization sweeps (stored).",
                        no_args_is_help=True)
@@ -88,6 +88,7 @@ def eval_robustness(
     json_out: JsonOpt = False,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
+    cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
     from nawt_core import perturb
@@ -105,7 +106,7 @@ def eval_robustness(
         with _progress() as prog:
             task = prog.add_task(f"run {rid} robustness", total=None)
             ev = robustness_sweep(store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
-                                  device=device, data_dir=data_dir, test_subset=test_subset, strategy=strategy,
+                                  device=device, data_dir=cifar_dir, test_subset=test_subset, strategy=strategy,
                                   progress=lambda d, t: prog.update(task, completed=d, total=t))
         results.append((rid, ev, store.points(ev.id)))
     if json_out:
@@ -148,6 +149,7 @@ def eval_quantization(
     json_out: JsonOpt = False,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
+    cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
     from nawt_core import quantize
@@ -165,7 +167,7 @@ def eval_quantization(
         with _progress() as prog:
             task = prog.add_task(f"run {rid} quantization", total=None)
             ev = quantization_sweep(store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
-                                    data_dir=data_dir, test_subset=test_subset,
+                                    data_dir=cifar_dir, test_subset=test_subset,
                                     progress=lambda d, t: prog.update(task, completed=d, total=t))
         results.append((rid, ev, store.points(ev.id)))
     if json_out:
@@ -319,13 +321,6 @@ def plot_cmd(
 
 
 # ----------------------------------------------------------------- study
-def _db_home(url: str) -> Path | None:
-    """The folder of an SQLite database file (run folders live next to it)."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return Path(url.split("sqlite:///", 1)[1]).parent
-    return None
-
-
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs), quick (30) or smoke (~3 min on 2 CPU cores)")] = "smoke",
@@ -335,9 +330,9 @@ def study_cmd(
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures [default: <data-dir>/studies/<name>]")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
-    runs_dir: Annotated[Optional[Path], typer.Option("--runs-dir", help="where run folders and the study folder go [default: the SQLite database's folder when --db is given, else --data-dir]")] = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
+    cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Train every method (skipping finished runs, resuming interrupted ones), sweep, compare, write CSVs and figures."""
     import time
@@ -348,13 +343,13 @@ def study_cmd(
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     overrides = {"epochs": epochs} if epochs is not None else None
     mlist = _split(methods) or None
-    plan(preset, methods=mlist, seeds=seeds, data_dir=data_dir, device=device, overrides=overrides)  # validate first
+    cifar = cifar_dir or data_dir
+    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, overrides=overrides)  # validate first
     store = open_store(db, data_dir)
-    home = runs_dir or _db_home(store.url) or data_dir
     t0 = time.perf_counter()
-    res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=data_dir, out_dir=out,
+    res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                     device=device, overrides=overrides, say=lambda s: err_console.print(s, markup=False),
-                    home=home)
+                    home=data_dir)
     console.print(f"study [bold]{res.name}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     for t in comparison_tables(res.comparison):

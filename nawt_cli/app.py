@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -29,7 +29,10 @@ console = Console()
 err_console = Console(stderr=True, highlight=False)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store [env NAWT_DB; default <data-dir>/nawt.db]")]
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="datasets, nawt.db and run folders")]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
+CifarDirOpt = Annotated[Optional[Path], typer.Option(
+    "--cifar-dir", envvar="NAWT_CIFAR_DIR",
+    help="where CIFAR-10 is read, or downloaded to [env NAWT_CIFAR_DIR; default: --data-dir]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 

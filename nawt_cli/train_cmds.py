@@ -14,7 +14,7 @@ from rich.text import Text
 from nawt_core.config import METHODS, TrainConfig
 from nawt_core.errors import NawtError
 
-from .app import DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
 
 
 @app.callback(invoke_without_command=True)
@@ -68,6 +68,7 @@ def train(
     start: Annotated[Optional[int], typer.Option("--start", hidden=True)] = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
+    cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.runner import check_resumable, create_run
@@ -81,40 +82,43 @@ def train(
             weight_decay=weight_decay, schedule=schedule, rho=rho,
             rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive,
             ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
-            data_dir=str(data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
+            data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
             precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
         ).validate()
         if cfg.dataset == "cifar10":  # find or fetch the data before anything is recorded
             from nawt_core.data import ensure_cifar10
 
-            ensure_cifar10(data_dir)
+            ensure_cifar10(cfg.data_dir)
         store = open_store(db, data_dir)
         run = create_run(store, cfg, data_dir)
     if detach:
-        _detach(run, db or store.url, data_dir)
+        _detach(run, db or store.url, data_dir, cifar_dir)
         return
-    _train_foreground(store, run.id, data_dir)
+    _train_foreground(store, run.id, cifar_dir)
 
 
-def _detach(run, db_url: str, data_dir: Path) -> None:
+def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
     log = Path(run.run_dir) / "train.log"
+    extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--db", db_url,
-             "--data-dir", str(data_dir)],
+             "--data-dir", str(data_dir), *extra],
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
         )
     open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
     console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}")
 
 
-def _train_foreground(store, run_id: int, data_dir: Path) -> None:
+def _train_foreground(store, run_id: int, cifar_dir: Path | None) -> None:
+    """Trains in this process; the dataset is read where the run's config says,
+    unless --cifar-dir names another place (data moved since the run began)."""
     from nawt_core.runner import execute
 
     from .train_view import make_reporter
 
     reporter = make_reporter(console)
-    run = execute(store, run_id, reporter, data_dir=data_dir)
+    run = execute(store, run_id, reporter, data_dir=cifar_dir)
     if run.status == "interrupted":
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}", markup=False)
@@ -239,6 +243,7 @@ def bench(
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="also time a weight-perturbation sweep")] = False,
     json_out: JsonOpt = False,
     data_dir: DataDirOpt = Path("data"),
+    cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Training and evaluation throughput on this device, with ratios to a plain reference."""
     from nawt_core.bench import run_bench
@@ -247,7 +252,7 @@ def bench(
     for m in methods:
         TrainConfig(method=m).validate()
     result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,
-                       precision=precision, device=device, dataset=dataset, data_dir=data_dir,
+                       precision=precision, device=device, dataset=dataset, data_dir=cifar_dir or data_dir,
                        reference=reference, workers=workers, sweep=sweep,
                        log=None if json_out else err_console.print)
     if json_out:

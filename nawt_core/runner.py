@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
         host=socket.gethostname(),
     )
     run_dir = root / str(run.id)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        # a folder left by another database: never adopt (or resume) its files
+        run_dir = root / f"{run.id}-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
     return store.update_run(run.id, run_dir=str(run_dir))
 
@@ -162,17 +166,23 @@ class Trainer:
     def state(self, epoch: int) -> dict:
         t = self.torch
         return {
-            "format": 1, "epoch": epoch, "config": self.cfg.to_dict(),
+            "format": 1, "epoch": epoch, "config": self.cfg.to_dict(), "owner": self.owner(),
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "rng": {"torch": t.get_rng_state(), "data": self.data_gen.get_state(),
                     "method": self.method_gen.get_state()},
             "train_seconds": self.train_seconds, "best_test_acc": self.best,
         }
 
+    def owner(self) -> str:
+        """Ties a checkpoint to this run of this store (run ids repeat across databases)."""
+        return f"{self.run.id}@{self.run.created_at.isoformat()}"
+
     def restore(self, path: Path) -> None:
         from .checkpoint import load
 
         state = load(path, map_location=self.device)
+        if state.get("owner") != self.owner():
+            raise NawtError(f"checkpoint {path} belongs to another run (not run {self.run.id} of this database)")
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])

@@ -112,3 +112,28 @@ def test_sigterm_stops_at_a_safe_point_and_the_run_resumes(store, tiny_cfg, data
     store.update_run(run.id, epochs=stopped.epoch + 1)
     done = execute(store, run.id)
     assert done.status == "completed" and len(store.epochs(run.id)) == stopped.epoch + 1
+
+
+def test_a_new_database_never_adopts_an_old_run_folder(tmp_path, tiny_cfg, data_dir):
+    from nawt_core.store import Store
+
+    first = Store(f"sqlite:///{tmp_path / 'a.db'}")
+    old = execute(first, create_run(first, tiny_cfg(epochs=1), data_dir).id)
+    second = Store(f"sqlite:///{tmp_path / 'b.db'}")
+    new = create_run(second, tiny_cfg(epochs=2), data_dir)
+    assert new.id == old.id and new.run_dir != old.run_dir
+    done = execute(second, new.id)
+    assert done.status == "completed" and len(second.epochs(new.id)) == 2 and done.train_seconds > 0
+
+
+def test_a_checkpoint_of_another_run_is_refused(store, tiny_cfg, data_dir):
+    import shutil
+
+    from nawt_core.errors import NawtError
+
+    a = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
+    b = create_run(store, tiny_cfg(epochs=2), data_dir)
+    shutil.copy(Path(a.run_dir) / "last.pt", Path(b.run_dir) / "last.pt")
+    with pytest.raises(NawtError, match="belongs to another run"):
+        execute(store, b.id)
+    assert store.get_run(b.id).status == "queued"
