@@ -18,14 +18,15 @@ from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_cons
 
 
 @app.callback(invoke_without_command=True)
-def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data")) -> None:
+def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data"),
+         cifar_dir: CifarDirOpt = None) -> None:
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
         return
     from nawt_core.store import default_url
     from nawt_tui.app import run_tui
 
-    run_tui(db or default_url(data_dir), str(data_dir))
+    run_tui(db or default_url(data_dir), str(data_dir), cifar_dir=str(cifar_dir) if cifar_dir else None)
 
 
 def _parse_floats(text: str | None, what: str) -> list[float]:
@@ -107,7 +108,8 @@ def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
         )
     open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
-    console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}")
+    console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}", soft_wrap=True,
+                  highlight=False)
 
 
 def _train_foreground(store, run_id: int, cifar_dir: Path | None) -> None:
@@ -240,7 +242,7 @@ def bench(
     dataset: Annotated[str, typer.Option(help="synthetic or cifar10")] = "synthetic",
     reference: Annotated[bool, typer.Option("--reference/--no-reference", help="also time the classic PIL + DataLoader pipeline, for the ratio")] = True,
     workers: Annotated[int, typer.Option(help="DataLoader workers of the reference pipeline")] = 2,
-    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="also time a weight-perturbation sweep")] = False,
+    sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="also time a weight-perturbation sweep against a plain loop")] = False,
     json_out: JsonOpt = False,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,

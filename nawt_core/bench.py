@@ -178,7 +178,7 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
         from .sweeps import bench_sweep
 
         log("timing a perturbation sweep...")
-        result["sweep"] = bench_sweep(data=data, device=dev)
+        result["sweep"] = bench_sweep(device=str(dev), images=min(data.n_test, 10000))
     return result
 
 

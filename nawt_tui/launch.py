@@ -72,8 +72,8 @@ def run_detached_cli(args: list[str], timeout: float = 120.0) -> LaunchResult:
         return LaunchResult(False, f"error: cannot start nawt: {e.strerror}")
     if proc.returncode != 0:
         return LaunchResult(False, _error_line(proc.stderr or proc.stdout))
-    ids = re.findall(r"\b(\d+)\b", proc.stdout)
-    run_id = int(ids[-1]) if ids else None
+    found = re.search(r"\brun (\d+) started", proc.stdout)
+    run_id = int(found.group(1)) if found else None
     msg = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "started"
     return LaunchResult(True, msg, run_id)
 
