@@ -1,4 +1,4 @@
-"""The nawt TUI: `run_tui(db_url, data_dir)` opens it.
+"""The nawt TUI: `run_tui(db_url, data_dir, cifar_dir=None)` opens it.
 
 Cheap to import (no store, no torch): the store is opened in a worker thread
 on first refresh, so the first screen shows at once.
@@ -28,10 +28,11 @@ class NawtApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, db_url: str, data_dir: str, *, now: Callable[[], datetime] | None = None,
-                 refresh_interval: float = 1.0, host: str | None = None) -> None:
+    def __init__(self, db_url: str, data_dir: str, *, cifar_dir: str | None = None,
+                 now: Callable[[], datetime] | None = None, refresh_interval: float = 1.0,
+                 host: str | None = None) -> None:
         super().__init__()
-        self.source = DataSource(db_url, data_dir, now=now, host=host)
+        self.source = DataSource(db_url, data_dir, now=now, host=host, cifar_dir=cifar_dir)
         self.refresh_interval = refresh_interval
 
     def get_default_screen(self) -> Screen:
@@ -85,13 +86,17 @@ class NawtApp(App):
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
 
-def run_tui(db_url: str, data_dir: str) -> None:
-    """Opens the TUI on the store at `db_url`; returns when the user quits."""
-    NawtApp(db_url, data_dir).run()
+def run_tui(db_url: str, data_dir: str, cifar_dir: str | None = None) -> None:
+    """Opens the TUI on the store at `db_url`; returns when the user quits.
+
+    `cifar_dir` (from `nawt --cifar-dir` or NAWT_CIFAR_DIR) is where CIFAR-10 is
+    read when it is not under `data_dir`; every process the TUI launches gets it."""
+    NawtApp(db_url, data_dir, cifar_dir=cifar_dir).run()
 
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
     run_tui(sys.argv[1] if len(sys.argv) > 1 else "sqlite:///data/nawt.db",
-            sys.argv[2] if len(sys.argv) > 2 else "data")
+            sys.argv[2] if len(sys.argv) > 2 else "data",
+            sys.argv[3] if len(sys.argv) > 3 else None)

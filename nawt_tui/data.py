@@ -71,8 +71,16 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{d}d{h:02d}h"
 
 
-def fmt_acc(x: float | None) -> str:
-    return "—" if x is None else f"{x:.4f}"
+def fmt_acc(x: float | None, digits: int = 2) -> str:
+    """An accuracy (a fraction in the store) as a percentage, like the CLI: 0.5852 -> '58.52'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * x:.{digits}f}"
+
+
+def pct(x: float | None) -> float | None:
+    """A fraction as percent points, for plots (None stays None)."""
+    return None if x is None else 100 * x
 
 
 def fmt_float(x: float | None, digits: int = 3) -> str:
@@ -319,9 +327,10 @@ class DataSource:
     """Opens the store lazily (in a worker) and turns its rows into views."""
 
     def __init__(self, db_url: str, data_dir: str, now: Callable[[], datetime] | None = None,
-                 host: str | None = None):
+                 host: str | None = None, cifar_dir: str | None = None):
         self.db_url = db_url
         self.data_dir = data_dir
+        self.cifar_dir = cifar_dir or None  # where CIFAR-10 is read when not under data_dir
         self.now = now or utcnow
         self.host = host or socket.gethostname()
         self._store: Any = None
@@ -330,6 +339,12 @@ class DataSource:
     @property
     def display_url(self) -> str:
         return self.db_url
+
+    def cli_args(self) -> list[str]:
+        """`--db --data-dir [--cifar-dir]` for every `nawt` process the TUI launches."""
+        from .launch import common_args
+
+        return common_args(self.db_url, self.data_dir, self.cifar_dir)
 
     def store(self) -> Any:
         with self._lock:

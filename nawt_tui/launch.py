@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -90,6 +91,8 @@ def spawn_background(args: list[str], data_dir: str, tag: str, wait: float = 1.5
     log_path = logs / f"{tag}-{datetime.now():%Y%m%d-%H%M%S}.log"
     try:
         with open(log_path, "ab") as log:
+            log.write(("$ nawt " + " ".join(shlex.quote(a) for a in args) + "\n").encode())
+            log.flush()
             proc = subprocess.Popen(
                 cli_argv(*args), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=cli_env(), start_new_session=True,
@@ -148,11 +151,11 @@ def delete_run(store: Any, run_id: int, host: str, data_dir: str) -> str:
 def train_args(values: dict[str, Any]) -> list[str]:
     """`nawt train` arguments from validated form values (None/'' means: CLI default)."""
     flags = [
-        ("method", "--method"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
-        ("lr", "--lr"), ("rho", "--rho"), ("noise_sigma", "--noise-sigma"),
-        ("noise_eta", "--noise-eta"), ("seed", "--seed"), ("device", "--device"),
-        ("dataset", "--dataset"), ("train_subset", "--train-subset"),
-        ("test_subset", "--test-subset"), ("name", "--name"),
+        ("method", "--method"), ("arch", "--arch"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
+        ("lr", "--lr"), ("schedule", "--schedule"), ("rho", "--rho"), ("stages", "--stages"),
+        ("noise_sigma", "--noise-sigma"), ("noise_eta", "--noise-eta"), ("seed", "--seed"),
+        ("device", "--device"), ("precision", "--precision"), ("dataset", "--dataset"),
+        ("train_subset", "--train-subset"), ("test_subset", "--test-subset"), ("name", "--name"),
     ]
     args = ["train"]
     for key, flag in flags:
@@ -160,8 +163,40 @@ def train_args(values: dict[str, Any]) -> list[str]:
         if v is None or v == "":
             continue
         args += [flag, str(v)]
+    if values.get("adaptive"):
+        args.append("--adaptive")
     return args
 
 
-def common_args(db_url: str, data_dir: str) -> list[str]:
-    return ["--db", db_url, "--data-dir", data_dir]
+def _list(values: list[Any]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def eval_args(kind: str, run_ids: list[int], options: dict[str, Any]) -> list[str]:
+    """`nawt eval robustness|quantization ID...` arguments from validated dialog values."""
+    args = ["eval", kind, *map(str, run_ids)]
+    if kind == "robustness":
+        if options.get("mode"):
+            args += ["--mode", str(options["mode"])]
+        if options.get("strengths"):
+            args += ["--strengths", _list(options["strengths"])]
+        if options.get("trials") is not None:
+            args += ["--trials", str(options["trials"])]
+    elif kind == "quantization":
+        if options.get("bits"):
+            args += ["--bits", _list(options["bits"])]
+        if options.get("granularity"):
+            args += ["--granularity", str(options["granularity"])]
+        if options.get("fold_bn"):
+            args.append("--fold-bn")
+    else:
+        raise ValueError(f"unknown evaluation {kind!r}")
+    return args
+
+
+def common_args(db_url: str, data_dir: str, cifar_dir: str | None = None) -> list[str]:
+    """The store and data places every `nawt` command takes (CIFAR-10 from cifar_dir when set)."""
+    args = ["--db", db_url, "--data-dir", data_dir]
+    if cifar_dir:
+        args += ["--cifar-dir", str(cifar_dir)]
+    return args

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from nawt_tui.app import NawtApp
-from nawt_tui.data import DataSource, RunView, store_datetime
+from nawt_tui.data import DataSource, store_datetime
 from nawt_tui.demo import DEMO_HOST, FIXED_NOW, fill_demo, make_run_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,8 +116,9 @@ def demo_db(tmp_path, monkeypatch):
     return url
 
 
-def make_app(url: str, interval: float = 0.2) -> NawtApp:
-    return NawtApp(url, "data", now=lambda: FIXED_NOW, refresh_interval=interval, host="test-host")
+def make_app(url: str, interval: float = 0.2, cifar_dir: str | None = None) -> NawtApp:
+    return NawtApp(url, "data", cifar_dir=cifar_dir, now=lambda: FIXED_NOW, refresh_interval=interval,
+                   host="test-host")
 
 
 async def wait_for(pilot, cond, timeout: float = 8.0) -> None:
@@ -148,7 +149,8 @@ async def test_runs_appear_with_stale_and_running(demo_db):
         assert cell(app, 4, "status") == "running"
         assert cell(app, 5, "status") == "stale"  # heartbeat 2 h old on another host
         assert cell(app, 6, "status") == "failed"
-        assert cell(app, 1, "acc") == "0.8974"
+        assert cell(app, 1, "acc") == "89.74"  # percent, two decimals, like the CLI
+        assert cell(app, 3, "best") == "90.26"
         assert "120/200" in cell(app, 4, "progress")
         assert cell(app, 4, "eta") != "—"
 
@@ -168,7 +170,7 @@ async def test_row_written_by_another_store_updates_in_place(demo_db):
         hb = store_datetime(FIXED_NOW, Run.__table__.c.heartbeat_at.type)
         await asyncio.to_thread(other.update_run, 4, epoch=121, batch=0, test_acc=0.8811, heartbeat_at=hb)
         await wait_for(pilot, lambda: "121/200" in cell(app, 4, "progress"), timeout=3.0)
-        assert cell(app, 4, "acc") == "0.8811"
+        assert cell(app, 4, "acc") == "88.11"
         assert screen.cursor_run_id() == 3  # the cursor stayed on its run
         await asyncio.to_thread(other.create_run, method="sam", name="newcomer", status="queued", epochs=5)
         await wait_for(pilot, lambda: screen.table.row_count == 9, timeout=3.0)
@@ -283,15 +285,20 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         await wait_for(pilot, lambda: screen.comparison is not None)
         acc = screen.query_one("#acc-table")
         assert acc.row_count == 3
-        assert str(acc.get_cell("standard", "mean")) == "0.8974"
-        assert str(acc.get_cell("sam", "mean")) == "0.9026"
+        assert str(acc.get_cell("standard", "mean")) == "89.74"
+        assert str(acc.get_cell("sam", "mean")) == "90.26"
+        assert str(acc.get_cell("sam", "std")) == "0.00"
         assert str(acc.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
         assert str(acc.get_cell("standard", "ratio")) == "1.00"
         rob = screen.query_one("#rob-table")
         assert rob.row_count == 3 and len(rob.columns) == 1 + 6
+        # robustness cells: mean±std in percent points, one decimal so six strengths fit 80 columns
+        assert str(rob.get_cell("standard", "s0.02")) == "79.5±0.1"
         quant = screen.query_one("#quant-table")
-        assert str(quant.get_cell("standard", "fp")) == "0.8974"
-        # narrowing the selection recomputes
+        assert str(quant.get_cell("standard", "fp")) == "89.74"
+        assert str(quant.get_cell("sam", "b4")) == "87.86"
+        # narrowing the selection recomputes (once the pick list, loaded by its own worker, is there)
+        await wait_for(pilot, lambda: screen.query_one("#run-pick").option_count == 8)
         screen.query_one("#run-pick").deselect(2)
         await wait_for(pilot, lambda: screen.comparison is not None and len(screen.comparison.runs) == 2)
         await wait_for(pilot, lambda: screen.query_one("#acc-table").row_count == 2)
@@ -300,20 +307,91 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         await wait_for(pilot, lambda: screen.comparison is not None and len(screen.comparison.runs) == 4)
 
 
+@run_async
+async def test_compare_header_is_one_line_at_80(demo_db, compare_module):
+    from nawt_tui.screens.compare import CompareScreen, _id_list
+
+    assert _id_list([1, 2, 3], 20) == "#1 #2 #3"
+    cut = _id_list(list(range(1, 41)), 30)
+    assert cut.startswith("#1 #2") and cut.endswith("… (40)") and len(cut) <= 30
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        screen = CompareScreen(run_ids=list(range(1, 9)))
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        await pilot.pause()
+        src = screen.query_one("#compare-source")
+        assert src.region.height == 1
+        assert "8 compared" in str(src.render()) and "absolute" in str(src.render())
+
+
 # ------------------------------------------------------------------ new run form
 def test_validate_rejects_bad_values():
     from nawt_tui.screens.new_run import validate
 
-    good = dict(method="sam", dataset="synthetic", device="cpu", name="ok-1", epochs="2", batch_size="64",
-                lr="0.05", rho="0.05", noise_sigma="", noise_eta="", seed="1", train_subset="256",
+    good = dict(method="sam", dataset="synthetic", device="cpu", arch="resnet32", precision="bf16",
+                schedule="step", adaptive=True, name="ok-1", epochs="2", batch_size="64", lr="0.05",
+                rho="0.05", stages="", noise_sigma="", noise_eta="", seed="1", train_subset="256",
                 test_subset="")
     typed, errors = validate(good)
     assert errors == {} and typed["epochs"] == 2 and typed["rho"] == 0.05 and typed["noise_sigma"] is None
+    assert typed["arch"] == "resnet32" and typed["precision"] == "bf16" and typed["schedule"] == "step"
+    assert typed["adaptive"] is True and typed["stages"] is None  # stages: multistep-sam only
     for key, bad in [("epochs", "0"), ("epochs", "x"), ("batch_size", "-1"), ("lr", "0"), ("lr", "abc"),
-                     ("rho", "-0.1"), ("seed", "-5"), ("train_subset", "0"), ("name", "bad name!")]:
+                     ("rho", "-0.1"), ("seed", "-5"), ("train_subset", "0"), ("name", "bad name!"),
+                     ("arch", "resnet18"), ("precision", "fp16"), ("schedule", "linear")]:
         _, errors = validate({**good, key: bad})
         assert key in errors, (key, bad)
     assert "method" in validate({**good, "method": "magic"})[1]
+    msam = {**good, "method": "multistep-sam", "stages": "4"}
+    assert validate(msam)[0]["stages"] == 4
+    for bad in ("0", "-2", "1.5", ""):
+        assert "stages" in validate({**msam, "stages": bad})[1], bad
+    # adaptive is SAM only: dropped (not an error) for other methods
+    typed, errors = validate({**good, "method": "standard"})
+    assert errors == {} and typed["adaptive"] is False and typed["rho"] is None
+
+
+def test_train_and_eval_args():
+    from nawt_tui.launch import common_args, eval_args, train_args
+
+    args = train_args(dict(method="multistep-sam", arch="resnet56", epochs=3, precision="bf16",
+                           schedule="step", stages=4, adaptive=True, rho=0.1, noise_sigma=None, name=None))
+    assert args[:3] == ["train", "--method", "multistep-sam"]
+    for flag, value in [("--arch", "resnet56"), ("--precision", "bf16"), ("--schedule", "step"),
+                        ("--stages", "4"), ("--rho", "0.1"), ("--epochs", "3")]:
+        assert args[args.index(flag) + 1] == value
+    assert "--adaptive" in args and "--noise-sigma" not in args and "--name" not in args
+    assert "--adaptive" not in train_args(dict(method="sam", adaptive=False))
+    assert eval_args("robustness", [3, 4], dict(mode="std", strengths=[0.0, 0.05, 0.1], trials=3)) == [
+        "eval", "robustness", "3", "4", "--mode", "std", "--strengths", "0,0.05,0.1", "--trials", "3"]
+    assert eval_args("robustness", [3], dict(mode="absolute", strengths=None, trials=10)) == [
+        "eval", "robustness", "3", "--mode", "absolute", "--trials", "10"]  # blank strengths: the CLI's
+    assert eval_args("quantization", [1], dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True)) == [
+        "eval", "quantization", "1", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn"]
+    assert "--fold-bn" not in eval_args("quantization", [1], dict(bits=[8], granularity="channel"))
+    assert common_args("sqlite:///x.db", "d") == ["--db", "sqlite:///x.db", "--data-dir", "d"]
+    assert common_args("sqlite:///x.db", "d", "/cifar")[-2:] == ["--cifar-dir", "/cifar"]
+
+
+def test_validate_eval_options():
+    from nawt_tui.screens.dialogs import validate_eval
+
+    rob = dict(kind="robustness", mode="relative", strengths="0.1, 0,0.05", trials="5")
+    opts, errors = validate_eval(rob)
+    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5)
+    assert validate_eval({**rob, "strengths": " "})[0]["strengths"] is None
+    for key, bad in [("strengths", "0,-0.1"), ("strengths", "0,abc"), ("strengths", "inf"),
+                     ("strengths", "nan"), ("trials", "0"), ("trials", ""), ("trials", "2.5"),
+                     ("mode", "gaussian")]:
+        assert key in validate_eval({**rob, key: bad})[1], (key, bad)
+    quant = dict(kind="quantization", bits="8,6 4", granularity="tensor", fold_bn=True)
+    opts, errors = validate_eval(quant)
+    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True)
+    for key, bad in [("bits", "8,17"), ("bits", "0"), ("bits", "4.5"), ("bits", ""),
+                     ("granularity", "layer")]:
+        assert key in validate_eval({**quant, key: bad})[1], (key, bad)
 
 
 @run_async
@@ -328,7 +406,7 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
         return LaunchResult(True, "started run 9", 9)
 
     monkeypatch.setattr(new_run, "run_detached_cli", fake_launch)
-    app = make_app(demo_db)
+    app = make_app(demo_db, cifar_dir="/srv/cifar")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
         await pilot.press("n")
@@ -344,13 +422,162 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
         form.query_one("#f-epochs").value = "2"
         form.query_one("#f-lr").value = "0.05"
         form.query_one("#f-dataset").value = "synthetic"
+        form.query_one("#f-adaptive").value = True  # ignored: standard is not SAM
+        await pilot.pause()
+        assert form.query_one("#f-adaptive").disabled and form.query_one("#f-stages").disabled
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is not form)
     args = calls[0]
     assert args[0] == "train" and args[-1] == "--detach"
     assert args[args.index("--epochs") + 1] == "2" and args[args.index("--dataset") + 1] == "synthetic"
-    assert "--rho" not in args  # standard does not take rho
+    assert "--rho" not in args and "--adaptive" not in args and "--stages" not in args
     assert args[args.index("--db") + 1] == demo_db
+    assert args[args.index("--cifar-dir") + 1] == "/srv/cifar"
+    assert args[args.index("--precision") + 1] == "fp32" and args[args.index("--arch") + 1] == "resnet20"
+
+
+@run_async
+async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, monkeypatch):
+    """multistep-sam with stages and ASAM, bf16, step schedule; Launch reached with Tab alone."""
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import new_run
+
+    calls = []
+    monkeypatch.setattr(new_run, "run_detached_cli",
+                        lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    app = make_app(demo_db)  # no --cifar-dir
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        for key, value in [("method", "multistep-sam"), ("arch", "resnet44"), ("precision", "bf16"),
+                           ("schedule", "step")]:
+            form.query_one(f"#f-{key}").value = value
+        await pilot.pause()
+        assert not form.query_one("#f-stages").disabled and not form.query_one("#f-adaptive").disabled
+        assert form.query_one("#f-noise_sigma").disabled
+        form.query_one("#f-stages").value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "stages" in str(form.query_one("#form-errors").render()) and calls == []
+        form.query_one("#f-stages").value = "4"
+        form.query_one("#f-adaptive").value = True
+        form.query_one("#f-method").focus()
+        for _ in range(30):  # Tab through the (scrolling) form to the Launch button
+            if app.focused is not None and app.focused.id == "launch":
+                break
+            await pilot.press("tab")
+        assert app.focused.id == "launch"
+        assert form.query_one("#launch").region.bottom <= 24  # on screen
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is not form)
+    args = calls[0]
+    for flag, value in [("--method", "multistep-sam"), ("--arch", "resnet44"), ("--precision", "bf16"),
+                        ("--schedule", "step"), ("--stages", "4"), ("--rho", "0.05")]:
+        assert args[args.index(flag) + 1] == value, flag
+    assert "--adaptive" in args and "--cifar-dir" not in args
+
+
+@run_async
+async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkeypatch):
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import runs as runs_mod
+    from nawt_tui.screens.dialogs import EvalScreen
+
+    calls = []
+    monkeypatch.setattr(runs_mod, "spawn_background",
+                        lambda args, data_dir, tag, wait=1.5: calls.append(args) or LaunchResult(True, "ok"))
+    app = make_app(demo_db, cifar_dir="/srv/cifar")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        screen.move_to_run(7)  # interrupted: `nawt eval` refuses it, so the TUI does too
+        await pilot.press("e")
+        await pilot.pause()
+        assert not isinstance(app.screen, EvalScreen)
+        screen.move_to_run(3)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EvalScreen))
+        dlg = app.screen
+        assert dlg.query_one("#eval-bits").display is False  # quantization fields hidden
+        dlg.query_one("#eval-mode").value = "relative"
+        await pilot.pause()
+        assert dlg.query_one("#eval-strengths").value == "0,0.01,0.02,0.05,0.1,0.2"  # the mode's default
+        dlg.query_one("#eval-strengths").value = "0,-0.05"
+        dlg.query_one("#eval-trials").value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = str(dlg.query_one("#eval-errors").render())
+        assert "strengths" in text and "trials" in text and app.screen is dlg and calls == []
+        dlg.query_one("#eval-strengths").value = "0,0.02,0.05,0.1"
+        dlg.query_one("#eval-trials").value = "3"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: calls)
+        assert calls[0][:calls[0].index("--db")] == [
+            "eval", "robustness", "3", "--mode", "relative", "--strengths", "0,0.02,0.05,0.1", "--trials", "3"]
+        assert calls[0][calls[0].index("--cifar-dir") + 1] == "/srv/cifar"
+        # quantization
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EvalScreen))
+        dlg = app.screen
+        dlg.query_one("#eval-kind").value = "quantization"
+        await pilot.pause()
+        assert dlg.query_one("#eval-bits").display and not dlg.query_one("#eval-trials").display
+        dlg.query_one("#eval-bits").value = "8,17"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "bits" in str(dlg.query_one("#eval-errors").render()) and len(calls) == 1
+        dlg.query_one("#eval-bits").value = "8,6,4"
+        dlg.query_one("#eval-granularity").value = "tensor"
+        dlg.query_one("#eval-fold-bn").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(calls) == 2)
+        assert calls[1][:calls[1].index("--db")] == [
+            "eval", "quantization", "3", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn"]
+        assert calls[1][-2:] == ["--cifar-dir", "/srv/cifar"]
+
+
+@run_async
+async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import runs as runs_mod
+
+    resumed, spawned = [], []
+    monkeypatch.setattr(runs_mod, "run_detached_cli",
+                        lambda args, timeout=120.0: resumed.append(args) or LaunchResult(True, "ok", 7))
+    monkeypatch.setattr(runs_mod, "spawn_background",
+                        lambda args, data_dir, tag, wait=1.5: spawned.append(args) or LaunchResult(True, "ok"))
+    app = make_app(demo_db, cifar_dir="/srv/cifar")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        screen.move_to_run(7)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: resumed)
+        await pilot.press("S")
+        await pilot.pause()
+        name = app.screen.query_one("#study-name")
+        name.value = "s1"
+        name.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: spawned)
+    assert resumed[0][:3] == ["train", "--resume", "7"] and resumed[0][-1] == "--detach"
+    assert resumed[0][resumed[0].index("--cifar-dir") + 1] == "/srv/cifar"
+    assert spawned[0][:5] == ["study", "--preset", "smoke", "--name", "s1"]
+    assert spawned[0][spawned[0].index("--cifar-dir") + 1] == "/srv/cifar"
+
+
+def test_run_tui_takes_the_cifar_dir(monkeypatch):
+    from nawt_tui import app as app_mod
+
+    seen = {}
+    monkeypatch.setattr(app_mod.NawtApp, "run", lambda self: seen.update(cifar=self.source.cifar_dir,
+                                                                          args=self.source.cli_args()))
+    app_mod.run_tui("sqlite:///x.db", "home", cifar_dir="/srv/cifar")
+    assert seen["cifar"] == "/srv/cifar" and seen["args"][-2:] == ["--cifar-dir", "/srv/cifar"]
+    app_mod.run_tui("sqlite:///x.db", "home")
+    assert "--cifar-dir" not in seen["args"]
 
 
 def _cli_ready() -> bool:
@@ -505,3 +732,16 @@ def test_snapshot_new_run(demo_db, snap_compare, size):
 def test_snapshot_help(demo_db, snap_compare, size):
     app = make_app(demo_db, interval=60)
     assert snap_compare(app, terminal_size=size, press=["question_mark"], run_before=_runs_ready(app))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_eval_dialog(demo_db, snap_compare, size):
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        runs_screen(app).move_to_run(3)
+        await pilot.press("e")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
 
-from ..data import DataError, fmt_acc, fmt_duration
+from ..data import DataError, fmt_acc, fmt_duration, pct
 from ..messages import CompareLoaded
 from ..widgets.plots import COLORS, METHOD_COLORS, LinePlot
 
@@ -51,17 +51,17 @@ class CompareScreen(Screen):
             with TabPane("2 Robustness", id="rob"):
                 with Vertical():
                     yield DataTable(id="rob-table", cursor_type="row", zebra_stripes=True)
-                    yield LinePlot("accuracy vs weight perturbation", "strength", id="plot-rob")
+                    yield LinePlot("accuracy % vs weight perturbation", "strength", id="plot-rob")
             with TabPane("3 Quantization", id="quant"):
                 with Vertical():
                     yield DataTable(id="quant-table", cursor_type="row", zebra_stripes=True)
-                    yield LinePlot("accuracy vs quantization", "bits", id="plot-quant")
+                    yield LinePlot("accuracy % vs quantization", "bits", id="plot-quant")
             with TabPane("4 Runs", id="pick"):
                 yield SelectionList[int](id="run-pick")
             with TabPane("5 Plots", id="plots"):
                 with Vertical(id="plots-both"):
-                    yield LinePlot("accuracy vs weight perturbation", "strength", id="plot-rob2")
-                    yield LinePlot("accuracy vs quantization", "bits", id="plot-quant2")
+                    yield LinePlot("accuracy % vs weight perturbation", "strength", id="plot-rob2")
+                    yield LinePlot("accuracy % vs quantization", "bits", id="plot-quant2")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -112,7 +112,8 @@ class CompareScreen(Screen):
             for r in runs:
                 acc = r.final_test_acc if r.final_test_acc is not None else r.test_acc
                 label = (f"#{r.id:<4} {r.method:<16} {(r.name or '')[:18]:<18} {r.status:<11} "
-                         f"{fmt_acc(acc)}" + (f"  study {r.study}" if r.study else ""))
+                         f"{fmt_acc(acc):>6}" + ("%" if acc is not None else " ")
+                         + (f"  study {r.study}" if r.study else ""))
                 pick.add_option((label, r.id, r.id in chosen))
         self._update_source()
 
@@ -137,22 +138,30 @@ class CompareScreen(Screen):
 
     # ------------------------------------------------------------ display
     def _update_source(self) -> None:
-        if self.study is not None:
-            src = f"study [b]{self.study}[/b]"
-        else:
-            ids = self.run_ids
-            shown = " ".join(f"#{i}" for i in ids[:12]) + (" …" if len(ids) > 12 else "")
-            src = f"runs {shown} ({len(ids)})" if ids else "no runs chosen"
+        """One line: what is compared and the robustness mode (the keys are in the footer)."""
         n = len(self.comparison.runs) if self.comparison is not None else "…"
-        self.query_one("#compare-source", Static).update(
-            f"{src} · {n} runs compared · robustness mode [b]{self.mode}[/b] · s study · a mode · 4 pick runs")
+        tail = Text.assemble(f" · {n} compared · robustness mode ", (self.mode, "bold"))
+        if self.study is not None:
+            head = Text.assemble("study ", (self.study, "bold"))
+        elif self.run_ids:
+            room = max(self.app.size.width - 2 - len(tail) - len("runs "), 8)
+            head = Text("runs " + _id_list(sorted(self.run_ids), room))
+        else:
+            head = Text("no runs chosen (4: pick)")
+        line = head + tail
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        self.query_one("#compare-source", Static).update(line)
+
+    def on_resize(self) -> None:
+        self._update_source()
 
     def _show(self, c: Any) -> None:
         # accuracy and time, one row per method
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
-        for key, label in [("method", "method"), ("n", "n"), ("mean", "test acc"), ("std", "± std"),
-                           ("best", "best"), ("time", "train time"), ("secs", "seconds"),
+        for key, label in [("method", "method"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
+                           ("best", "best %"), ("time", "train time"), ("secs", "seconds"),
                            ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]:
             t.add_column(label, key=key)
         timing = {row["method"]: row for row in c.timing}
@@ -174,31 +183,31 @@ class CompareScreen(Screen):
         t.clear(columns=True)
         t.add_column("method", key="method")
         for s in c.strengths:
-            t.add_column(f"{s:g}", key=f"s{s}")
+            t.add_column(f"s={s:g}", key=f"s{s}")
         series = []
         for i, row in enumerate(c.robustness):
             pts = row["points"]
             cells = [Text(row["method"], style=_method_style(row["method"]))]
             for s in c.strengths:
                 p = pts.get(s) or pts.get(float(s)) or pts.get(str(s))
-                cells.append(_pm(p))
+                cells.append(_pm(p, digits=1))  # six strengths fit 80 columns
             t.add_row(*cells, key=row["method"])
             xs = [s for s in c.strengths if (pts.get(s) or pts.get(float(s)))]
-            series.append((row["method"], xs, [(pts.get(s) or pts.get(float(s)))["mean"] for s in xs],
+            series.append((row["method"], xs, [pct((pts.get(s) or pts.get(float(s)))["mean"]) for s in xs],
                            METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
         mode = c.robustness_mode or self.mode
         for pid in ("#plot-rob", "#plot-rob2"):
             plot = self.query_one(pid, LinePlot)
-            plot.title = f"accuracy vs weight perturbation ({mode})"
+            plot.title = f"accuracy % vs weight perturbation ({mode})"
             plot.set_series(series, xticks=list(c.strengths) or None,
                             empty=f"no {mode} robustness evaluations (e on the runs screen)")
         # quantization, methods x bits
         t = self.query_one("#quant-table", DataTable)
         t.clear(columns=True)
         t.add_column("method", key="method")
-        t.add_column("fp", key="fp")
+        t.add_column("fp32", key="fp")
         for b in c.bits:
-            t.add_column(f"{b} bit", key=f"b{b}")
+            t.add_column(f"{b}-bit", key=f"b{b}")
         series = []
         for i, row in enumerate(c.quantization):
             pts = row["points"]
@@ -208,7 +217,7 @@ class CompareScreen(Screen):
             t.add_row(*cells, key=row["method"])
             xs = [b for b in c.bits if (pts.get(b) or pts.get(float(b)))]
             series.append((row["method"], [float(b) for b in xs],
-                           [(pts.get(b) or pts.get(float(b)))["mean"] for b in xs],
+                           [pct((pts.get(b) or pts.get(float(b)))["mean"]) for b in xs],
                            METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
         for pid in ("#plot-quant", "#plot-quant2"):
             self.query_one(pid, LinePlot).set_series(
@@ -242,14 +251,32 @@ class CompareScreen(Screen):
 
 
 def _num(x: float | None) -> Text:
-    return Text("—" if x is None else f"{x:.4f}", justify="right")
+    """An accuracy in percent, two decimals like the CLI."""
+    return Text(fmt_acc(x), justify="right")
 
 
-def _pm(p: dict | None) -> Text:
+def _pm(p: dict | None, digits: int = 2) -> Text:
+    """mean±std of pooled accuracies, in percent points (std left out when 0)."""
     if not p or p.get("mean") is None:
-        return Text("—", justify="center")
-    std = p.get("std")
-    return Text(f"{p['mean']:.3f}" + (f"±{std:.3f}" if std else ""), justify="right")
+        return Text("—", justify="right")
+    std = fmt_acc(p.get("std") or 0.0, digits)
+    shown = std.strip("0.") != ""  # a std that rounds to 0 is left out
+    return Text(fmt_acc(p["mean"], digits) + (f"±{std}" if shown else ""), justify="right")
+
+
+def _id_list(ids: list[int], room: int) -> str:
+    """`#1 #2 #3 (3)`, cut to `#1 #2 … (40)` when it would not fit in `room` cells."""
+    full = " ".join(f"#{i}" for i in ids)
+    if len(full) <= room:
+        return full
+    count = f" … ({len(ids)})"
+    out = ""
+    for i in ids:
+        part = f"{out} #{i}" if out else f"#{i}"
+        if len(part) + len(count) > room:
+            break
+        out = part
+    return out + count
 
 
 def _method_style(method: str) -> str:

@@ -13,7 +13,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
-from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive
+from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
 from .runs import status_style
@@ -51,7 +51,7 @@ class DetailScreen(Screen):
             with TabPane("1 Curves", id="curves"):
                 with Grid(id="curve-grid"):
                     yield LinePlot("loss", "epoch", id="plot-loss")
-                    yield LinePlot("accuracy", "epoch", id="plot-acc")
+                    yield LinePlot("accuracy %", "epoch", id="plot-acc")
                     yield LinePlot("learning rate", "epoch", id="plot-lr")
                     yield LinePlot("rho", "epoch", id="plot-rho")
             with TabPane("2 Config", id="config"):
@@ -72,7 +72,7 @@ class DetailScreen(Screen):
         self.sub_title = f"run #{self.run_id}"
         t = self.query_one("#eval-table", DataTable)
         for key, label in [("id", "id"), ("kind", "evaluation"), ("status", "status"),
-                           ("clean", "clean"), ("points", "accuracy by parameter (mean)")]:
+                           ("clean", "clean %"), ("points", "mean % by strength / bits")]:
             t.add_column(label, key=key)
         self.reload()
         self._timer = self.set_interval(max(self.app.refresh_interval, 1.0) * 2, self.reload)
@@ -137,7 +137,7 @@ class DetailScreen(Screen):
         )
         if v.status == "running" and v.batches:
             line.append(f" (batch {v.batch}/{v.batches})")
-        line.append(f"  test {fmt_acc(v.test_acc)}  best {fmt_acc(v.best_test_acc)}")
+        line.append(f"  test {fmt_acc(v.test_acc)}%  best {fmt_acc(v.best_test_acc)}%")
         line2 = Text(
             f"loss {fmt_float(v.train_loss)} · {fmt_rate(v.images_per_sec)} img/s · elapsed "
             f"{fmt_duration(v.elapsed_s)} · train time {fmt_duration(v.train_seconds)}"
@@ -162,8 +162,8 @@ class DetailScreen(Screen):
             ("test", xs, [e.test_loss for e in ep], "orange+"),
         ])
         self.query_one("#plot-acc", LinePlot).set_series([
-            ("train", xs, [e.train_acc for e in ep], "blue+"),
-            ("test", xs, [e.test_acc for e in ep], "orange+"),
+            ("train", xs, [pct(e.train_acc) for e in ep], "blue+"),
+            ("test", xs, [pct(e.test_acc) for e in ep], "orange+"),
         ])
         self.query_one("#plot-lr", LinePlot).set_series([("lr", xs, [e.lr for e in ep], "green+")])
         rho = [e.rho for e in ep]
@@ -182,7 +182,7 @@ class DetailScreen(Screen):
             ("device", r.device or "—"), ("host / pid", f"{r.host or '—'} / {r.pid or '—'}"),
             ("created", _ts(r.created_at)), ("started", _ts(r.started_at)),
             ("finished", _ts(r.finished_at)), ("heartbeat", _ts(r.heartbeat_at)),
-            ("final test acc", fmt_acc(r.final_test_acc)),
+            ("final test %", fmt_acc(r.final_test_acc)),
             ("versions", f"torch {r.torch_version or '—'} · nawt {r.nawt_version or '—'}"
              + (f" · git {r.git_commit[:10]}" if r.git_commit else "")),
             ("run dir", r.run_dir or "—"), ("log", r.log_path or "—"),
@@ -226,7 +226,7 @@ class DetailScreen(Screen):
         self._eval_ids = []
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
-            pts = " ".join(f"{p:g}:{m:.3f}" for p, m in zip(c.params, c.mean)) if c else ""
+            pts = "  ".join(f"{p:g}:{fmt_acc(m)}" for p, m in zip(c.params, c.mean)) if c else ""
             t.add_row(str(ev.id), c.label if c else ev.kind, ev.status, fmt_acc(ev.clean_acc), pts,
                       key=str(ev.id))
             self._eval_ids.append(ev.id)
@@ -250,11 +250,11 @@ class DetailScreen(Screen):
         if c is None:
             plot.set_series([], empty="no points")
             return
-        plot.title = c.label
+        plot.title = f"{c.label}: accuracy %"
         plot.xlabel = "bits" if c.kind == "quantization" else "strength"
-        series = [("mean", c.params, c.mean, "blue+")]
+        series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
-            series.append(("min", c.params, c.minimum, "red+"))
+            series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
         plot.set_series(series, xticks=c.params)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -304,16 +304,11 @@ class DetailScreen(Screen):
         runs = self._runs()
         if runs is None or self.detail is None:
             return
-        if self.detail.run.status not in ("completed", "interrupted"):
-            self.app.notify("this run has no checkpoint to evaluate yet", severity="warning")
+        if self.detail.run.status != "completed":
+            self.app.notify("this run has not finished training; evaluate it once it has completed",
+                            severity="warning")
             return
-        from .dialogs import EvalScreen
-
-        def done(choice: dict | None) -> None:
-            if choice:
-                runs._do_spawn(["eval", choice["kind"], str(self.run_id)], "eval")
-
-        self.app.push_screen(EvalScreen([self.run_id]), done)
+        runs.open_eval_dialog([self.run_id])
 
 
 def _ts(dt: Any) -> str:

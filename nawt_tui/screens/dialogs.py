@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from ..launch import eval_args
+
+
+def show_message(widget: Static, text: str) -> None:
+    """Puts `text` in a form's message line; an empty line takes no room."""
+    widget.update(text)
+    widget.set_class(not text, "-empty")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -67,32 +79,185 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class EvalScreen(ModalScreen[dict | None]):
-    """Choose an evaluation for the given runs."""
+# What `nawt eval` uses when no strengths are given (nawt_core.sweeps.DEFAULT_STRENGTHS, which imports torch).
+DEFAULT_STRENGTHS = {
+    "absolute": "0,0.01,0.02,0.03,0.05,0.075,0.1",
+    "relative": "0,0.01,0.02,0.05,0.1,0.2",
+    "std": "0,0.05,0.1,0.2,0.3,0.5",
+}
+PERTURB_MODES = (
+    ("absolute: w + s·N(0,1) (the poster's)", "absolute"),
+    ("relative: w + s·max|W|·N(0,1)", "relative"),
+    ("std: w + s·std(W)·N(0,1)", "std"),
+)
+DEFAULT_BITS = "8,6,5,4,3,2"
+MIN_BITS, MAX_BITS = 1, 16
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+def _split(text: str) -> list[str]:
+    return [t for t in text.replace(",", " ").split() if t]
+
+
+def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dialog values to `nawt eval` options, and an error message per bad field.
+
+    robustness: mode, strengths (each a finite number >= 0; blank: the mode's default), trials >= 1;
+    quantization: bits (whole numbers 1-16), granularity, fold_bn."""
+    kind = values.get("kind")
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if kind == "robustness":
+        mode = values.get("mode") or "absolute"
+        if mode not in DEFAULT_STRENGTHS:
+            errors["mode"] = "mode must be absolute, relative or std"
+        out["mode"] = mode
+        strengths: list[float] = []
+        for tok in _split(values.get("strengths") or ""):
+            try:
+                v = float(tok)
+            except ValueError:
+                errors["strengths"] = f"strengths must be numbers separated by commas (not {tok!r})"
+                break
+            if not (0 <= v < math.inf):
+                errors["strengths"] = f"strengths must be finite and ≥ 0 (not {tok})"
+                break
+            strengths.append(v)
+        out["strengths"] = sorted(set(strengths)) or None
+        raw = (values.get("trials") or "").strip()
+        try:
+            trials = int(raw)
+        except ValueError:
+            errors["trials"] = "trials must be a whole number ≥ 1"
+        else:
+            if not 1 <= trials <= 10000:
+                errors["trials"] = "trials must be between 1 and 10000"
+            out["trials"] = trials
+    elif kind == "quantization":
+        bits: list[int] = []
+        toks = _split(values.get("bits") or "")
+        if not toks:
+            errors["bits"] = f"give at least one bit width ({MIN_BITS}-{MAX_BITS})"
+        for tok in toks:
+            try:
+                b = int(tok)
+            except ValueError:
+                errors["bits"] = f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (not {tok!r})"
+                break
+            if not MIN_BITS <= b <= MAX_BITS:
+                errors["bits"] = f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (not {b})"
+                break
+            if b not in bits:
+                bits.append(b)
+        out["bits"] = sorted(bits, reverse=True)
+        gran = values.get("granularity") or "channel"
+        if gran not in ("channel", "tensor"):
+            errors["granularity"] = "granularity must be channel or tensor"
+        out["granularity"] = gran
+        out["fold_bn"] = bool(values.get("fold_bn"))
+    else:
+        errors["kind"] = "choose robustness or quantization"
+    return out, errors
+
+
+class EvalScreen(ModalScreen[dict | None]):
+    """Choose an evaluation and its settings for the given runs; dismisses with the `nawt` args."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "start", "Start")]
 
     def __init__(self, run_ids: list[int]) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__(id="eval-screen", classes="dialog-screen")
         self.run_ids = run_ids
 
     def compose(self) -> ComposeResult:
         ids = ", ".join(f"#{i}" for i in self.run_ids)
-        with Vertical(classes="dialog"):
+        with Vertical(id="eval-box", classes="dialog"):
             yield Label(f"Evaluate {ids}", classes="dialog-title")
-            yield Select(
-                [("weight-perturbation robustness", "robustness"), ("quantization", "quantization")],
-                value="robustness", allow_blank=False, id="eval-kind",
-            )
-            yield Static("Runs as a detached `nawt eval` process; results appear in the run detail.",
+            with Grid(classes="form-grid"):
+                yield Label("evaluation")
+                yield Select(
+                    [("weight-perturbation robustness", "robustness"), ("quantization", "quantization")],
+                    value="robustness", allow_blank=False, id="eval-kind", compact=True,
+                )
+                yield Label("mode", classes="rob")
+                yield Select(list(PERTURB_MODES), value="absolute", allow_blank=False, id="eval-mode",
+                             compact=True, classes="rob")
+                yield Label("strengths", classes="rob")
+                yield Input(DEFAULT_STRENGTHS["absolute"], placeholder="e.g. 0,0.02,0.05,0.1 (≥ 0)",
+                            id="eval-strengths", compact=True, classes="rob")
+                yield Label("trials", classes="rob")
+                yield Input("10", placeholder="≥ 1 noisy copies per strength", id="eval-trials",
+                            type="integer", compact=True, classes="rob")
+                yield Label("bits", classes="quant")
+                yield Input(DEFAULT_BITS, placeholder="e.g. 8,6,4 (1-16)", id="eval-bits", compact=True,
+                            classes="quant")
+                yield Label("granularity", classes="quant")
+                yield Select([("channel: a scale per output channel", "channel"),
+                              ("tensor: one scale per tensor", "tensor")],
+                             value="channel", allow_blank=False, id="eval-granularity", compact=True,
+                             classes="quant")
+                yield Label("fold BN", classes="quant")
+                yield Checkbox("--fold-bn (BatchNorm into convs)", id="eval-fold-bn", compact=True,
+                               classes="quant")
+            yield Static("", id="eval-errors", classes="form-error -empty")
+            yield Static("A detached `nawt eval` process; results show in the run detail.",
                          classes="dialog-hint")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Start", id="start", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start (ctrl+s)", id="start", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self._sync_kind()
+        self.query_one("#eval-kind", Select).focus()
+
+    @on(Select.Changed, "#eval-kind")
+    def _sync_kind(self) -> None:
+        kind = self.query_one("#eval-kind", Select).value
+        for w in self.query(".rob"):
+            w.display = kind == "robustness"
+        for w in self.query(".quant"):
+            w.display = kind == "quantization"
+        show_message(self.query_one("#eval-errors", Static), "")
+
+    @on(Select.Changed, "#eval-mode")
+    def _sync_mode(self, event: Select.Changed) -> None:
+        """A new mode brings its default strengths, unless the user typed their own."""
+        inp = self.query_one("#eval-strengths", Input)
+        untouched = inp.value.strip() in ("", *DEFAULT_STRENGTHS.values())
+        if untouched and event.value in DEFAULT_STRENGTHS:
+            inp.value = DEFAULT_STRENGTHS[str(event.value)]
+
+    def values(self) -> dict[str, Any]:
+        def sel(wid: str) -> str:
+            v = self.query_one(wid, Select).value
+            return "" if v is Select.BLANK else str(v)
+
+        return {
+            "kind": sel("#eval-kind"), "mode": sel("#eval-mode"),
+            "strengths": self.query_one("#eval-strengths", Input).value,
+            "trials": self.query_one("#eval-trials", Input).value,
+            "bits": self.query_one("#eval-bits", Input).value, "granularity": sel("#eval-granularity"),
+            "fold_bn": self.query_one("#eval-fold-bn", Checkbox).value,
+        }
+
+    def action_start(self) -> None:
+        vals = self.values()
+        options, errors = validate_eval(vals)
+        for key, wid in (("strengths", "#eval-strengths"), ("trials", "#eval-trials"), ("bits", "#eval-bits")):
+            self.query_one(wid, Input).set_class(key in errors, "-invalid")
+        show_message(self.query_one("#eval-errors", Static), "\n".join(f"✗ {m}" for m in errors.values()))
+        if errors:
+            self.app.bell()
+            return
+        kind = vals["kind"]
+        self.dismiss({"kind": kind, "run_ids": self.run_ids, "options": options,
+                      "args": eval_args(kind, self.run_ids, options)})
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_start()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
-            self.dismiss({"kind": self.query_one("#eval-kind", Select).value, "run_ids": self.run_ids})
+            self.action_start()
         else:
             self.dismiss(None)
 

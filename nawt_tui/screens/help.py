@@ -62,8 +62,9 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static("[b]nawt[/b] — noise-aware weight training · key bindings", id="help-title")
             yield Static(help_table())
-            yield Static(f"database: {self.app.source.display_url}\ndata dir: {self.app.source.data_dir}",
-                         id="help-db")
+            src = self.app.source
+            yield Static(f"database: {src.display_url}\ndata dir: {src.data_dir}"
+                         + (f"\nCIFAR-10 dir: {src.cifar_dir}" if src.cifar_dir else ""), id="help-db")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,38 +10,68 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from nawt_core.config import ARCHS, PRECISIONS, SCHEDULES
 
 from ..data import METHODS
-from ..launch import LaunchResult, common_args, run_detached_cli, train_args
+from ..launch import LaunchResult, run_detached_cli, train_args
 from ..messages import ActionDone
+from .dialogs import show_message
 
+DATASETS = (("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic"))
+DEVICES = (("auto", "auto"), ("cuda", "cuda"), ("cpu", "cpu"))
+# key, label, options (label, value), default, help
+SELECTS: dict[str, tuple[str, tuple[tuple[str, str], ...], str, str]] = {
+    "method": ("method", tuple((m, m) for m in METHODS), "standard", "training method"),
+    "dataset": ("dataset", DATASETS, "cifar10", "synthetic: offline, fast"),
+    "arch": ("arch", tuple((a, a) for a in ARCHS), "resnet20", "CIFAR ResNet depth"),
+    "device": ("device", DEVICES, "auto", "auto: cuda when present"),
+    "precision": ("precision", tuple((x, x) for x in PRECISIONS), "fp32", "bf16: autocast"),
+    "schedule": ("lr schedule", tuple((x, x) for x in SCHEDULES), "cosine", "step: ×0.1 at 50%, 75%"),
+}
 # key, label, default, kind, help
 FIELDS: list[tuple[str, str, str, str, str]] = [
     ("epochs", "epochs", "200", "int", "≥ 1"),
     ("batch_size", "batch size", "128", "int", "1 … 65536"),
     ("lr", "learning rate", "0.1", "float", "> 0"),
     ("rho", "rho (SAM)", "0.05", "float", "≥ 0, sam / multistep-sam"),
+    ("stages", "stages", "3", "int", "≥ 1, multistep-sam: 0→rho"),
     ("noise_sigma", "noise sigma", "0.1", "float", "≥ 0, naive-noise"),
     ("noise_eta", "noise eta", "0.05", "float", "≥ 0, noise-injection"),
     ("seed", "seed", "0", "int", "≥ 0"),
     ("train_subset", "train subset", "", "int", "blank = all images"),
     ("test_subset", "test subset", "", "int", "blank = all images"),
 ]
-USES = {"rho": ("sam", "multistep-sam"), "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",)}
+# the form, top to bottom: ("select"|"input"|"check"|"name", key)
+LAYOUT: list[tuple[str, str]] = [
+    ("select", "method"), ("select", "dataset"), ("select", "arch"), ("select", "device"),
+    ("select", "precision"), ("name", "name"), ("input", "epochs"), ("input", "batch_size"),
+    ("input", "lr"), ("select", "schedule"), ("input", "rho"), ("input", "stages"), ("check", "adaptive"),
+    ("input", "noise_sigma"), ("input", "noise_eta"), ("input", "seed"), ("input", "train_subset"),
+    ("input", "test_subset"),
+]
+USES = {"rho": ("sam", "multistep-sam"), "stages": ("multistep-sam",), "adaptive": ("sam", "multistep-sam"),
+        "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",)}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form strings to typed values, and an error message per bad field."""
+def validate(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Form values (strings; `adaptive` a bool) to typed values, and an error message per bad field."""
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
     method = values.get("method") or ""
     if method not in METHODS:
         errors["method"] = "choose a method"
     out["method"] = method
-    for key in ("dataset", "device"):
-        out[key] = values.get(key) or None
+    for key, (label, options, _default, _help) in SELECTS.items():
+        if key == "method":
+            continue
+        v = values.get(key) or None
+        if v is not None and v not in {value for _l, value in options}:
+            errors[key] = f"choose a {label}"
+        out[key] = v
+    out["adaptive"] = bool(values.get("adaptive")) and method in USES["adaptive"]
     name = (values.get("name") or "").strip()
     if name and not NAME_RE.match(name):
         errors["name"] = "letters, digits, '-', '_', '.' (up to 64)"
@@ -73,6 +103,8 @@ def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             errors[key] = "learning rate must be > 0 (and ≤ 10)"
         elif key in ("rho", "noise_sigma", "noise_eta") and not 0 <= v <= 10:
             errors[key] = f"{label} must be between 0 and 10"
+        elif key == "stages" and not 1 <= v <= 1000:
+            errors[key] = "stages must be between 1 and 1000"
         elif key == "seed" and not 0 <= v < 2**32:
             errors[key] = "seed must be between 0 and 2^32-1"
         elif key in ("train_subset", "test_subset") and v < 1:
@@ -93,46 +125,68 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self.last_args: list[str] | None = None
 
     def compose(self) -> ComposeResult:
+        fields = {f[0]: f for f in FIELDS}
         with Vertical(id="new-run-box", classes="dialog"):
             yield Label("New training run  (nawt train --detach)", classes="dialog-title")
             with VerticalScroll(id="new-run-scroll"):
                 with Grid(id="new-run-grid"):
-                    yield Label("method")
-                    yield Select([(m, m) for m in METHODS], value="standard", allow_blank=False,
-                                 id="f-method", compact=True)
-                    yield Static("training method", classes="field-help")
-                    yield Label("dataset")
-                    yield Select([("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic")],
-                                 value="cifar10", allow_blank=False, id="f-dataset", compact=True)
-                    yield Static("synthetic: offline, fast", classes="field-help")
-                    yield Label("device")
-                    yield Select([("auto", "auto"), ("cuda", "cuda"), ("cpu", "cpu")], value="auto",
-                                 allow_blank=False, id="f-device", compact=True)
-                    yield Static("auto: cuda when present", classes="field-help")
-                    yield Label("name")
-                    yield Input(placeholder="optional, e.g. sam-rho05", id="f-name", compact=True)
-                    yield Static("optional label", classes="field-help")
-                    for key, label, default, kind, help_ in FIELDS:
-                        yield Label(label)
-                        yield Input(default, placeholder="all" if "subset" in key else help_, id=f"f-{key}",
-                                    type="integer" if kind == "int" else "text", tooltip=help_,
-                                    compact=True)
+                    for what, key in LAYOUT:
+                        if what == "select":
+                            label, options, default, help_ = SELECTS[key]
+                            yield Label(label)
+                            yield Select(list(options), value=default, allow_blank=False, id=f"f-{key}",
+                                         compact=True)
+                        elif what == "name":
+                            help_ = "optional label"
+                            yield Label("name")
+                            yield Input(placeholder="optional, e.g. sam-rho05", id="f-name", compact=True)
+                        elif what == "check":
+                            help_ = "ASAM (sam, multistep-sam)"
+                            yield Label("adaptive")
+                            yield Checkbox("--adaptive", id="f-adaptive", compact=True)
+                        else:
+                            _key, label, default, kind, help_ = fields[key]
+                            yield Label(label)
+                            yield Input(default, placeholder="all" if "subset" in key else help_,
+                                        id=f"f-{key}", type="integer" if kind == "int" else "text",
+                                        tooltip=help_, compact=True)
                         yield Static(help_, classes="field-help")
-            yield Static("", id="form-errors", classes="form-error")
+            yield Static("", id="form-errors", classes="form-error -empty")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Launch (ctrl+s)", id="launch", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Launch (ctrl+s)", id="launch", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self._sync_method()
+        self._fit()
         self.query_one("#f-method", Select).focus()
 
-    def values(self) -> dict[str, str]:
-        vals: dict[str, str] = {}
-        for key in ("method", "dataset", "device"):
+    # rows of the box outside the scrolling fields: border 2, title 3, buttons 2
+    CHROME_ROWS = 7
+
+    def _fit(self) -> None:
+        """The box is as tall as its fields where they fit (200x60) and scrolls them where they
+        do not (80x24); the title, the messages and the Launch button always show."""
+        msg = self.query_one("#form-errors", Static)
+        text = str(msg.render()) if not msg.has_class("-empty") else ""
+        msg_rows = min(4, text.count("\n") + 1) if text else 0
+        self.query_one("#new-run-scroll").styles.max_height = max(3, self.size.height - self.CHROME_ROWS
+                                                                   - msg_rows)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _message(self, text: str) -> None:
+        show_message(self.query_one("#form-errors", Static), text)
+        self._fit()
+
+    def values(self) -> dict[str, Any]:
+        vals: dict[str, Any] = {}
+        for key in SELECTS:
             v = self.query_one(f"#f-{key}", Select).value
             vals[key] = "" if v is Select.BLANK else str(v)
         vals["name"] = self.query_one("#f-name", Input).value
+        vals["adaptive"] = self.query_one("#f-adaptive", Checkbox).value
         for key, *_ in FIELDS:
             vals[key] = self.query_one(f"#f-{key}", Input).value
         return vals
@@ -141,13 +195,13 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
     def _sync_method(self) -> None:
         method = self.query_one("#f-method", Select).value
         for key, methods in USES.items():
-            self.query_one(f"#f-{key}", Input).disabled = method not in methods
+            self.query_one(f"#f-{key}").disabled = method not in methods
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for key, *_ in FIELDS:
             self.query_one(f"#f-{key}", Input).set_class(key in errors, "-invalid")
         self.query_one("#f-name", Input).set_class("name" in errors, "-invalid")
-        self.query_one("#form-errors", Static).update("\n".join(f"✗ {m}" for m in errors.values()))
+        self._message("\n".join(f"✗ {m}" for m in errors.values()))
 
     def action_launch(self) -> None:
         if self.launching:
@@ -158,10 +212,10 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
             self.app.bell()
             return
         src = self.app.source
-        args = [*train_args(typed), *common_args(src.db_url, src.data_dir), "--detach"]
+        args = [*train_args(typed), *src.cli_args(), "--detach"]
         self.last_args = args
         self.launching = True
-        self.query_one("#form-errors", Static).update("launching…")
+        self._message("launching…")
         self._launch(args)
 
     @work(thread=True, exit_on_error=False, group="launch")
@@ -172,7 +226,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
     def _launched(self, res: LaunchResult) -> None:
         self.launching = False
         if not res.ok:
-            self.query_one("#form-errors", Static).update(f"✗ {res.message}")
+            self._message(f"✗ {res.message}")
             return
         from .runs import RunsScreen
 

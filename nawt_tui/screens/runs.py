@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ..data import CSV_FIELDS, METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
-from ..launch import common_args, delete_run, run_detached_cli, spawn_background, stop_run
+from ..launch import delete_run, run_detached_cli, spawn_background, stop_run
 from ..messages import ActionDone, RunsLoaded
 from .dialogs import ConfirmScreen, EvalScreen, PromptScreen, StudyScreen
 
@@ -26,8 +26,8 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("method", "method", 15),
     ("status", "status", 11),
     ("progress", "progress", 15),
-    ("acc", "test", 6),
-    ("best", "best", 6),
+    ("acc", "test %", 6),
+    ("best", "best %", 6),
     ("loss", "loss", 6),
     ("ips", "img/s", 7),
     ("elapsed", "elapsed", 7),
@@ -88,6 +88,7 @@ class RunsScreen(Screen):
         self._loading = False
         self._focus_run: int | None = None
         self._timer: Any = None
+        self.last_spawn_args: list[str] | None = None
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -470,22 +471,24 @@ class RunsScreen(Screen):
     @work(thread=True, exit_on_error=False, group="actions")
     def _do_resume(self, run_id: int) -> None:
         src = self.app.source
-        res = run_detached_cli(["train", "--resume", str(run_id), *common_args(src.db_url, src.data_dir),
-                                "--detach"])
+        res = run_detached_cli(["train", "--resume", str(run_id), *src.cli_args(), "--detach"])
         self.post_message(ActionDone(f"resumed run {run_id}" if res.ok else res.message, res.ok))
 
     def action_evaluate(self) -> None:
         ids = self._target_ids()
         if not ids:
             return
-        not_done = [i for i in ids if self.views[i].stored_status not in ("completed", "interrupted")]
-        if not_done:
-            self.app.notify(f"run {not_done[0]} has no checkpoint to evaluate yet", severity="warning")
+        not_done = [i for i in ids if self.views[i].stored_status != "completed"]
+        if not_done:  # `nawt eval` refuses a run that has not finished training
+            self.app.notify(f"run {not_done[0]} has not finished training; evaluate it once it has "
+                            "completed", severity="warning")
             return
+        self.open_eval_dialog(ids)
 
+    def open_eval_dialog(self, ids: list[int]) -> None:
         def done(choice: dict | None) -> None:
             if choice:
-                self._do_spawn(["eval", choice["kind"], *map(str, choice["run_ids"])], "eval")
+                self._do_spawn(choice["args"], "eval")
 
         self.app.push_screen(EvalScreen(ids), done)
 
@@ -500,7 +503,8 @@ class RunsScreen(Screen):
     @work(thread=True, exit_on_error=False, group="actions")
     def _do_spawn(self, args: list[str], tag: str) -> None:
         src = self.app.source
-        res = spawn_background([*args, *common_args(src.db_url, src.data_dir)], src.data_dir, tag)
+        self.last_spawn_args = [*args, *src.cli_args()]
+        res = spawn_background(self.last_spawn_args, src.data_dir, tag)
         self.post_message(ActionDone(res.message, res.ok))
 
     def action_export(self) -> None:
