@@ -138,8 +138,16 @@ def ensure_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> P
 
 
 def load_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> ArrayData:
-    folder = ensure_cifar10(data_dir, download=download)
-    return _read_cifar(folder.parent if folder.name == BATCH_FOLDER else _as_root(folder))
+    """CIFAR-10 as numpy; read once per process and folder (a study trains and
+    evaluates many models on it; the arrays are never modified)."""
+    folder = ensure_cifar10(data_dir, download=download).resolve()
+    if folder not in _CACHE:
+        _CACHE.clear()
+        _CACHE[folder] = _read_cifar(folder.parent if folder.name == BATCH_FOLDER else _as_root(folder))
+    return _CACHE[folder]
+
+
+_CACHE: dict[Path, ArrayData] = {}
 
 
 def _as_root(folder: Path) -> Path:
