@@ -163,7 +163,7 @@ class CompareScreen(Screen):
         for key, label in [("method", "method"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
                            ("best", "best %"), ("time", "train time"), ("secs", "seconds"),
                            ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]:
-            t.add_column(label, key=key)
+            t.add_column(label, key=key, width=METHOD_WIDTH if key == "method" else None)
         timing = {row["method"]: row for row in c.timing}
         for row in c.accuracy:
             tm = timing.get(row["method"], {})
@@ -181,7 +181,7 @@ class CompareScreen(Screen):
         # robustness, methods x strengths
         t = self.query_one("#rob-table", DataTable)
         t.clear(columns=True)
-        t.add_column("method", key="method")
+        t.add_column("method", key="method", width=METHOD_WIDTH)
         for s in c.strengths:
             t.add_column(f"s={s:g}", key=f"s{s}")
         series = []
@@ -204,7 +204,7 @@ class CompareScreen(Screen):
         # quantization, methods x bits
         t = self.query_one("#quant-table", DataTable)
         t.clear(columns=True)
-        t.add_column("method", key="method")
+        t.add_column("method", key="method", width=METHOD_WIDTH)
         t.add_column("fp32", key="fp")
         for b in c.bits:
             t.add_column(f"{b}-bit", key=f"b{b}")
@@ -248,6 +248,10 @@ class CompareScreen(Screen):
     def action_cycle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
         self.reload()
+
+
+# a fixed width: measured widths of styled cells raced with mounting (snapshots differed)
+METHOD_WIDTH = len("noise-injection")
 
 
 def _num(x: float | None) -> Text:
