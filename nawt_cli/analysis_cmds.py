@@ -107,7 +107,7 @@ def eval_robustness(
             task = prog.add_task(f"run {rid} robustness", total=None)
             ev = robustness_sweep(store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
                                   device=device, data_dir=cifar_dir, test_subset=test_subset, strategy=strategy,
-                                  progress=lambda d, t: prog.update(task, completed=d, total=t))
+                                  progress=lambda d, t, task=task: prog.update(task, completed=d, total=t))
         results.append((rid, ev, store.points(ev.id)))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "clean_acc": ev.clean_acc, "config": ev.config,
@@ -168,7 +168,7 @@ def eval_quantization(
             task = prog.add_task(f"run {rid} quantization", total=None)
             ev = quantization_sweep(store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
                                     data_dir=cifar_dir, test_subset=test_subset,
-                                    progress=lambda d, t: prog.update(task, completed=d, total=t))
+                                    progress=lambda d, t, task=task: prog.update(task, completed=d, total=t))
         results.append((rid, ev, store.points(ev.id)))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "fp_acc": ev.clean_acc, "config": ev.config,

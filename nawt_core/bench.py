@@ -169,7 +169,7 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
                                            workers=workers, device=device))
         result["reference"] = {"img_s": sum(refs) / len(refs), "runs": refs, "workers": workers}
     std = result["train"].get("standard", {}).get("img_s")
-    for m, r in result["train"].items():
+    for r in result["train"].values():
         r["vs_reference"] = r["img_s"] / result["reference"]["img_s"] if reference else None
         r["vs_standard"] = r["img_s"] / std if std else None
     log("timing evaluation...")

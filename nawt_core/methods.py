@@ -176,7 +176,7 @@ class SAM(Method):
         k = self.cfg.ascent_steps
         steps = []
         with frozen_bn_stats(self.model):
-            for i in range(k):
+            for _ in range(k):
                 steps.append(self._ascent(rho / k))
                 self.opt.zero_grad(set_to_none=True)
                 _, loss_adv = self.forward_loss(x, y)

@@ -207,7 +207,7 @@ class Perturber:
                 loss += F.cross_entropy(logits.transpose(1, 2), yb.expand(k, -1), reduction="none").sum(1)
                 correct += (logits.argmax(2) == yb).sum(1)
             n = x.shape[0]
-            out += [(l / n, c / n) for l, c in zip(loss.tolist(), correct.tolist())]
+            out += [(lo / n, c / n) for lo, c in zip(loss.tolist(), correct.tolist())]
         return out
 
     def run(self, jobs, strategy: str = "loop", chunk: int = 8, progress: Progress | None = None):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
-from nawt_core.data import ArrayData, DeviceData, load_cifar10, subset, synthetic
+from nawt_core.data import DeviceData, load_cifar10, subset, synthetic
 from nawt_core.errors import NawtError
 
 from helpers import SHARED_CIFAR

@@ -33,7 +33,7 @@ def test_absolute_noise_has_the_requested_std(model):
 def test_relative_noise_scales_per_layer_with_max_abs_weight(model):
     d = deltas(model, 0.05, mode="relative", seed=2)
     ratios = []
-    for name, (dz, w) in d.items():
+    for dz, w in d.values():
         if w.numel() < 2000:
             continue
         ratios.append(dz.std().item() / (0.05 * w.abs().max().item()))
