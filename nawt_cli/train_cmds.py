@@ -95,7 +95,17 @@ def train(
     if detach:
         _detach(run, db or store.url, data_dir, cifar_dir)
         return
-    _train_foreground(store, run.id, cifar_dir)
+    _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir))
+
+
+def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
+    """The options a follow-up command needs to find this run again."""
+    parts = [f"--db {db}"] if db else []
+    if data_dir != Path("data"):
+        parts.append(f"--data-dir {data_dir}")
+    if cifar_dir:
+        parts.append(f"--cifar-dir {cifar_dir}")
+    return "".join(f" {p}" for p in parts)
 
 
 def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
@@ -112,7 +122,7 @@ def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
                   highlight=False)
 
 
-def _train_foreground(store, run_id: int, cifar_dir: Path | None) -> None:
+def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "") -> None:
     """Trains in this process; the dataset is read where the run's config says,
     unless --cifar-dir names another place (data moved since the run began)."""
     from nawt_core.runner import execute
@@ -123,7 +133,7 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None) -> None:
     run = execute(store, run_id, reporter, data_dir=cifar_dir)
     if run.status == "interrupted":
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
-                          f"nawt train --resume {run.id}", markup=False)
+                          f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
     if run.status == "failed":
         raise NawtError(f"run {run.id} failed: {run.error}")

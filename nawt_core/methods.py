@@ -34,7 +34,7 @@ class Method:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig, *,
                  gen: torch.Generator, autocast_dtype: torch.dtype | None = None, forward=None):
         self.model = model
-        self.forward_fn = forward or model  # a torch.compile'd wrapper when --compile
+        self.forward_fn = model if forward is None else forward  # a torch.compile wrapper with --compile
         self.opt = optimizer
         self.cfg = cfg
         self.gen = gen  # the method's own RNG (noise), saved in checkpoints
