@@ -58,6 +58,8 @@ def safe_cell(value: Any) -> Any:
     """A CSV cell a spreadsheet will not evaluate (numbers pass unchanged)."""
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, float):
+        return float(f"{value:.10g}")  # 0.331, not 0.33099999999999996: mean/std arithmetic noise
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
