@@ -78,13 +78,13 @@ def _progress():
 def eval_robustness(
     run_ids: RunIds,
     mode: Annotated[str, typer.Option(help="absolute: W+s·N(0,1) (the poster's) | relative: W+s·max|W|·N | std: W+s·std(W)·N")] = "absolute",
-    strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 [default per mode; absolute includes 0.1]")] = None,
+    strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 \\[default per mode; absolute includes 0.1]")] = None,
     trials: Annotated[int, typer.Option(help="perturbed copies per strength")] = 10,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
     targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images [default: the run's]")] = None,
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -145,7 +145,7 @@ def eval_quantization(
     granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = "channel",
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images [default: the run's]")] = None,
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -232,7 +232,7 @@ def comparison_tables(comp) -> list[Table]:
 
 @app.command("compare")
 def compare_cmd(
-    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids [default: all runs]", show_default=False)] = None,
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: all runs]", show_default=False)] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
     mode: Annotated[str, typer.Option(help="which robustness sweeps to show: absolute, relative or std")] = "absolute",
     json_out: JsonOpt = False,
@@ -269,10 +269,10 @@ def compare_cmd(
 @app.command("export")
 def export_cmd(
     table: Annotated[str, typer.Argument(help="runs, epochs, accuracy, timing, robustness, quantization or points")],
-    runs: Annotated[Optional[list[str]], typer.Option("--runs", help="run ids, e.g. 3,4,5 [default: all]")] = None,
+    runs: Annotated[Optional[list[str]], typer.Option("--runs", help="run ids, e.g. 3,4,5 \\[default: all]")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write [default: stdout]")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or json [default: from the file name, else csv]")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write \\[default: stdout]")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or json \\[default: from the file name, else csv]")] = None,
     mode: Annotated[str, typer.Option(help="robustness mode for the robustness table")] = "absolute",
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -299,14 +299,14 @@ def export_cmd(
 @app.command("plot")
 def plot_cmd(
     kind: Annotated[str, typer.Argument(help="robustness, quantization, curves or all")] = "all",
-    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids [default: all runs]", show_default=False)] = None,
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: all runs]", show_default=False)] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf")] = Path("nawt.png"),
     mode: Annotated[str, typer.Option(help="robustness mode: absolute, relative or std")] = "absolute",
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
-    """Figures like the poster's (needs matplotlib: pip install 'nawt[plot]')."""
+    """Figures like the poster's (needs matplotlib: pip install 'nawt\\[plot]')."""
     from nawt_core import plots
     from nawt_core.compare import compare
     from nawt_core.export import check_writable
@@ -324,10 +324,10 @@ def plot_cmd(
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs), quick (30) or smoke (~3 min on 2 CPU cores)")] = "smoke",
-    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam [default: all five]")] = None,
-    seeds: Annotated[Optional[int], typer.Option(help="seeds per method [default: the preset's]")] = None,
-    name: Annotated[Optional[str], typer.Option(help="study name [default: the preset's name]; the same name continues it")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures [default: <data-dir>/studies/<name>]")] = None,
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam \\[default: all five]")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
+    name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
     db: DbOpt = None,

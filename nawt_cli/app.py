@@ -23,16 +23,16 @@ app = typer.Typer(
     no_args_is_help=False,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="rich",  # help texts escape their [brackets] as \\[
 )
 console = Console()
 err_console = Console(stderr=True, highlight=False)
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store [env NAWT_DB; default <data-dir>/nawt.db]")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store \\[env NAWT_DB; default <data-dir>/nawt.db]")]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
 CifarDirOpt = Annotated[Optional[Path], typer.Option(
     "--cifar-dir", envvar="NAWT_CIFAR_DIR",
-    help="where CIFAR-10 is read, or downloaded to [env NAWT_CIFAR_DIR; default: --data-dir]")]
+    help="where CIFAR-10 is read, or downloaded to \\[env NAWT_CIFAR_DIR; default: --data-dir]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
