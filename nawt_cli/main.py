@@ -6,14 +6,8 @@ import sys
 
 from nawt_core.errors import NawtError
 
-from . import train_cmds  # noqa: F401  (registers commands)
+from . import analysis_cmds, train_cmds  # noqa: F401  (importing them registers their commands)
 from .app import app, err_console, setup_logging
-
-try:  # evaluation, comparison, export and study commands
-    from . import analysis_cmds  # noqa: F401
-except ImportError as e:  # pragma: no cover - only while that module is being written
-    if "analysis_cmds" not in str(e):
-        raise
 
 
 def main() -> None:
