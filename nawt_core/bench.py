@@ -18,15 +18,10 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import CIFAR_MEAN, CIFAR_STD, DeviceData, load_arrays, synthetic
-from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device
+from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, synchronize
 from .evaluate import evaluate
 from .methods import make_method
 from .models import build_model
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -62,7 +57,7 @@ def time_reference(arrays, dev, *, steps: int, warmup: int, batch_size: int, wor
     t0 = None
     for i in range(warmup + steps):
         if i == warmup:
-            _sync(dev)
+            synchronize(dev)
             t0 = time.perf_counter()
         x, y = next(it)
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
@@ -70,7 +65,7 @@ def time_reference(arrays, dev, *, steps: int, warmup: int, batch_size: int, wor
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    _sync(dev)
+    synchronize(dev)
     return steps * batch_size / (time.perf_counter() - t0)
 
 
@@ -121,7 +116,7 @@ def time_method(method_name: str, data: DeviceData, dev, *, steps: int, warmup: 
     method.on_epoch_start(steps - 1)
     for _ in range(warmup):
         method.step(*next(it))
-    _sync(dev)
+    synchronize(dev)
     t0 = time.perf_counter()
     for i in range(steps):
         method.on_epoch_start(i)  # one "epoch" per step: the rho schedule in miniature

@@ -213,6 +213,13 @@ def norm_affine(device) -> tuple[torch.Tensor, torch.Tensor]:
     return 1.0 / (255.0 * std), -mean / std
 
 
+def to_input(x_u8: torch.Tensor, *, channels_last: bool = True) -> torch.Tensor:
+    """uint8 images (on any device) as the normalised float input the models take."""
+    scale, bias = norm_affine(x_u8.device)
+    x = torch.addcmul(bias, x_u8.float(), scale)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 class DeviceData:
     """The dataset as uint8 tensors on the training device, with batched augmentation."""
 
@@ -224,7 +231,6 @@ class DeviceData:
         x_tr = torch.from_numpy(arrays.x_train).to(device)
         self.padded = torch.nn.functional.pad(x_tr, (pad, pad, pad, pad))  # zero fill, like RandomCrop
         self.y_train = torch.from_numpy(arrays.y_train).to(device)
-        self.scale, self.bias = norm_affine(device)
         self.x_test = self.normalize(torch.from_numpy(arrays.x_test).to(device))
         self.y_test = torch.from_numpy(arrays.y_test).to(device)
         self._ar = torch.arange(32, device=device)
@@ -239,8 +245,7 @@ class DeviceData:
         return self.y_test.numel()
 
     def normalize(self, x_u8: torch.Tensor) -> torch.Tensor:
-        x = torch.addcmul(self.bias, x_u8.float(), self.scale)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return to_input(x_u8, channels_last=self.channels_last)
 
     def augment(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Random 32x32 crop of the zero-padded image and a random horizontal flip,

@@ -27,6 +27,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def synchronize(dev: torch.device) -> None:
+    """Waits for queued device work (for honest timings); a no-op on the CPU."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
 def device_name(dev: torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)

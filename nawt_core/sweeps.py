@@ -35,6 +35,7 @@ from . import perturb as P
 from . import quantize as Q
 from .config import TrainConfig
 from .errors import NawtError
+from .device import synchronize
 from .evaluate import evaluate
 from .store import Evaluation, Run, Store, utcnow
 
@@ -70,18 +71,16 @@ _TEST_CACHE: dict[tuple, TestSet] = {}
 
 def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_subset: int | None = None) -> TestSet:
     """The run's test split on ``device`` (cached per process)."""
-    from .data import load_arrays, norm_affine
+    from .data import load_arrays, to_input
 
     n_test = test_subset if test_subset is not None else cfg.test_subset
     root = str(data_dir or cfg.data_dir)
     key = (cfg.dataset, root, cfg.train_subset, n_test, str(device))
     if key not in _TEST_CACHE:
         arrays = load_arrays(cfg.dataset, root, train_subset=cfg.train_subset, test_subset=n_test)
-        scale, bias = norm_affine(device)
-        x = torch.addcmul(bias, torch.from_numpy(arrays.x_test).to(device).float(), scale)
+        x = to_input(torch.from_numpy(arrays.x_test).to(device))
         _TEST_CACHE.clear()  # one test set at a time is plenty
-        _TEST_CACHE[key] = TestSet(x.contiguous(memory_format=torch.channels_last),
-                                   torch.from_numpy(arrays.y_test).to(device), arrays.source)
+        _TEST_CACHE[key] = TestSet(x, torch.from_numpy(arrays.y_test).to(device), arrays.source)
     return _TEST_CACHE[key]
 
 
@@ -119,11 +118,6 @@ def _device(name: str) -> torch.device:
     if dev.type == "cpu":
         keep_freed_memory()
     return dev
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 # ---------------------------------------------------------------- engines
@@ -240,10 +234,10 @@ def choose_strategy(perturber: Perturber, arch: str = "", chunk: int = 8, images
         fn = perturber.loop if name == "loop" else (lambda j, x, y: perturber.batched(j, x, y, chunk=chunk))
         try:
             fn(jobs[:2], x, y)  # warm-up
-            _sync(perturber.device)
+            synchronize(perturber.device)
             t0 = time.perf_counter()
             fn(jobs, x, y)
-            _sync(perturber.device)
+            synchronize(perturber.device)
             timing[name] = len(jobs) / (time.perf_counter() - t0)
         except (RuntimeError, NotImplementedError) as e:  # e.g. a vmap rule missing, out of memory
             log.warning("the %s sweep engine failed on this device (%s); not using it", name, str(e)[:120])
@@ -391,7 +385,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     used), loop_evals_per_s / batched_evals_per_s (each engine on its own),
     reference_evals_per_s, sweep_evals_per_s, ratio (sweep / reference, > 1 is
     faster), max_acc_diff (sweep vs reference accuracies: same seeds, same numbers)."""
-    from .data import norm_affine, synthetic
+    from .data import synthetic, to_input
     from .device import device_name
     from .models import build_model
 
@@ -408,9 +402,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
         model.load_state_dict(load_model_state(checkpoint, map_location="cpu"))
     model = model.to(dev, memory_format=torch.channels_last).eval()
     data = synthetic(10, images, seed=seed)
-    scale, bias = norm_affine(dev)
-    x = torch.addcmul(bias, torch.from_numpy(data.x_test).to(dev).float(), scale).contiguous(
-        memory_format=torch.channels_last)
+    x = to_input(torch.from_numpy(data.x_test).to(dev))
     y = torch.from_numpy(data.y_test).to(dev)
     jobs = [(strength, t) for t in range(copies)]
 
@@ -426,10 +418,10 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
 
     def timed(fn):
         fn_jobs = fn()
-        _sync(dev)
+        synchronize(dev)
         t0 = time.perf_counter()
         res = fn()
-        _sync(dev)
+        synchronize(dev)
         return time.perf_counter() - t0, res, fn_jobs
 
     pert = Perturber(model, x, y, mode=mode, seed=seed)
