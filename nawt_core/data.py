@@ -115,7 +115,7 @@ def _download(data_dir: Path) -> None:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise NawtError(
             f"CIFAR-10 is not in {data_dir} and could not be downloaded ({reason}); put the "
-            f"'{BATCH_FOLDER}' folder there (or pass --data-dir), or use --dataset synthetic offline"
+            f"'{BATCH_FOLDER}' folder there (or pass --cifar-dir), or use --dataset synthetic offline"
         ) from None
     finally:
         socket.setdefaulttimeout(old)
@@ -130,7 +130,7 @@ def ensure_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> P
         if not download or os.environ.get("NAWT_OFFLINE"):
             raise NawtError(
                 f"CIFAR-10 not found in {data_dir}; put the '{BATCH_FOLDER}' folder there "
-                "(or pass --data-dir), or use --dataset synthetic offline"
+                "(or pass --cifar-dir), or use --dataset synthetic offline"
             )
         _download(data_dir)
         folder = _find_batches(data_dir)
