@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ def _local_pid(run: Any, host: str) -> int | None:
     return run.pid if run.host == host and run.pid and pid_alive(run.pid) else None
 
 
-def stop_run(store: Any, run_id: int, host: str | None = None) -> str:
+def stop_run(store: Any, run_id: int, host: str | None = None, now: datetime | None = None) -> str:
     """Asks run `run_id` to stop (it saves a checkpoint and becomes interrupted); says what was done."""
     host = host or socket.gethostname()
     run = store.get_run(run_id)
-    status = effective_status(run, host=host)
+    status = effective_status(run, now=now, host=host)
     if status == "stale":
         raise NawtError(f"run {run_id} is stale: its process is gone, nothing to stop "
                         f"(resume it with `nawt train --resume {run_id}`)")
@@ -43,20 +44,20 @@ def stop_run(store: Any, run_id: int, host: str | None = None) -> str:
     return f"stopping run {run_id} (SIGTERM sent to pid {pid})"
 
 
-def check_removable(store: Any, run_id: int, host: str | None = None) -> Any:
+def check_removable(store: Any, run_id: int, host: str | None = None, now: datetime | None = None) -> Any:
     """The run, if it may be removed: not while a process still trains it."""
     host = host or socket.gethostname()
     run = store.get_run(run_id)
-    status = effective_status(run, host=host)
+    status = effective_status(run, now=now, host=host)
     if status == "running" or (status == "queued" and _local_pid(run, host)):
         raise NawtError(f"run {run_id} is {status}: stop it first (`nawt stop {run_id}`)")
     return run
 
 
 def remove_run(store: Any, run_id: int, data_dir: str | os.PathLike, *, files: bool,
-               host: str | None = None) -> str:
+               host: str | None = None, now: datetime | None = None) -> str:
     """Deletes the run's records and, with `files`, its folder (never the data dir itself)."""
-    run = check_removable(store, run_id, host)
+    run = check_removable(store, run_id, host, now)
     store.delete_run(run_id)
     if not files or not run.run_dir:
         return f"removed run {run_id}" + (f" (its folder {run.run_dir} is kept)" if run.run_dir else "")

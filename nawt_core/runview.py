@@ -6,8 +6,13 @@ two-run config diff, tags, and whether CIFAR-10 is where a run will look.
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
+
+from .config import TrainConfig
+
+CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
 # Shown in their own columns (or not a setting at all): never listed as "what differs".
 NOT_SETTINGS = ("name", "study", "data_dir", "method")
@@ -69,18 +74,23 @@ def run_settings(run: Any) -> dict[str, Any]:
     return out
 
 
+def differing_keys(settings: list[dict[str, Any]]) -> list[str]:
+    """Keys whose values differ between these settings dicts (among those that have the key)."""
+    seen: dict[str, set[str]] = {}
+    order: list[str] = []
+    for one in settings:
+        for k, v in one.items():
+            if k not in seen:
+                seen[k] = set()
+                order.append(k)
+            seen[k].add(repr(v))
+    rank = {k: i for i, k in enumerate(CONFIG_ORDER)}
+    return sorted((k for k in order if len(seen[k]) > 1), key=lambda k: rank.get(k, len(rank)))
+
+
 def varying_keys(runs: Iterable[Any]) -> list[str]:
     """Setting keys whose values differ between `runs` (among the runs they apply to)."""
-    seen: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    runs = list(runs)
-    for r in runs:
-        for k, v in run_settings(r).items():
-            seen.setdefault(k, set()).add(repr(v))
-            counts[k] = counts.get(k, 0) + 1
-    keys = [k for k, vals in seen.items() if len(vals) > 1]
-    order = list((getattr(runs[0], "config", None) or {}).keys()) if runs else []
-    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
+    return differing_keys([run_settings(r) for r in runs])
 
 
 def setting_text(key: str, value: Any) -> str:
@@ -94,15 +104,16 @@ def setting_text(key: str, value: Any) -> str:
     return f"{LABELS.get(key, key)} {fmt_value(value)}"
 
 
+def settings_text(settings: dict[str, Any], keys: Iterable[str]) -> str:
+    return " ".join(setting_text(k, settings[k]) for k in keys if k in settings)
+
+
 def varying_settings(runs: Iterable[Any]) -> dict[int, str]:
     """Per run id, the settings that differ between `runs` as one short text."""
     runs = list(runs)
-    keys = varying_keys(runs)
-    out = {}
-    for r in runs:
-        s = run_settings(r)
-        out[r.id] = " ".join(setting_text(k, s[k]) for k in keys if k in s)
-    return out
+    settings = {r.id: run_settings(r) for r in runs}
+    keys = differing_keys(list(settings.values()))
+    return {rid: settings_text(s, keys) for rid, s in settings.items()}
 
 
 # ------------------------------------------------------------------ diff

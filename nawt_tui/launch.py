@@ -110,22 +110,22 @@ def spawn_background(args: list[str], data_dir: str, tag: str, wait: float = 1.5
                         log_path=str(log_path))
 
 
-def stop_run(store: Any, run_id: int, host: str) -> str:
+def stop_run(store: Any, run_id: int, host: str, now: datetime | None = None) -> str:
     """Graceful stop: flag the run (the trainer polls it) and SIGTERM a local live process."""
     from nawt_core.errors import NawtError
     from nawt_core.run_control import stop_run as request_stop
 
     try:
-        return request_stop(store, run_id, host)
+        return request_stop(store, run_id, host, now)
     except NawtError as e:
         return str(e)
 
 
-def delete_run(store: Any, run_id: int, host: str, data_dir: str) -> str:
+def delete_run(store: Any, run_id: int, host: str, data_dir: str, now: datetime | None = None) -> str:
     """Deletes the run's records and its folder; refuses a live run."""
     from nawt_core.run_control import remove_run
 
-    return remove_run(store, run_id, data_dir, files=True, host=host)
+    return remove_run(store, run_id, data_dir, files=True, host=host, now=now)
 
 
 def train_args(values: dict[str, Any]) -> list[str]:

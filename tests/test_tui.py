@@ -144,7 +144,7 @@ def cell(app, run_id: int, col: str) -> str:
 @run_async
 async def test_runs_appear_with_stale_and_running(demo_db):
     app = make_app(demo_db)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:  # wide: every column shows
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
         assert cell(app, 4, "status") == "running"
         assert cell(app, 5, "status") == "stale"  # heartbeat 2 h old on another host
