@@ -336,6 +336,11 @@ class RunDetail:
     curves: dict[int, Curve]
     files: list[tuple[str, int, datetime]]
     log_tail: list[str]
+    eval_status: dict[int, str] = field(default_factory=dict)  # stale: its process is gone
+
+    @property
+    def evaluating(self) -> bool:
+        return any(st in ("queued", "running") for st in self.eval_status.values())
 
 
 # ------------------------------------------------------------------ data source
@@ -427,7 +432,21 @@ class DataSource:
         detail.files = list_files(detail.run.run_dir)
         detail.log_tail = tail_file(detail.run.log_path or (
             str(Path(detail.run.run_dir) / "train.log") if detail.run.run_dir else ""), 200)
+        for ev in detail.evaluations:
+            detail.eval_status[ev.id] = self.eval_status_of(ev)
+            if ev.log_path:  # each evaluation's own log, after the training's
+                tail = tail_file(ev.log_path, 40)
+                detail.log_tail += [f"── evaluation {ev.id} ({ev.kind}): {ev.log_path}", *tail]
         return detail
+
+    def eval_status_of(self, ev: Any) -> str:
+        """An evaluation whose process is gone from this host before it finished is stale."""
+        from nawt_core.store import pid_alive
+
+        live = ev.status in ("queued", "running")
+        if live and getattr(ev, "host", "") == self.host and ev.pid and not pid_alive(ev.pid):
+            return "stale"
+        return ev.status
 
     def curves(self, run_ids: list[int]) -> list[tuple[Any, list[Any]]]:
         """Each run with its epoch rows (for overlaid training curves)."""

@@ -363,6 +363,11 @@ class RunsScreen(Screen):
         if message.run_id is not None:
             self._focus_run = message.run_id
         self.refresh_runs()
+        from .detail import DetailScreen
+
+        for s in self.app.screen_stack:  # a started evaluation shows in the open run detail at once
+            if isinstance(s, DetailScreen):
+                s.reload()
 
     # ------------------------------------------------------------ actions
     def _target_ids(self) -> list[int]:
