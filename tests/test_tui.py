@@ -110,6 +110,7 @@ def compare_module(monkeypatch):
 def demo_db(tmp_path, monkeypatch):
     """A demo database at a stable relative path (snapshots show it), fixed clock."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)  # the new-run form's default folder shows in snapshots
     url = "sqlite:///nawt.db"
     fill_demo(url, now=FIXED_NOW, run_dirs="runs")
     make_run_dirs("runs")
@@ -823,7 +824,7 @@ def _runs_ready(app):
     return run_before
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [*SIZES, (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_runs(demo_db, snap_compare, size):
     app = make_app(demo_db, interval=60)
     assert snap_compare(app, terminal_size=size, run_before=_runs_ready(app))

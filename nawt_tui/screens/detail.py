@@ -13,6 +13,8 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from nawt_core.runview import fmt_value
+
 from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
@@ -203,7 +205,11 @@ class DetailScreen(Screen):
         t.add_row("", "")
         t.add_row(Text("config", style="bold underline"), "")
         for k, v in (r.config or {}).items():
-            t.add_row(k, "—" if v is None else str(v))
+            t.add_row(k, fmt_value(v, "—"))
+        if r.tags or r.notes:
+            t.add_row("", "")
+            t.add_row("tags", " ".join(r.tags or []) or "—")
+            t.add_row("note", r.notes or "—")
         self.query_one("#config-body", Static).update(t)
 
     def _show_files(self, d: RunDetail) -> None:

@@ -202,7 +202,9 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         do not (80x24); the title, the messages and the Launch button always show."""
         msg = self.query_one("#form-errors", Static)
         text = str(msg.render()) if not msg.has_class("-empty") else ""
-        msg_rows = min(4, text.count("\n") + 1) if text else 0
+        cols = self.query_one("#new-run-box").content_region.width or min(84, self.size.width) - 6
+        cols = max(cols, 20)  # the message's width: it wraps into this many columns
+        msg_rows = min(4, sum(-(-len(line) // cols) or 1 for line in text.split("\n"))) if text else 0
         self.query_one("#new-run-scroll").styles.max_height = max(3, self.size.height - self.CHROME_ROWS
                                                                    - msg_rows)
 
@@ -247,8 +249,8 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         problem = self.dataset_problem()
         if problem and self._warned_folder != self.folder():
             self._warned_folder = self.folder()
-            self._message(f"✗ {problem}. ctrl+s again launches anyway: nawt then tries to download it "
-                          "there (170 MB); or pick the folder that holds cifar-10-batches-py.")
+            self._message(f"✗ {problem}. ctrl+s again launches anyway (nawt then tries to download it "
+                          "there, 170 MB)")
             self.app.bell()
             return
         src = self.app.source
