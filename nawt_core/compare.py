@@ -397,7 +397,10 @@ def _sweep_rows(comp: Comparison, store: Store, kind: str, mode: str | None):
             comp.notes.append(f"{kind} sweeps with different settings are shown as separate rows")
     out = []
     for g, s, evs in rows:
-        extra = ", ".join(_setting_text(k, s[k]) for k in sweep_diff if k != "mode")
+        # name what splits a group, and the trials/targets when rows differ in them (strengths show as columns)
+        own = [k for k in SWEEP_KEYS[kind] if len({repr(t.get(k)) for h, t, _ in rows if h is g}) > 1]
+        keys = [k for k in SWEEP_KEYS[kind] if k in own or (k in sweep_diff and k in ("trials", "targets"))]
+        extra = ", ".join(_setting_text(k, s[k]) for k in keys)
         label = ", ".join(p for p in (g.label, extra) if p)
         out.append((g, label, s, evs))
     return out
