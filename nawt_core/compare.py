@@ -305,8 +305,7 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     methods = {g.method for g in comp.groups}
     comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
     if comp.mixed:
-        comp.notes.append(f"{len(comp.groups)} groups of different settings: each is its own row, never averaged "
-                          "together")
+        comp.notes.append(f"{len(comp.groups)} groups of different settings: one row each, never averaged together")
     n_other = len(runs) - len(comp.completed)
     if n_other:
         comp.notes.append(f"{n_other} of {len(runs)} runs not completed: not counted")
@@ -364,8 +363,8 @@ def _timing(comp: Comparison, store: Store) -> None:
                 row["ratio_note"] = f"load differed: {la:.1f} vs {lb:.1f} for standard"
         comp.timing.append(row)
     if any(r["load_flag"] for r in comp.timing):
-        comp.notes.append(f"! a time ratio whose runs saw mean load averages differing by more than "
-                          f"{LOAD_FACTOR:g}x ((L1+1)/(L2+1)): rerun on a quiet machine before trusting it")
+        comp.notes.append(f"! time ratio whose runs' mean load averages differ over {LOAD_FACTOR:g}x "
+                          "((L1+1)/(L2+1)): retime on a quiet machine")
 
 
 def _sweep_key(kind: str, ev: Evaluation) -> tuple:
@@ -394,7 +393,7 @@ def _sweep_rows(comp: Comparison, store: Store, kind: str, mode: str | None):
     if len(rows) > len({id(g) for g, _, _ in rows}) or sweep_diff:
         if rows:
             comp.mixed = True
-            comp.notes.append(f"{kind} sweeps with different settings are shown as separate rows")
+            comp.notes.append(f"{kind} sweeps with different settings: separate rows")
     out = []
     for g, s, evs in rows:
         # name what splits a group, and the trials/targets when rows differ in them (strengths show as columns)
