@@ -2,8 +2,8 @@
 
 Torch-free and dependency-free: the load average from ``os.getloadavg``, the
 whole-machine CPU busy fraction from ``/proc/stat`` (Linux; None elsewhere),
-and the GPU utilisation through nvidia-ml-py when it happens to be installed
-(None otherwise; it is not a dependency).
+and the GPU utilisation through nvidia-ml-py when it is installed (the
+``gpu-stats`` extra; None otherwise).
 """
 
 from __future__ import annotations

@@ -221,8 +221,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     # 3. tables and figures
     from .export import export_all
 
-    res.comparison = compare(store, res.run_ids, mode=rob["mode"])
-    res.files = export_all(store, out, run_ids=res.run_ids, mode=rob["mode"])
+    res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
+    res.files = export_all(store, out, study=name, mode=rob["mode"])
     if figures:
         from . import plots
 
