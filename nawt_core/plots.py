@@ -152,24 +152,26 @@ def _curves(ax, comp: Comparison, store: Store) -> bool:
 
 
 def caption(comp: Comparison, kinds: list[str]) -> str:
-    """One line: data, subsets, epochs, arch, device, seeds and sweep trials (or 'varies')."""
-    def one(values: set, fmt) -> str:
-        return fmt(next(iter(values))) if len(values) == 1 else "varies by row"
+    """One line: data, subsets, epochs, arch, device, seeds and sweep trials
+    (a setting that differs between rows is left to the legend)."""
+    def one(values: set, fmt, what: str) -> str:
+        return fmt(next(iter(values))) if len(values) == 1 else f"{what} per row (see legend)"
 
     gs = comp.groups
-    parts = [comp.scope]
+    parts = [f"study {comp.study}" if comp.study else comp.scope]
     if gs:
         sub = lambda v: "all" if v is None else f"{v:,}"  # noqa: E731
-        parts.append(one({g.settings.get("dataset") for g in gs}, str))
-        parts.append("train " + one({g.settings.get("train_subset") for g in gs}, sub)
-                     + " / test " + one({g.settings.get("test_subset") for g in gs}, sub) + " images")
-        parts.append(one({g.settings.get("epochs") for g in gs}, lambda e: f"{e} epochs"))
-        parts.append(one({g.settings.get("arch") for g in gs}, str) + " on "
-                     + one({g.settings.get("device") for g in gs}, str))
-        parts.append(one({len(g.runs) for g in gs}, lambda n: f"{n} seed{'s' if n != 1 else ''} per row"))
+        subsets = {(g.settings.get("train_subset"), g.settings.get("test_subset")) for g in gs}
+        parts.append(one({g.settings.get("dataset") for g in gs}, str, "data"))
+        parts.append(one(subsets, lambda t: f"train {sub(t[0])} / test {sub(t[1])} images", "subsets"))
+        parts.append(one({g.settings.get("epochs") for g in gs}, lambda e: f"{e} epochs", "epochs"))
+        parts.append(one({g.settings.get("arch") for g in gs}, str, "arch"))
+        parts.append(one({g.settings.get("device") for g in gs}, str, "device"))
+        parts.append(one({len(g.runs) for g in gs}, lambda n: f"{n} seed{'s' if n != 1 else ''} per row",
+                         "seeds"))
     if "robustness" in kinds and comp.robustness:
-        parts.append("perturbation: " + one({r["sweep"].get("trials") for r in comp.robustness},
-                                            lambda t: f"{t} trials per strength"))
+        parts.append(one({r["sweep"].get("trials") for r in comp.robustness},
+                         lambda t: f"{t} noise trials per strength and run", "noise trials"))
     return ", ".join(parts)
 
 

@@ -140,7 +140,7 @@ def test_export_and_figures_show_the_same_groups(mixed, tmp_path):
     styles = {ln.get_label(): ln.get_linestyle() for ln in fig.axes[0].get_lines()}
     assert len({v for k, v in styles.items() if k.startswith("sam")}) == 3  # one colour, three line styles
     caption = fig.texts[-1].get_text()
-    assert "cifar10" in caption and "varies by row" in caption and "all runs" in caption
+    assert "cifar10" in caption and "subsets per row (see legend)" in caption and "all runs" in caption
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any(t.startswith("band: mean ± std") for t in legend)
     for ax in fig.axes:
