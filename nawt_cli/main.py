@@ -30,4 +30,4 @@ def main() -> None:
             raise
         from nawt_core.failures import describe
 
-        _one_line(f"{describe(e)} (NAWT_DEBUG=1 shows the traceback)", 1)
+        _one_line(f"{describe(e)} (NAWT_DEBUG=1 shows the traceback)")

@@ -51,6 +51,8 @@ def describe(e: BaseException, doing: str | None = None) -> str:
         if "locked" in text:
             return f"the database stayed locked{while_} ({text}); retry in a moment"
         return f"database error{while_}: {text}"
+    if "Parent directory" in text and "does not exist" in text:
+        return f"a folder disappeared{while_} ({text} Was it deleted?)"
     if "file write failed" in text or "PytorchStreamWriter failed" in text:
         return f"could not write the file{while_} (disk full or unwritable: {text})"
     return f"{type(e).__name__}{while_}: {text}" if text else f"{type(e).__name__}{while_}"
