@@ -52,7 +52,7 @@ def prepared(tmp_path_factory):
     d = tmp_path_factory.mktemp("prepared") / "data"
     d.mkdir()
     store = Store(f"sqlite:///{d / 'nawt.db'}")
-    cfg = dict(dataset="synthetic", train_subset=256, test_subset=100, epochs=1, batch_size=64, lr=0.05,
+    cfg = dict(dataset="synthetic", train_subset=128, test_subset=50, epochs=1, batch_size=64, lr=0.05,
                device="cpu", data_dir=str(d))
     for name in ("done", "halfway"):
         execute(store, create_run(store, TrainConfig(**cfg, name=name).validate(), d).id)
@@ -200,22 +200,60 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("args,setup,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_matrix(home, args, setup, needle):
+def _nawt_in_process(args: list[str], capsys) -> tuple[int, str, str]:
+    """`nawt ARGS` through the real entry point, in this process (torch is imported once)."""
+    import logging
+
+    from nawt_cli.main import main
+
+    saved, logger = sys.argv, logging.getLogger("nawt")
+    handlers, propagate = logger.handlers[:], logger.propagate
+    sys.argv = ["nawt", *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = saved
+        logger.handlers[:], logger.propagate = handlers, propagate
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _check_bad_input(home, args, setup, needle, invoke) -> None:
     if setup is not None:
         setup(home)
     before_rows, before_files = _rows(home / "nawt.db"), _files(home)
-    proc = run_cli(*[a.replace("DATA", str(home)) for a in args], timeout=120,
-                   env={"NAWT_OFFLINE": "1"})
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    code, out, err = invoke([a.replace("DATA", str(home)) for a in args])
+    assert code == 2, (code, err)
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert needle in lines[0], lines[0]
-    assert "s3cret" not in proc.stderr + proc.stdout
+    assert "s3cret" not in err + out
     assert not (home / MARKER).exists(), "a crafted file ran code"
     assert _rows(home / "nawt.db") == before_rows
     assert _files(home) == before_files
+
+
+@pytest.mark.parametrize("args,setup,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_matrix(home, args, setup, needle, capsys, monkeypatch):
+    monkeypatch.setenv("NAWT_OFFLINE", "1")
+    monkeypatch.delenv("NAWT_DB", raising=False)
+    _check_bad_input(home, args, setup, needle, lambda a: _nawt_in_process(a, capsys))
+
+
+@pytest.mark.parametrize("case", ["db-password-masked", "cifar-crafted-pickle", "resume-crafted-checkpoint"])
+def test_bad_input_matrix_as_a_user_runs_it(home, case):
+    """A few of the cases in a fresh `nawt` process, exactly as a user meets them."""
+    _, args, setup, needle = next(c for c in CASES if c[0] == case)
+
+    def invoke(a):
+        proc = run_cli(*a, timeout=120, env={"NAWT_OFFLINE": "1"})
+        return proc.returncode, proc.stdout, proc.stderr
+
+    _check_bad_input(home, args, setup, needle, invoke)
 
 
 def test_matrix_size():
@@ -299,7 +337,7 @@ def test_failure_reasons_are_one_readable_line():
 def _trained(store, tiny_cfg, data_dir, **kw):
     from nawt_core.runner import create_run
 
-    return create_run(store, tiny_cfg(**kw), data_dir)
+    return create_run(store, tiny_cfg(**{"train_subset": 128, "test_subset": 50, **kw}), data_dir)
 
 
 def test_disk_full_while_saving_fails_the_run_with_a_reason(store, tiny_cfg, data_dir, monkeypatch):
