@@ -338,7 +338,9 @@ class DataSource:
 
     @property
     def display_url(self) -> str:
-        return self.db_url
+        from nawt_core.store import mask_url
+
+        return mask_url(self.db_url)
 
     def cli_args(self) -> list[str]:
         """`--db --data-dir [--cifar-dir]` for every `nawt` process the TUI launches."""
@@ -397,7 +399,11 @@ class DataSource:
         def load(store: Any) -> RunDetail:
             run = store.get_run(run_id)
             status = self.status_of(run, now)
+            from nawt_core.store import effective_status
+
             evs = store.evaluations(run_id)
+            for ev in evs:  # detached rows: the shown status (stale when its process is gone), never saved
+                ev.status = effective_status(ev, host=self.host)
             curves: dict[int, Curve] = {}
             for ev in evs:
                 if ev.kind not in ("robustness", "quantization"):
