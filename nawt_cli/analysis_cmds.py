@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nawt_core.errors import NawtError
@@ -87,7 +88,7 @@ def eval_robustness(
     run_ids: RunIds,
     mode: Annotated[str, typer.Option(help="absolute: W+s·N(0,1) (the poster's) | relative: W+s·max|W|·N | std: W+s·std(W)·N")] = "absolute",
     strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 \\[default per mode; absolute includes 0.1]")] = None,
-    trials: Annotated[int, typer.Option(help="perturbed copies per strength")] = 10,
+    trials: Annotated[int, typer.Option(help="perturbed copies per strength (1 to 10000; at most 1000 strengths)")] = 10,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
     targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
@@ -110,6 +111,7 @@ def eval_robustness(
     _check_device(device)
     store = open_store(db, data_dir, create=False)
     _check_finished(store, run_ids)
+    store.settle_stale()
     from nawt_core.sweeps import robustness_sweep
 
     rec = EvalRecorder(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials})
@@ -175,6 +177,7 @@ def eval_quantization(
     _check_device(device)
     store = open_store(db, data_dir, create=False)
     _check_finished(store, run_ids)
+    store.settle_stale()
     from nawt_core.sweeps import quantization_sweep
 
     rec = EvalRecorder(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn})
@@ -329,7 +332,7 @@ def compare_cmd(
             from nawt_core import plots
 
             plots.save(comp, p, "all", store)
-            err_console.print(f"wrote {p}")
+            err_console.print(f"wrote {p}", markup=False)
 
 
 # ---------------------------------------------------------------- export
@@ -362,7 +365,7 @@ def export_cmd(
     if output is None:
         sys.stdout.write(text)
     else:
-        err_console.print(f"wrote {output}")
+        err_console.print(f"wrote {output}", markup=False)
 
 
 # ------------------------------------------------------------------ plot
@@ -397,7 +400,7 @@ def plot_cmd(
         folder = Path(store.get_study(comp.study).out_dir or data_dir / "studies" / comp.study)
         output = check_writable(folder / f"{'figures' if kind == 'all' else kind}.png")
     plots.save(comp, output, kind, store)
-    console.print(f"wrote {output}")
+    console.print(f"wrote {output}", markup=False)
 
 
 # ----------------------------------------------------------------- study
@@ -432,13 +435,14 @@ def study_cmd(
          overrides=overrides)  # validate first
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     store = open_store(db, data_dir)
+    store.settle_stale()
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                     device=device, dataset=dataset, overrides=overrides,
                     say=lambda s: err_console.print(s, markup=False), home=data_dir)
-    console.print(f"study [bold]{res.name}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
+    console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     print_comparison(res.comparison)
-    console.print(f"tables and figures in {res.out_dir}")
+    console.print(f"tables and figures in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")

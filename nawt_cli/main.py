@@ -1,7 +1,8 @@
-"""Entry point: registers every command module, then turns NawtError into one line."""
+"""Entry point: registers every command module, then turns every failure into one line."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from nawt_core.errors import NawtError
@@ -10,13 +11,23 @@ from . import analysis_cmds, run_cmds, train_cmds  # noqa: F401  (importing them
 from .app import app, err_console, setup_logging
 
 
+def _one_line(message: str, code: int = 2) -> None:
+    err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     setup_logging()
     try:
         app()
     except NawtError as e:
-        err_console.print(f"error: {e}", markup=False, soft_wrap=True)
-        sys.exit(2)
+        _one_line(str(e))
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         sys.exit(130)
+    except Exception as e:  # not nawt's own: disk full, out of memory, the database gone, ...
+        if os.environ.get("NAWT_DEBUG"):
+            raise
+        from nawt_core.failures import describe
+
+        _one_line(f"{describe(e)} (NAWT_DEBUG=1 shows the traceback)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -66,6 +67,7 @@ def train(
     deterministic: Annotated[bool, typer.Option("--deterministic", help="deterministic kernels (exact resume on CPU)")] = False,
     name: Annotated[str, typer.Option(help="a name for the run")] = "",
     resume: Annotated[Optional[int], typer.Option("--resume", help="continue run ID from its last completed epoch")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="with --resume: train the run again from scratch (e.g. its folder was deleted)")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="train in a background process that outlives the terminal")] = False,
     start: Annotated[Optional[int], typer.Option("--start", hidden=True)] = None,
     db: DbOpt = None,
@@ -75,9 +77,13 @@ def train(
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.runner import check_resumable, create_run
 
+    if restart and resume is None:
+        raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
     if start is not None or resume is not None:
         store = open_store(db, data_dir, create=False)
-        run = check_resumable(store, start if start is not None else resume)
+        if start is None:
+            store.settle_stale()
+        run = check_resumable(store, start if start is not None else resume, restart=restart)
     else:
         cfg = TrainConfig(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
@@ -87,21 +93,33 @@ def train(
             data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
             precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
         ).validate()
-        if cfg.dataset == "cifar10":  # find or fetch the data before anything is recorded
-            from nawt_core.data import ensure_cifar10
-
-            ensure_cifar10(cfg.data_dir)
+        _check_device_and_data(cfg)  # before anything is recorded
         store = open_store(db, data_dir)
+        store.settle_stale()
         run = create_run(store, cfg, data_dir)
     if detach:
-        _detach(run, db or store.url, data_dir, cifar_dir)
+        _detach(run, store.url, data_dir, cifar_dir)
         return
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir))
 
 
+def _check_device_and_data(cfg) -> None:
+    """The device exists and the dataset reads (into the process cache the trainer uses)."""
+    if cfg.device not in ("auto", "cpu"):
+        from nawt_core.device import resolve_device
+
+        resolve_device(cfg.device)
+    if cfg.dataset == "cifar10":
+        from nawt_core.data import load_cifar10
+
+        load_cifar10(cfg.data_dir)
+
+
 def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
-    """The options a follow-up command needs to find this run again."""
-    parts = [f"--db {db}"] if db else []
+    """The options a follow-up command needs to find this run again (password hidden)."""
+    from nawt_core.store import mask_url
+
+    parts = [f"--db {mask_url(db)}"] if db else []
     if data_dir != Path("data"):
         parts.append(f"--data-dir {data_dir}")
     if cifar_dir:
@@ -110,16 +128,20 @@ def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
 
 
 def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
+    """Starts the trainer in its own session; the database URL goes through the
+    environment (NAWT_DB), never the command line that `ps` shows."""
+    import os
+
     log = Path(run.run_dir) / "train.log"
     extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--db", db_url,
-             "--data-dir", str(data_dir), *extra],
+            [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--data-dir", str(data_dir), *extra],
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "NAWT_DB": db_url},
         )
     open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
-    console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}", soft_wrap=True,
+    console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}", soft_wrap=True, markup=False,
                   highlight=False)
 
 
@@ -171,22 +193,25 @@ def show(
     epochs = store.epochs(run_id)
     evals = store.evaluations(run_id)
     files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    from nawt_core.store import effective_status
+
     if json_out:
         print_json({"run": {**run.model_dump(), "status": run_summary(run)["status"]},
                     "epochs": [e.model_dump() for e in epochs],
-                    "evaluations": [e.model_dump() for e in evals], "files": files})
+                    "evaluations": [{**e.model_dump(), "status": effective_status(e)} for e in evals],
+                    "files": files})
         return
     s = run_summary(run)
-    console.print(f"[bold]run {run.id}[/] {run.name}  [dim]{run.method}[/]  status [bold]{s['status']}[/]"
-                  f"  epoch {run.epoch}/{run.epochs}  device {run.device or '-'}  data {run.dataset or '-'}")
+    console.print(f"[bold]run {run.id}[/] {escape(run.name)}  [dim]{escape(run.method)}[/]  status [bold]{s['status']}[/]"
+                  f"  epoch {run.epoch}/{run.epochs}  device {escape(run.device or '-')}  data {escape(run.dataset or '-')}")
     if run.error:
-        console.print(f"[red]error:[/] {run.error}", markup=True)
+        console.print(f"[red]error:[/] {escape(run.error)}", markup=True)
     if run.tags or run.notes:
         console.print(Text.assemble(("tags ", "bold"), " ".join(run.tags or []) or "-", ("  note ", "bold"),
                                     run.notes or "-"))
     cfg = Table(title="config", show_header=False, box=None)
     for k, v in run.config.items():
-        cfg.add_row(k, fmt_value(v, "None"))
+        cfg.add_row(escape(k), escape(fmt_value(v, "None")))
     console.print(cfg)
     t = Table(title="epochs", header_style="bold")
     for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "img/s"):
@@ -201,9 +226,9 @@ def show(
         for col in ("id", "kind", "status", "clean acc %", "config"):
             et.add_column(col)
         for e in evals:
-            et.add_row(str(e.id), e.kind, e.status, _pct(e.clean_acc), str(e.config))
+            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(str(e.config)))
         console.print(et)
-    console.print("files: " + (", ".join(files) if files else "none"))
+    console.print("files: " + (", ".join(files) if files else "none"), markup=False)
 
 
 @app.command()

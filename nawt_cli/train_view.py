@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
@@ -31,7 +32,8 @@ class RichReporter(Reporter):
     def start(self, run, start_epoch):
         self.epochs = run.epochs
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
-        self.console.print(f"[bold]run {run.id}[/] {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}")
+        self.console.print(f"[bold]run {run.id}[/] {escape(run.name)}: {run.method}, {where}; device {escape(run.device)}; "
+                           f"data {escape(run.dataset)}")
         self.progress.start()
         self.ep_task = self.progress.add_task("epochs", total=run.epochs, completed=start_epoch, stats="")
         self.b_task = self.progress.add_task("batches", total=run.batches, stats="")
@@ -53,7 +55,7 @@ class RichReporter(Reporter):
         if run.status == "completed":
             self.console.print(f"[green]run {run.id} completed[/]: test accuracy {100 * (run.final_test_acc or 0):.2f}% "
                                f"(best {100 * (run.best_test_acc or 0):.2f}%), {run.train_seconds:.0f}s training; "
-                               f"checkpoint {run.checkpoint_final}")
+                               f"checkpoint {escape(str(run.checkpoint_final))}")
 
 
 class PlainReporter(Reporter):

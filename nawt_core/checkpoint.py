@@ -4,6 +4,7 @@ cannot run code when loaded."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -13,16 +14,47 @@ from .errors import NawtError
 FORMAT = 1
 
 
+def _tmp_name(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.tmp-{pid}")
+
+
 def save_atomic(state: dict, path: str | Path) -> None:
+    """Writes ``path`` whole or not at all; a failure (disk full, folder deleted)
+    is a NawtError naming the file, the old file stays as it was."""
+    from .failures import describe
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _tmp_name(path, os.getpid())
     try:
         torch.save(state, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)  # a crash leaves either the old file or the new one, never half
+    except (OSError, RuntimeError) as e:
+        raise NawtError(describe(e, f"writing {path.name} in {path.parent}")) from None
     finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def clean_temporaries(folder: str | Path) -> list[Path]:
+    """Removes half-written checkpoints (``.NAME.tmp-PID``) whose writer is gone:
+    a kill during a write leaves one behind."""
+    from .store import pid_alive
+
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(".*.pt.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
+            continue  # another live process is writing it
         tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def load(path: str | Path, map_location="cpu") -> dict:
@@ -31,12 +63,21 @@ def load(path: str | Path, map_location="cpu") -> dict:
         raise NawtError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the file is unusable
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise NawtError(f"checkpoint {path} is unreadable or corrupt ({first[:160]})") from None
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower() or "weights_only" in str(e):
+            raise NawtError(f"checkpoint {path} is not a plain tensor checkpoint; refusing to load it") from None
+        raise NawtError(f"checkpoint {path} is unreadable or corrupt ({_first(e)})") from None
+    except Exception as e:  # noqa: BLE001 - any other failure means the file is unusable
+        raise NawtError(f"checkpoint {path} is unreadable or corrupt ({_first(e)})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise NawtError(f"checkpoint {path} is not a nawt checkpoint")
     return state
+
+
+def _first(e: Exception) -> str:
+    from .failures import first_line
+
+    return first_line(e, 160) or type(e).__name__
 
 
 def load_model_state(path: str | Path, map_location="cpu") -> dict:

@@ -45,7 +45,7 @@ from typing import Any
 
 from .config import METHODS, TrainConfig
 from .errors import NawtError
-from .store import Evaluation, Run, Store
+from .store import Evaluation, Run, Store, effective_status
 
 MODES = ("absolute", "relative", "std")
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
@@ -138,7 +138,7 @@ def _num_key(x: float) -> str:
 def run_summary(r: Run) -> dict[str, Any]:
     cfg = r.config or {}
     return {
-        "id": r.id, "name": r.name, "method": r.method, "study": r.study, "status": r.status,
+        "id": r.id, "name": r.name, "method": r.method, "study": r.study, "status": effective_status(r),
         "seed": r.seed, "dataset": r.dataset, "arch": cfg.get("arch"), "epochs": r.epochs,
         "train_subset": cfg.get("train_subset"), "test_subset": cfg.get("test_subset"),
         "device": r.device, "train_seconds": r.train_seconds, "final_test_acc": r.final_test_acc,

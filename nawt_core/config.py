@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import NawtError
@@ -18,6 +19,8 @@ ARCHS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("cosine", "step")
 PRECISIONS = ("fp32", "bf16")
+# CIFAR-10's split sizes: larger subsets (and batches) only waste memory
+MAX_TRAIN, MAX_TEST = 50_000, 10_000
 
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
@@ -67,8 +70,13 @@ class TrainConfig:
         need(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose cosine or step")
         need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose fp32 or bf16")
+        for key in ("lr", "momentum", "weight_decay", "rho", "noise_sigma", "noise_eta"):
+            v = getattr(self, key)
+            need(math.isfinite(v), f"{key.replace('_', ' ')} must be a finite number (got {v})")
+        need(all(math.isfinite(r) for r in self.rho_stages), f"rho stages must be finite numbers (got {self.rho_stages})")
         need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
         need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
+        need(self.batch_size <= MAX_TRAIN, f"batch size must be at most {MAX_TRAIN} (got {self.batch_size})")
         need(self.lr > 0, f"learning rate must be positive (got {self.lr})")
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1) (got {self.momentum})")
         need(self.weight_decay >= 0, f"weight decay must not be negative (got {self.weight_decay})")
@@ -78,9 +86,11 @@ class TrainConfig:
         need(self.ascent_steps >= 1, f"ascent steps must be at least 1 (got {self.ascent_steps})")
         need(self.noise_sigma >= 0, f"noise sigma must not be negative (got {self.noise_sigma})")
         need(self.noise_eta >= 0, f"noise eta must not be negative (got {self.noise_eta})")
-        for key in ("train_subset", "test_subset"):
+        for key, most in (("train_subset", MAX_TRAIN), ("test_subset", MAX_TEST)):
             v = getattr(self, key)
             need(v is None or v > 0, f"{key.replace('_', ' ')} must be positive (got {v})")
+            need(v is None or v <= most, f"{key.replace('_', ' ')} must be at most {most}, "
+                 f"the size of CIFAR-10's split (got {v})")
         dev = self.device
         need(
             dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()),

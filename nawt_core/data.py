@@ -47,16 +47,62 @@ def _find_batches(data_dir: Path) -> Path | None:
     return find_cifar_batches(data_dir)
 
 
-def _tv_split(root: Path, train: bool, *, check: bool):
-    """torchvision's CIFAR10 for one split; with check=False its md5 test is
-    skipped (the caller validates shapes, counts and labels instead)."""
+def _tv_split(root: Path, train: bool):
+    """torchvision's CIFAR10 for one split (md5-verified files only: it unpickles them)."""
     from torchvision.datasets import CIFAR10
 
-    class Unchecked(CIFAR10):
-        def _check_integrity(self) -> bool:
-            return True
+    return CIFAR10(str(root), train=train, download=False)
 
-    return (CIFAR10 if check else Unchecked)(str(root), train=train, download=False)
+
+# What a CIFAR-10 batch pickle may reference: numpy arrays and dtypes. Dicts,
+# lists, bytes, str and ints need no global at all.
+_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles data, never code: any other global (os.system, builtins.eval, ...) is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"it references {module}.{name}")
+        if module == "numpy.core.multiarray":  # numpy 2 moved it; skip the deprecated alias
+            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
+        return super().find_class(module, name)
+
+
+def read_batch(path: Path) -> tuple[np.ndarray, list]:
+    """One batch file as (data uint8 (N, 3072), labels), through the restricted unpickler."""
+    try:
+        with open(path, "rb") as fh:
+            entry = _BatchUnpickler(fh, encoding="latin1").load()
+    except pickle.UnpicklingError as e:
+        if str(e).startswith("it references"):
+            raise NawtError(f"refusing to load {path}: not a plain CIFAR-10 batch ({e})") from None
+        raise NawtError(f"cannot read CIFAR-10 batch {path}: the file is truncated or corrupt ({e})") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, OSError, MemoryError) as e:
+        raise NawtError(f"cannot read CIFAR-10 batch {path}: the file is truncated or corrupt "
+                        f"({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(entry, dict) or "data" not in entry or not isinstance(entry["data"], np.ndarray):
+        raise NawtError(f"cannot read CIFAR-10 batch {path}: it holds no 'data' array")
+    labels = entry.get("labels", entry.get("fine_labels"))
+    if not isinstance(labels, (list, np.ndarray)):
+        raise NawtError(f"cannot read CIFAR-10 batch {path}: it holds no 'labels' list")
+    return entry["data"], list(labels)
+
+
+def _read_split(folder: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A split as NHWC uint8 images and int64 labels (torchvision's layout)."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    parts = [read_batch(folder / n) for n in names]
+    try:
+        x = np.concatenate([d for d, _ in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        y = np.asarray([v for _, lab in parts for v in lab], dtype=np.int64)
+    except (ValueError, TypeError) as e:
+        raise NawtError(f"CIFAR-10 batches in {folder} do not hold 32x32 RGB images and integer labels ({e})") from None
+    return x, y
 
 
 def _official_checksums_ok(root: Path) -> bool:
@@ -78,17 +124,21 @@ def _validate_split(x: np.ndarray, y: np.ndarray, n: int, where: Path, split: st
 
 
 def _read_cifar(root: Path) -> ArrayData:
-    """Loads a local copy: torchvision when the official checksums match; else the
-    same parser without the md5 test, after validating shapes, counts and labels."""
+    """Loads a local copy: torchvision when the official checksums match; else a
+    restricted unpickler (numpy arrays and plain containers only), after which
+    shapes, counts and labels are validated."""
     official = _official_checksums_ok(root)
-    try:
-        tr = _tv_split(root, True, check=official)
-        te = _tv_split(root, False, check=official)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, RuntimeError) as e:
-        raise NawtError(f"cannot read CIFAR-10 in {root / BATCH_FOLDER}: a batch file is truncated or corrupt ({type(e).__name__}: {e})") from None
-    x_tr, y_tr = tr.data, np.asarray(tr.targets, dtype=np.int64)
-    x_te, y_te = te.data, np.asarray(te.targets, dtype=np.int64)
     where = root / BATCH_FOLDER
+    if official:
+        try:
+            tr, te = _tv_split(root, True), _tv_split(root, False)
+        except (pickle.UnpicklingError, EOFError, ValueError, KeyError, OSError, RuntimeError) as e:
+            raise NawtError(f"cannot read CIFAR-10 in {where}: a batch file is truncated or corrupt ({type(e).__name__}: {e})") from None
+        x_tr, y_tr = tr.data, np.asarray(tr.targets, dtype=np.int64)
+        x_te, y_te = te.data, np.asarray(te.targets, dtype=np.int64)
+    else:  # unverified files are data to check, never code to run
+        x_tr, y_tr = _read_split(where, True)
+        x_te, y_te = _read_split(where, False)
     _validate_split(x_tr, y_tr, 50000, where, "training")
     _validate_split(x_te, y_te, 10000, where, "test")
     source = "cifar10"

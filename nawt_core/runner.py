@@ -24,6 +24,8 @@ from pathlib import Path
 from . import __version__
 from .config import TrainConfig
 from .errors import NawtError
+from sqlalchemy.exc import SQLAlchemyError
+
 from .store import Run, Store, effective_status, utcnow
 
 HEARTBEAT_S = 2.0
@@ -93,7 +95,7 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
         name=cfg.label(), method=cfg.method, study=cfg.study, config=cfg.to_dict(),
         config_key=cfg.key(), seed=cfg.seed, status="queued", dataset=cfg.dataset,
         epochs=cfg.epochs, nawt_version=__version__, git_commit=git_commit(),
-        host=socket.gethostname(),
+        host=socket.gethostname(), pid=os.getpid(),  # queued, held by this process (see effective_status)
     )
     run_dir = root / str(run.id)
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -103,14 +105,39 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
     return store.update_run(run.id, run_dir=str(run_dir))
 
 
-def check_resumable(store: Store, run_id: int) -> Run:
+def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
+    """The run, if it can be continued; with ``restart`` it is reset to train
+    from scratch (its folder recreated, its epochs dropped)."""
     run = store.get_run(run_id)
     status = effective_status(run)
     if status == "completed":
         raise NawtError(f"run {run_id} is already completed")
     if status == "running":
         raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
+    if restart:
+        return restart_run(store, run)
+    folder = Path(run.run_dir) if run.run_dir else None
+    if folder is None or not folder.is_dir() or (run.epoch > 0 and not (folder / "last.pt").exists()):
+        what = f"its folder {folder} is gone" if folder is None or not folder.is_dir() else \
+            f"its checkpoint {folder / 'last.pt'} is gone"
+        raise NawtError(f"run {run_id} cannot be resumed: {what}; train it again from scratch with "
+                        f"`nawt train --resume {run_id} --restart`")
     return run
+
+
+def restart_run(store: Store, run: Run) -> Run:
+    """Resets ``run`` to epoch 0: folder recreated, last.pt and epoch rows dropped."""
+    folder = Path(run.run_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "last.pt").unlink(missing_ok=True)
+    except OSError as e:
+        raise NawtError(f"cannot recreate the run folder {folder}: {e.strerror}") from None
+    store.truncate_epochs(run.id, 0)
+    return store.update_run(run.id, status="queued", epoch=0, batch=0, train_seconds=0.0, error=None,
+                            started_at=None, finished_at=None, checkpoint_last=None, checkpoint_final=None,
+                            test_acc=None, best_test_acc=None, final_test_acc=None, train_loss=None,
+                            train_acc=None, pid=os.getpid(), host=socket.gethostname())
 
 
 # ----------------------------------------------------------------- schedule
@@ -197,6 +224,9 @@ class Trainer:
 
     # ------------------------------------------------------------ loop
     def train(self) -> Run:
+        from .checkpoint import clean_temporaries
+
+        clean_temporaries(self.run_dir)  # left by a kill during a checkpoint write
         last = self.run_dir / "last.pt"
         if last.exists():
             self.restore(last)
@@ -213,23 +243,35 @@ class Trainer:
             with _stop_signals(self):
                 for epoch in range(self.start_epoch, self.cfg.epochs):
                     self._epoch(epoch)
+            final = self.run_dir / "final.pt"
+            from .checkpoint import save_atomic
+
+            save_atomic(self.state(self.cfg.epochs), final)
         except Interrupted:
             return self._end("interrupted", None)
         except Diverged as e:
             return self._end("failed", str(e))
-        except BaseException as e:
-            self._end("failed", f"{type(e).__name__}: {e}")
+        except KeyboardInterrupt:
+            self._end("interrupted", None)
             raise
-        final = self.run_dir / "final.pt"
-        from .checkpoint import save_atomic
+        except Exception as e:  # disk full, out of memory, the folder deleted, ...
+            from .failures import describe
 
-        save_atomic(self.state(self.cfg.epochs), final)
+            reason = describe(e)
+            self._end("failed", reason)
+            raise NawtError(reason) from None
         return self._end("completed", None, checkpoint_final=str(final),
                          final_test_acc=self.run.test_acc)
 
     def _end(self, status: str, error: str | None, **fields) -> Run:
-        self.run = self.store.update_run(self.run.id, status=status, error=error,
-                                         finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
+        try:
+            self.run = self.store.update_run(self.run.id, status=status, error=error,
+                                             finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
+        except SQLAlchemyError as e:  # e.g. the database's disk is full: say so, the next start repairs it
+            from .failures import describe
+
+            raise NawtError(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
+                            f"could not record it: {describe(e)}; the next nawt train/eval/study records it") from None
         self.reporter.finish(self.run)
         return self.run
 
@@ -334,16 +376,23 @@ class _stop_signals:
         return False
 
 
-def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None) -> Run:
-    """Trains (or resumes) run ``run_id`` to completion, interruption or failure."""
+def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None,
+            restart: bool = False) -> Run:
+    """Trains (or resumes) run ``run_id`` to completion, interruption or failure.
+    Failures that are not nawt's own end the run ``failed`` with a one-line
+    reason (see failures.describe) and are raised as that NawtError."""
     from .device import deterministic_mode
+    from .failures import describe
 
-    run = check_resumable(store, run_id)
+    run = check_resumable(store, run_id, restart=restart)
     with deterministic_mode():
         try:
             trainer = Trainer(store, run, reporter, data_dir=data_dir)
-        except NawtError as e:
-            if run.status == "queued":  # a run that never started records why; others stay as they were
-                store.update_run(run_id, status="failed", error=str(e), finished_at=utcnow())
-            raise
+        except Exception as e:  # bad data, out of memory, a missing device ...
+            reason = describe(e, "preparing the run")
+            if run.status in ("queued", "running"):  # a run that never started records why; others stay as they were
+                store.update_run(run_id, status="failed", error=reason, finished_at=utcnow())
+            if isinstance(e, NawtError):
+                raise
+            raise NawtError(reason) from None
         return trainer.train()

@@ -8,19 +8,26 @@ This module must not import torch: the TUI reads the store through it.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Column, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import JSON, Column, event, inspect, literal, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from .errors import NawtError
 
+log = logging.getLogger("nawt.store")
+
 STATUSES = ("queued", "running", "completed", "failed", "interrupted")
+# Shown, never stored: a run or evaluation whose process is gone. See effective_status.
+STALE = "stale"
 # A running run is stale when its process is gone (same host), or when its
 # heartbeat has been silent this long (another host, or a reused pid).
 LOST_AFTER_S = 600.0
@@ -106,6 +113,8 @@ class Evaluation(SQLModel, table=True):
     seed: int = 0
     status: str = "running"  # queued | running | completed | failed
     device: str = ""
+    host: str = ""  # where the evaluating process runs (with pid: tells a dead one)
+    pid: int | None = None
     clean_acc: float | None = None
     seconds: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -113,8 +122,6 @@ class Evaluation(SQLModel, table=True):
     error: str | None = None
     progress: float | None = None  # fraction done, written by the sweep now and then
     log_path: str | None = None  # where the evaluating process writes its output
-    host: str = ""
-    pid: int | None = None
 
 
 class EvalPoint(SQLModel, table=True):
@@ -144,6 +151,14 @@ def default_url(data_dir: str | os.PathLike = "data") -> str:
     return f"sqlite:///{Path(data_dir) / 'nawt.db'}"
 
 
+def mask_url(url: str) -> str:
+    """The URL with its password hidden, for anything printed, logged or stored."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -168,23 +183,89 @@ def _prepare_sqlite_path(url: str, create: bool) -> None:
         raise NawtError(f"the database {db} is not writable (check the permissions of {db.parent})")
 
 
+def _engine(url: str, create: bool):
+    """An engine for ``url``; a malformed URL or a missing driver is one clear line."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise NawtError(f"--db {mask_url(url)!r} is not a database URL; use e.g. sqlite:///data/nawt.db "
+                        "or postgresql+psycopg://user@host/db") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            _prepare_sqlite_path(url, create)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise NawtError(f"unknown database kind {parsed.drivername!r} in --db {mask_url(url)}; "
+                        "use sqlite:///… or postgresql+psycopg://…") from None
+    except ImportError as e:
+        hint = " (pip install 'nawt[postgres]')" if parsed.get_backend_name() == "postgresql" else ""
+        raise NawtError(f"the database driver for {parsed.drivername} is not installed{hint}: {e}") from None
+
+
+def _default_sql(col, dialect) -> str | None:
+    """The column's scalar default as SQL, or None when it has none (or a callable one)."""
+    d = col.default
+    if d is None or not getattr(d, "is_scalar", False):
+        return None
+    return str(literal(d.arg, col.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def upgrade_schema(engine) -> list[str]:
+    """Adds the columns the models have and the live tables lack ("table.column"
+    for each): nullable ones as NULL, others with their scalar default. Anything
+    else cannot be added in place and is one error line saying what to do."""
+    insp = inspect(engine)
+    quote = engine.dialect.identifier_preparer.quote
+    added = []
+    for table in SQLModel.metadata.sorted_tables:
+        live = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in live:
+                continue
+            default = _default_sql(col, engine.dialect)
+            if not col.nullable and default is None:
+                raise NawtError(
+                    f"the database was made by another version of nawt: column {table.name}.{col.name} is "
+                    "missing and has no default to fill it; open it with the nawt that made it, or start a new "
+                    "store (--db or --data-dir)")
+            ddl = (f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(col.name)} "
+                   f"{col.type.compile(dialect=engine.dialect)}"
+                   + ("" if default is None else f" NOT NULL DEFAULT {default}" if not col.nullable else f" DEFAULT {default}"))
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except SQLAlchemyError:
+                # another process may have added it a moment ago
+                if col.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+            added.append(f"{table.name}.{col.name}")
+        if any(a.startswith(f"{table.name}.") for a in added):
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
+    return added
+
+
 class Store:
     """All reads and writes of runs, epochs and evaluations; one short session each."""
 
     def __init__(self, url: str | None = None, *, create: bool = True):
         self.url = url or default_url()
-        if self.url.startswith("sqlite"):
-            _prepare_sqlite_path(self.url, create)
-            self.engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 10}
-            )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+        where = mask_url(self.url)
+        self.engine = _engine(self.url, create)
         try:
-            SQLModel.metadata.create_all(self.engine)
+            SQLModel.metadata.create_all(self.engine)  # new tables only
+            added = upgrade_schema(self.engine)
         except SQLAlchemyError as e:
-            raise NawtError(f"cannot open the database {self.url}: {_short(e)}") from None
+            self.engine.dispose()
+            reason = _short(e)
+            secret = make_url(self.url).password
+            raise NawtError(f"cannot open the database {where}: "
+                            f"{reason.replace(secret, '***') if secret else reason}") from None
+        if added:
+            log.info("upgraded the database schema: added %s", ", ".join(added))
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -256,6 +337,24 @@ class Store:
             s.commit()
         return run
 
+    def settle_stale(self, host: str | None = None) -> list[str]:
+        """Records how runs and evaluations whose process died on this host ended
+        (killed, out of memory, the database full when it tried to say so):
+        runs become interrupted (resumable), evaluations failed. Returns what changed."""
+        changed = []
+        for run in self.list_runs(status="running") + self.list_runs(status="queued"):
+            if _gone(run, host):
+                why = "started" if run.status == "queued" else "finished"
+                self.update_run(run.id, status="interrupted", finished_at=utcnow(),
+                                error=f"its process (pid {run.pid}) ended before the run {why}")
+                changed.append(f"run {run.id}")
+        for ev in self.evaluations(status="running") + self.evaluations(status="queued"):
+            if _gone(ev, host):
+                self.update_evaluation(ev.id, status="failed", finished_at=utcnow(),
+                                       error=f"its process (pid {ev.pid}) ended before the evaluation finished")
+                changed.append(f"evaluation {ev.id}")
+        return changed
+
     # -------------------------------------------------------------- epochs
     def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, **metrics: Any) -> Epoch:
         """One epoch row and the run's summary fields, in one transaction."""
@@ -307,9 +406,12 @@ class Store:
             s.commit()
 
     def evaluations(
-        self, run_id: int | None = None, kind: str | None = None, *, completed_only: bool = False
+        self, run_id: int | None = None, kind: str | None = None, *, completed_only: bool = False,
+        status: str | None = None,
     ) -> list[Evaluation]:
         q = select(Evaluation).order_by(Evaluation.id)
+        if status is not None:
+            q = q.where(Evaluation.status == status)
         if run_id is not None:
             q = q.where(Evaluation.run_id == run_id)
         if kind is not None:
@@ -364,17 +466,34 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-def effective_status(run: Run, now: datetime | None = None, host: str | None = None) -> str:
-    """The status to show: a 'running' run whose heartbeat stopped and whose
-    process is gone is 'stale' (it crashed or was killed without cleanup)."""
-    if run.status != "running":
-        return run.status
+def _gone(row, host: str | None) -> bool:
+    """The row names a process on this host, and that process no longer exists."""
+    return bool(row.pid) and row.host == (host or socket.gethostname()) and not pid_alive(row.pid)
+
+
+def effective_status(row: Run | Evaluation, now: datetime | None = None, host: str | None = None) -> str:
+    """The one status to show for a run or an evaluation (CLI, JSON, exports, TUI).
+
+    It is the stored status, except ``stale`` when nothing will ever finish it:
+    - a running run whose process (pid, on this host) is gone, or whose
+      heartbeat has been silent for LOST_AFTER_S (another host, a reused pid);
+    - a queued run that recorded a process (its creator, or the --detach child
+      that trains it) and that process is gone from this host. A queued run
+      without a pid is waiting for someone to claim it and stays queued;
+    - a queued or running evaluation whose process is gone from this host.
+    """
+    if isinstance(row, Evaluation):
+        return STALE if row.status in ("queued", "running") and _gone(row, host) else row.status
+    if row.status == "queued":
+        return STALE if _gone(row, host) else "queued"
+    if row.status != "running":
+        return row.status
+    if _gone(row, host):
+        return STALE  # its process is gone: nothing will ever finish it
     now = now or utcnow()
-    beat = run.heartbeat_at or run.started_at or run.created_at
+    beat = row.heartbeat_at or row.started_at or row.created_at
     silent = (as_utc(now) - as_utc(beat)).total_seconds()
-    if run.host == (host or socket.gethostname()) and run.pid and not pid_alive(run.pid):
-        return "stale"  # its process is gone: nothing will ever finish it
-    return "stale" if silent > LOST_AFTER_S else "running"
+    return STALE if silent > LOST_AFTER_S else "running"
 
 
 __all__ = [
@@ -389,6 +508,8 @@ __all__ = [
     "Study",
     "default_url",
     "effective_status",
+    "mask_url",
+    "upgrade_schema",
     "pid_alive",
     "as_utc",
     "utcnow",

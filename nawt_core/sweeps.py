@@ -20,12 +20,15 @@ the batched pass can win because a single ResNet-20 pass leaves it idle.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
+import os
+import socket
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn as nn
@@ -206,16 +209,22 @@ class Perturber:
 
     def run(self, jobs, strategy: str = "loop", chunk: int = 8, progress: Progress | None = None):
         """(loss, accuracy) per (strength, trial) job, in order."""
+        return [r for _, r in self.stream(jobs, len(jobs), strategy, chunk, progress)]
+
+    def stream(self, jobs: Iterable[tuple[float, int]], total: int, strategy: str = "loop", chunk: int = 8,
+               progress: Progress | None = None):
+        """Yields ((strength, trial), (loss, accuracy)) as jobs are evaluated; ``jobs``
+        may be a lazy iterator, so memory does not grow with the number of trials."""
         if strategy not in ("loop", "batched"):
             raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
         step = chunk if strategy == "batched" else 1
-        out = []
-        for i in range(0, len(jobs), step):
-            part = jobs[i : i + step]
-            out += self.batched(part, chunk=chunk) if strategy == "batched" else self.loop(part)
+        it, done = iter(jobs), 0
+        while part := list(itertools.islice(it, step)):
+            res = self.batched(part, chunk=chunk) if strategy == "batched" else self.loop(part)
+            done += len(part)
             if progress:
-                progress(len(out), len(jobs))
-        return out
+                progress(done, total)
+            yield from zip(part, res)
 
 
 _CHOICE: dict[tuple, tuple[str, dict]] = {}
@@ -248,9 +257,16 @@ def choose_strategy(perturber: Perturber, arch: str = "", chunk: int = 8, images
     return _CHOICE[key]
 
 
-def sweep_jobs(strengths: Iterable[float], trials: int) -> list[tuple[float, int]]:
-    """(strength, trial) pairs; strength 0 is deterministic, so it gets one trial."""
-    return [(float(s), t) for s in strengths for t in range(1 if s == 0 else trials)]
+def sweep_jobs(strengths: Iterable[float], trials: int) -> Iterator[tuple[float, int]]:
+    """(strength, trial) pairs, generated lazily; strength 0 is deterministic, so it gets one trial."""
+    return ((float(s), t) for s in strengths for t in range(1 if s == 0 else trials))
+
+
+def count_jobs(strengths: Iterable[float], trials: int) -> int:
+    return sum(1 if s == 0 else trials for s in strengths)
+
+
+POINTS_PER_WRITE = 1000  # evaluation points are stored in batches of this many
 
 
 # -------------------------------------------------------------- stored sweeps
@@ -276,10 +292,18 @@ class _recorded:
         return self
 
     def __exit__(self, et, e, tb):
-        if et is not None:
-            why = "interrupted" if et is KeyboardInterrupt else f"{et.__name__}: {e}"
+        if et is None:
+            return False
+        from .failures import describe
+
+        why = "interrupted" if et is KeyboardInterrupt else describe(e, "evaluating")
+        try:
             self.store.update_evaluation(self.ev.id, status="failed", error=why[:500], finished_at=utcnow())
-        return False
+        except Exception:  # noqa: BLE001 - e.g. the database's disk is full: the next start records it
+            pass
+        if et is KeyboardInterrupt or isinstance(e, NawtError):
+            return False
+        raise NawtError(f"evaluation {self.ev.id} failed: {why}") from None
 
 
 def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
@@ -313,14 +337,14 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
               "test_images": test.n, "dataset": test.source, "strategy": strategy, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
-                status="running", device=device_name(dev))
+                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         _, clean_acc = pert.clean_eval()
-        jobs = sweep_jobs(strengths, trials)
-        results = pert.run(jobs, strategy, chunk, progress)
-        store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": acc, "loss": loss}
-                                 for (s, t), (loss, acc) in zip(jobs, results)])
+        done = pert.stream(sweep_jobs(strengths, trials), count_jobs(strengths, trials), strategy, chunk, progress)
+        while batch := list(itertools.islice(done, POINTS_PER_WRITE)):
+            store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": acc, "loss": loss}
+                                     for (s, t), (loss, acc) in batch])
         return store.update_evaluation(ev.id, status="completed", clean_acc=clean_acc,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
@@ -359,7 +383,7 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
-                status="running", device=device_name(dev))
+                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress)

@@ -359,7 +359,9 @@ class DataSource:
 
     @property
     def display_url(self) -> str:
-        return self.db_url
+        from nawt_core.store import mask_url
+
+        return mask_url(self.db_url)
 
     def cli_args(self) -> list[str]:
         """`--db --data-dir [--cifar-dir]` for every `nawt` process the TUI launches."""
@@ -418,7 +420,11 @@ class DataSource:
         def load(store: Any) -> RunDetail:
             run = store.get_run(run_id)
             status = self.status_of(run, now)
+            from nawt_core.store import effective_status
+
             evs = store.evaluations(run_id)
+            for ev in evs:  # detached rows: the shown status (stale when its process is gone), never saved
+                ev.status = effective_status(ev, host=self.host)
             curves: dict[int, Curve] = {}
             for ev in evs:
                 if ev.kind not in ("robustness", "quantization"):
@@ -441,12 +447,9 @@ class DataSource:
 
     def eval_status_of(self, ev: Any) -> str:
         """An evaluation whose process is gone from this host before it finished is stale."""
-        from nawt_core.store import pid_alive
+        from nawt_core.store import effective_status
 
-        live = ev.status in ("queued", "running")
-        if live and getattr(ev, "host", "") == self.host and ev.pid and not pid_alive(ev.pid):
-            return "stale"
-        return ev.status
+        return effective_status(ev, host=self.host)
 
     def curves(self, run_ids: list[int]) -> list[tuple[Any, list[Any]]]:
         """Each run with its epoch rows (for overlaid training curves)."""

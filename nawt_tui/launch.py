@@ -175,8 +175,16 @@ def eval_args(kind: str, run_ids: list[int], options: dict[str, Any]) -> list[st
 
 
 def common_args(db_url: str, data_dir: str, cifar_dir: str | None = None) -> list[str]:
-    """The store and data places every `nawt` command takes (CIFAR-10 from cifar_dir when set)."""
-    args = ["--db", db_url, "--data-dir", data_dir]
+    """The store and data places every `nawt` command takes (CIFAR-10 from cifar_dir when set).
+    A URL with a password goes to the children through NAWT_DB (inherited by
+    cli_env), never on a command line that `ps` and the logs show."""
+    from nawt_core.store import mask_url
+
+    if mask_url(db_url) != db_url:
+        os.environ["NAWT_DB"] = db_url
+        args = ["--data-dir", data_dir]
+    else:
+        args = ["--db", db_url, "--data-dir", data_dir]
     if cifar_dir:
         args += ["--cifar-dir", str(cifar_dir)]
     return args
