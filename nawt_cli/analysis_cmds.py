@@ -120,7 +120,7 @@ def eval_robustness(
         for rid in run_ids:
             with _progress() as prog:
                 task = prog.add_task(f"run {rid} robustness", total=None)
-                ev = rec.run(rid, lambda **kw: robustness_sweep(
+                ev = rec.run(rid, lambda rid=rid, **kw: robustness_sweep(
                     store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets, device=device,
                     data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, **kw),
                     lambda d, t, task=task: prog.update(task, completed=d, total=t))
@@ -186,7 +186,7 @@ def eval_quantization(
         for rid in run_ids:
             with _progress() as prog:
                 task = prog.add_task(f"run {rid} quantization", total=None)
-                ev = rec.run(rid, lambda **kw: quantization_sweep(
+                ev = rec.run(rid, lambda rid=rid, **kw: quantization_sweep(
                     store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
                     data_dir=cifar_dir, test_subset=test_subset, **kw),
                     lambda d, t, task=task: prog.update(task, completed=d, total=t))

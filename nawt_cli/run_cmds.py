@@ -263,7 +263,7 @@ def logs(
     store = open_store(db, data_dir, create=False)
     path = _log_path(store.get_run(run_id))
     out = sys.stdout
-    with open(path, "r", errors="replace") as fh:
+    with open(path, errors="replace") as fh:
         text = fh.read()
         out.write("".join(text.splitlines(keepends=True)[-lines:]) if lines else text)
         out.flush()

@@ -341,7 +341,6 @@ def _trained(store, tiny_cfg, data_dir, **kw):
 
 
 def test_disk_full_while_saving_fails_the_run_with_a_reason(store, tiny_cfg, data_dir, monkeypatch):
-    import torch
 
     from nawt_core import checkpoint
     from nawt_core.errors import NawtError
