@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
@@ -19,6 +20,10 @@ def epoch_line(row: dict, epochs: int) -> str:
             f"  {row['epoch_seconds']:.1f}s  {row['images_per_sec']:.0f} img/s")
 
 
+def _precision(run) -> str:
+    return f"precision {run.precision} ({run.precision_reason})" if run.precision else "precision -"
+
+
 class RichReporter(Reporter):
     def __init__(self, console: Console):
         self.console = console
@@ -31,7 +36,8 @@ class RichReporter(Reporter):
     def start(self, run, start_epoch):
         self.epochs = run.epochs
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
-        self.console.print(f"[bold]run {run.id}[/] {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}")
+        self.console.print(f"[bold]run {run.id}[/] {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}"
+                           f"; {escape(_precision(run))}")
         self.progress.start()
         self.ep_task = self.progress.add_task("epochs", total=run.epochs, completed=start_epoch, stats="")
         self.b_task = self.progress.add_task("batches", total=run.batches, stats="")
@@ -64,7 +70,8 @@ class PlainReporter(Reporter):
     def start(self, run, start_epoch):
         self.epochs, self.last = run.epochs, time.monotonic()
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
-        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}", flush=True)
+        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}; "
+              f"{_precision(run)}", flush=True)
 
     def heartbeat(self, p: TrainProgress):
         if time.monotonic() - self.last >= self.EVERY_S:

@@ -12,12 +12,12 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import NawtError
+from .hardware import PRECISIONS  # auto, fp32, bf16; re-exported for the CLI and the TUI
 
 METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
 ARCHS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("cosine", "step")
-PRECISIONS = ("fp32", "bf16")
 
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
@@ -50,7 +50,9 @@ class TrainConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    # as asked: auto picks bf16 where the hardware runs it natively (see hardware.py);
+    # the precision a run actually used is Run.precision, resolved when it starts
+    precision: str = "auto"
     compile: bool = False
     seed: int = 0
     deterministic: bool = False
@@ -66,7 +68,7 @@ class TrainConfig:
         need(self.arch in ARCHS, f"unknown arch {self.arch!r}; choose one of: {', '.join(ARCHS)}")
         need(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose cosine or step")
-        need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose fp32 or bf16")
+        need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
         need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
         need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
         need(self.lr > 0, f"learning rate must be positive (got {self.lr})")

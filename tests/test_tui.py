@@ -433,7 +433,7 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
     assert "--rho" not in args and "--adaptive" not in args and "--stages" not in args
     assert args[args.index("--db") + 1] == demo_db
     assert args[args.index("--cifar-dir") + 1] == "/srv/cifar"
-    assert args[args.index("--precision") + 1] == "fp32" and args[args.index("--arch") + 1] == "resnet20"
+    assert args[args.index("--precision") + 1] == "auto" and args[args.index("--arch") + 1] == "resnet20"
 
 
 @run_async
