@@ -180,7 +180,8 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
         from .sweeps import bench_sweep
 
         log("timing a perturbation sweep...")
-        result["sweep"] = bench_sweep(device=str(dev), precision=precision)  # 16 copies x 2,000 images: about a minute on 2 cores
+        # 16 copies x 2,000 images: about a minute on 2 cores
+        result["sweep"] = bench_sweep(device=str(dev), precision=precision)
     return result
 
 

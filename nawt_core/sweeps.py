@@ -206,8 +206,8 @@ class Perturber:
             correct = torch.zeros(k, device=self.device, dtype=torch.long)
             bs = max(1, self.batch_size // k) if self.device.type == "cpu" else self.batch_size
             for b in range(0, x.shape[0], bs):
-                with warnings.catch_warnings(), self._autocast():  # vmap's slow-path notice for adaptive pooling
-                    warnings.simplefilter("ignore", UserWarning)
+                with warnings.catch_warnings(), self._autocast():
+                    warnings.simplefilter("ignore", UserWarning)  # vmap's slow-path notice for adaptive pooling
                     logits = run(stacks, x[b : b + bs]).float()  # (k, B, classes)
                 yb = y[b : b + bs]
                 loss += F.cross_entropy(logits.transpose(1, 2), yb.expand(k, -1), reduction="none").sum(1)

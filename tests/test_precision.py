@@ -203,3 +203,23 @@ def test_bench_names_the_cpu_and_the_precision_choice(cli, hardware, monkeypatch
     assert out["hardware"]["cpu"] == XEON.cpu_model and "avx512f" in out["hardware"]["flags"]
     assert (out["precision_requested"], out["precision"]) == ("auto", "fp32")
     assert out["precision_reason"].startswith("auto: ") and "warning" not in r.stderr
+
+
+# ------------------------------------------------------------------- TUI
+def test_tui_forms_offer_precision_and_pass_it_on():
+    from nawt_tui.launch import eval_args, train_args
+    from nawt_tui.screens.dialogs import validate_eval
+    from nawt_tui.screens.new_run import SELECTS
+
+    label, options, default, _ = SELECTS["precision"]
+    assert default == "auto" and [v for _, v in options] == ["auto", "fp32", "bf16"]
+    assert train_args({"method": "standard", "precision": "auto"})[-2:] == ["--precision", "auto"]
+    opts, errors = validate_eval({"kind": "quantization", "bits": "8,4", "granularity": "channel",
+                                  "precision": "bf16"})
+    assert not errors and opts["precision"] == "bf16"
+    args = eval_args("quantization", [3], opts)
+    assert args[args.index("--precision") + 1] == "bf16"
+    _, errors = validate_eval({"kind": "robustness", "trials": "2", "precision": "fp16"})
+    assert "precision" in errors
+    opts, _ = validate_eval({"kind": "robustness", "trials": "2"})
+    assert opts["precision"] == "auto"  # a blank choice is the default
