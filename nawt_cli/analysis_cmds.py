@@ -198,51 +198,98 @@ def eval_quantization(
 
 
 # --------------------------------------------------------------- compare
+def _secs(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _partial(v: dict, runs: int) -> str:
+    return f" ({v['runs']}/{runs} runs)" if v.get("partial") else ""
+
+
+def comparison_header(comp) -> str:
+    """What is compared, and what a reader must know before reading the numbers."""
+    done = len(comp.completed)
+    return f"{comp.scope}: {done} completed run{'s' if done != 1 else ''} in {len(comp.groups)} group" \
+           f"{'s' if len(comp.groups) != 1 else ''}" + (" (mixed settings: one row per setting)" if comp.mixed else "")
+
+
 def comparison_tables(comp) -> list[Table]:
-    """The poster's tables as Rich tables."""
+    """The poster's tables as Rich tables: one row per method and comparable settings."""
     tables = []
+    show_group = any(g.label for g in comp.groups) or any(r.get("group") for r in comp.robustness + comp.quantization)
+
+    def cols(t: Table, names: list[str]) -> None:
+        for c in names:
+            if c == "settings" and not show_group:
+                continue
+            t.add_column(c, justify="left" if c in ("method", "settings", "run ids", "device") else "right")
+
+    def row(t: Table, method: str, group: str, *cells: str) -> None:
+        t.add_row(method, *([group or "-"] if show_group else []), *cells)
+
     t = Table(title="Clean test accuracy (%) per method, mean ± std over seeds")
-    for c in ("method", "runs", "accuracy", "best", "run ids"):
-        t.add_column(c, justify="left" if c in ("method", "run ids") else "right")
+    cols(t, ["method", "settings", "runs", "accuracy", "best", "run ids"])
     for a in comp.accuracy:
-        t.add_row(a["method"], str(a["n"]), _pct(a["mean"], a["std"]), _pct(a["best"]), " ".join(map(str, a["run_ids"])))
+        row(t, a["method"], a["group"], str(a["n"]), _pct(a["mean"], a["std"]), _pct(a["best"]),
+            " ".join(map(str, a["run_ids"])))
     tables.append(t)
-    t = Table(title="Training time (evaluation excluded); ratio to standard on the same device and epochs")
-    for c in ("method", "runs", "epochs", "train s", "ratio", "device"):
-        t.add_column(c, justify="left" if c in ("method", "device") else "right")
+    t = Table(title="Training time (evaluation excluded): median epoch x epochs, and the total; "
+                    "ratio to standard of the same settings")
+    cols(t, ["method", "settings", "runs", "epochs", "epoch s median (min-max)", "median x epochs", "total s",
+             "load", "ratio", "device"])
     for r in comp.timing:
-        t.add_row(r["method"], str(r["n"]), str(r["epochs"]), f"{r['train_seconds']:.1f}",
-                  "-" if r["ratio"] is None else f"{r['ratio']:.2f}", r["device"] or "-")
+        spread = "-" if r["epoch_median"] is None else \
+            f"{r['epoch_median']:.1f} ({r['epoch_min']:.1f}-{r['epoch_max']:.1f})"
+        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}" + ("!" if r["load_flag"] else "")
+        row(t, r["method"], r["group"], str(r["n"]), str(r["epochs"]), spread, _secs(r["median_time"]),
+            _secs(r["train_seconds"]), "-" if r["load_avg"] is None else f"{r['load_avg']:.1f}", ratio,
+            r["device"] or "-")
     tables.append(t)
     if comp.robustness:
         t = Table(title=f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]")
-        t.add_column("method")
+        cols(t, ["method", "settings", "runs"])
         for s in comp.strengths:
             t.add_column(f"s={s:g}", justify="right")
         for r in comp.robustness:
             cells = []
             for s in comp.strengths:
                 v = r["points"].get(s)
-                cells.append("-" if v is None else f"{_pct(v['mean'], v['std'])} [{100 * v['min']:.1f}]")
-            t.add_row(r["method"], *cells)
+                cells.append("-" if v is None else
+                             f"{_pct(v['mean'], v['std'])} [{100 * v['min']:.1f}]{_partial(v, r['runs'])}")
+            row(t, r["method"], r["group"], str(r["runs"]), *cells)
         tables.append(t)
     if comp.quantization:
         t = Table(title="Accuracy (%) with quantized weights, per bit width")
-        t.add_column("method")
-        t.add_column("fp32", justify="right")
+        cols(t, ["method", "settings", "runs", "fp32"])
         for b in comp.bits:
             t.add_column(f"{b}-bit", justify="right")
         for q in comp.quantization:
-            t.add_row(q["method"], _pct(q["fp"]),
-                      *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) if b in q["points"] else "-" for b in comp.bits])
+            row(t, q["method"], q["group"], str(q["runs"]), _pct(q["fp"]),
+                *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) + _partial(q["points"][b], q["runs"])
+                  if b in q["points"] else "-" for b in comp.bits])
         tables.append(t)
     return tables
 
 
+def print_comparison(comp) -> None:
+    console.print(comparison_header(comp), markup=False, highlight=False)
+    for t in comparison_tables(comp):
+        console.print(t)
+    for note in comp.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if any(r["ratio"] is None for r in comp.timing):
+        console.print("note: — = no standard run with the same settings to divide by", markup=False,
+                      highlight=False)
+
+
+AllOpt = Annotated[bool, typer.Option("--all", help="every run in the database, not only the latest study")]
+
+
 @app.command("compare")
 def compare_cmd(
-    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: all runs]", show_default=False)] = None,
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: the latest study's runs]", show_default=False)] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
+    all_runs: AllOpt = False,
     mode: Annotated[str, typer.Option(help="which robustness sweeps to show: absolute, relative or std")] = "absolute",
     json_out: JsonOpt = False,
     png: Annotated[Optional[Path], typer.Option("--png", help="also draw the figures to this PNG")] = None,
@@ -250,7 +297,10 @@ def compare_cmd(
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
-    """The poster's tables: accuracy, training cost, robustness and quantization per method."""
+    """The poster's tables: accuracy, training cost, robustness and quantization, one row per method and settings.
+
+    Runs are pooled only with runs of the same method and comparable settings
+    (everything but the seed); only completed runs count."""
     from nawt_core.compare import compare
     from nawt_core.export import check_writable
 
@@ -258,14 +308,13 @@ def compare_cmd(
         if p is not None:
             check_writable(p)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode)
+    comp = compare(store, run_ids or None, study, mode, all_runs)
     if json_out:
         print_json(comp.to_dict())
     else:
         if not comp.runs:
             console.print("no runs to compare (see `nawt runs`)")
-        for t in comparison_tables(comp):
-            console.print(t)
+        print_comparison(comp)
     for p in (png, svg):
         if p is not None:
             from nawt_core import plots
@@ -278,15 +327,18 @@ def compare_cmd(
 @app.command("export")
 def export_cmd(
     table: Annotated[str, typer.Argument(help="runs, epochs, accuracy, timing, robustness, quantization or points")],
-    runs: Annotated[Optional[list[str]], typer.Option("--runs", help="run ids, e.g. 3,4,5 \\[default: all]")] = None,
+    runs: Annotated[Optional[list[str]], typer.Option("--runs", help="run ids, e.g. 3,4,5 \\[default: the latest study's runs]")] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
+    all_runs: AllOpt = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write \\[default: stdout]")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or json \\[default: from the file name, else csv]")] = None,
     mode: Annotated[str, typer.Option(help="robustness mode for the robustness table")] = "absolute",
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
-    """A table as CSV or JSON (columns documented in nawt_core/export.py; stable)."""
+    """A table as CSV or JSON (columns documented in nawt_core/export.py; stable).
+
+    The summary tables have the rows of `nawt compare`: one per method and comparable settings."""
     import sys
 
     from nawt_core.export import FORMATS, TABLES, export
@@ -297,7 +349,7 @@ def export_cmd(
         raise NawtError(f"unknown format {fmt!r}; choose csv or json")
     ids = _ints(runs, "run ids")
     store = open_store(db, data_dir, create=False)
-    text = export(store, table, output, fmt, ids, study, mode)
+    text = export(store, table, output, fmt, ids, study, mode, all_runs)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -308,23 +360,33 @@ def export_cmd(
 @app.command("plot")
 def plot_cmd(
     kind: Annotated[str, typer.Argument(help="robustness, quantization, curves or all")] = "all",
-    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: all runs]", show_default=False)] = None,
+    run_ids: Annotated[Optional[list[int]], typer.Argument(help="run ids \\[default: the latest study's runs]", show_default=False)] = None,
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf")] = Path("nawt.png"),
+    all_runs: AllOpt = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf (vector) \\[default: <kind>.png in the study's folder]")] = None,
     mode: Annotated[str, typer.Option(help="robustness mode: absolute, relative or std")] = "absolute",
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
-    """Figures like the poster's (needs matplotlib: pip install 'nawt\\[plot]')."""
+    """Figures like the poster's, with the rows of `nawt compare` (needs matplotlib: pip install 'nawt\\[plot]').
+
+    Without -o the figure goes into the study's folder; runs that are not one
+    study need -o. A figure with nothing to draw is an error."""
     from nawt_core import plots
     from nawt_core.compare import compare
     from nawt_core.export import check_writable
 
     if kind not in plots.KINDS:
         raise NawtError(f"unknown figure {kind!r}; choose one of: {', '.join(plots.KINDS)}")
-    check_writable(output)
+    if output is not None:
+        check_writable(output)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode)
+    comp = compare(store, run_ids or None, study, mode, all_runs)
+    if output is None:
+        if comp.study is None:
+            raise NawtError(f"{comp.scope} is not one study: name the figure file with -o FILE (.png, .svg or .pdf)")
+        folder = Path(store.get_study(comp.study).out_dir or data_dir / "studies" / comp.study)
+        output = check_writable(folder / f"{'figures' if kind == 'all' else kind}.png")
     plots.save(comp, output, kind, store)
     console.print(f"wrote {output}")
 
@@ -340,31 +402,35 @@ def study_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
+    dataset: Annotated[str, typer.Option(help="cifar10 (refuses when it cannot be found or downloaded) or synthetic")] = "cifar10",
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,
 ) -> None:
-    """Train every method (skipping finished runs, resuming interrupted ones), sweep, compare, write CSVs and figures."""
+    """Train every method (skipping finished runs, resuming interrupted ones), sweep, compare, write CSVs and figures.
+
+    Every preset trains on CIFAR-10; without it the study stops before training
+    (use --dataset synthetic for a study on the synthetic look-alike)."""
     import time
 
-    from nawt_core.study import PRESETS, plan, run_study
+    from nawt_core.study import PRESETS, plan, require_dataset, run_study
 
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     overrides = {"epochs": epochs} if epochs is not None else None
     mlist = _split(methods) or None
     cifar = cifar_dir or data_dir
-    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, precision=precision,
-         overrides=overrides)  # validate first
+    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
+         precision=precision, overrides=overrides)  # validate first
+    require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     store = open_store(db, data_dir)
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
-                    device=device, precision=precision, overrides=overrides, say=lambda s: err_console.print(s, markup=False),
-                    home=data_dir)
+                    device=device, dataset=dataset, precision=precision, overrides=overrides,
+                    say=lambda s: err_console.print(s, markup=False), home=data_dir)
     console.print(f"study [bold]{res.name}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
-    for t in comparison_tables(res.comparison):
-        console.print(t)
+    print_comparison(res.comparison)
     console.print(f"tables and figures in {res.out_dir}")
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")

@@ -1,39 +1,102 @@
 """The poster's comparison, computed from the store: clean accuracy, training
-cost, weight-perturbation robustness and quantization, per method.
+cost, weight-perturbation robustness and quantization.
 
-Torch-free: the TUI and ``nawt compare`` import it. Every number comes from the
-store (runs, their latest completed evaluations and evaluation points).
+Torch-free: the TUI, ``nawt compare``, ``nawt export`` and the figures all use
+this one function, so they always show the same rows.
+
+Scope: the runs named, a study's runs, or every run (``all_runs``); with none
+of these, the latest study (every run when there is no study). Only completed
+runs are counted.
+
+Groups: runs are pooled only with runs of the same method trained with the
+same comparable settings (``settings``): every TrainConfig field except the
+seed, the names, the data folder, the device index and --compile, plus the
+device type and the data the run actually trained on. Each group is its own
+row; ``label`` names what sets it apart from the other groups shown (e.g.
+``subset 4000, test 1000``), and ``mixed`` says more than one setting is shown.
 
 Aggregation rules
-- accuracy: completed runs only, ``final_test_acc`` per run; mean, sample std
-  (0 for one run) and best over the runs (seeds) of a method.
-- timing: completed runs grouped by (method, device, epochs); mean training
-  seconds (evaluation excluded); ratio = that mean / the mean of the standard
-  runs of the same device and epochs (None when there is no such run).
-- robustness: each run's latest completed robustness evaluation whose mode
-  equals ``mode``; all trials of all runs of a method pooled per strength:
-  mean, sample std, min and n (the number of accuracies pooled).
-- quantization: each run's latest completed quantization evaluation; pooled
-  per bit width: mean, sample std, n; ``fp`` is the mean unquantized accuracy
-  measured by the same evaluations (None when none recorded it).
+- accuracy: ``final_test_acc`` per run; mean, sample std (0 for one run) and
+  best over the runs (seeds) of a group.
+- timing: per group, the mean total training seconds (evaluation excluded)
+  and the median epoch time x epochs over all the group's epochs, with the
+  fastest and slowest epoch and the mean load average seen. The ratio to
+  standard divides by the standard group with the same settings (method
+  options aside), using median x epochs when both have epoch times, else the
+  totals; None when there is no such group. ``load_flag`` is set when the two
+  groups' mean load averages differ by more than LOAD_FACTOR (as
+  (L1 + 1) / (L2 + 1), so an idle machine's noise is not flagged).
+- robustness: each run's latest completed robustness evaluation of ``mode``;
+  runs are pooled only when their sweeps match (mode, strengths, trials,
+  targets, test images, data: ``SWEEP_KEYS``); all trials of all runs pooled
+  per strength: mean, sample std, min, n (accuracies pooled) and ``runs``
+  (runs that have the point). A point that not every run of the row has is
+  ``partial`` (shown as such, left out of figures).
+- quantization: the same with the latest quantization evaluation, per bit
+  width; ``fp`` is the mean unquantized accuracy of those evaluations.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import METHODS
+from .config import METHODS, TrainConfig
 from .errors import NawtError
 from .store import Evaluation, Run, Store
 
 MODES = ("absolute", "relative", "std")
+# TrainConfig fields that do not make runs incomparable (device is replaced by its type)
+NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method")
+# options that only change what a method does (compared within a method only)
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "naive-noise": ("noise_sigma",),
+    "noise-injection": ("noise_eta",),
+    "sam": ("rho", "adaptive", "ascent_steps"),
+    "multistep-sam": ("rho", "rho_stages", "stages", "adaptive", "ascent_steps"),
+}
+ALL_OPTIONS = sorted({k for v in METHOD_OPTIONS.values() for k in v})
+SWEEP_KEYS = {
+    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision"),
+    "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
+}
+LOAD_FACTOR = 2.0
+# how a setting is named in a group label ("" = the value alone)
+SHORT = {"train_subset": "subset", "test_subset": "test", "epochs": "epochs", "arch": "", "dataset": "",
+         "device": "", "precision": "", "schedule": "", "batch_size": "batch", "weight_decay": "wd",
+         "noise_sigma": "sigma", "noise_eta": "eta", "ascent_steps": "ascent", "rho_stages": "rho stages",
+         "test_images": "test images"}
+
+
+@dataclass
+class Group:
+    """Completed runs of one method with the same comparable settings."""
+
+    method: str
+    settings: dict[str, Any]
+    runs: list[Run] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def base(self) -> tuple:
+        """The settings with the method options left out (for the ratio to standard)."""
+        return _frozen({k: v for k, v in self.settings.items() if k not in ALL_OPTIONS})
+
+    @property
+    def run_ids(self) -> list[int]:
+        return [r.id for r in self.runs]
 
 
 @dataclass
 class Comparison:
-    runs: list[Run] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)  # every run selected (any status)
+    scope: str = ""
+    study: str | None = None  # the study compared, when the selection is exactly one study
+    groups: list[Group] = field(default_factory=list)
+    mixed: bool = False
+    notes: list[str] = field(default_factory=list)
     accuracy: list[dict] = field(default_factory=list)
     timing: list[dict] = field(default_factory=list)
     robustness_mode: str | None = None
@@ -42,23 +105,29 @@ class Comparison:
     bits: list[int] = field(default_factory=list)
     quantization: list[dict] = field(default_factory=list)
 
+    @property
+    def completed(self) -> list[Run]:
+        return [r for g in self.groups for r in g.runs]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (run rows as plain dicts, point keys as strings)."""
         return {
+            "scope": self.scope,
+            "study": self.study,
+            "mixed": self.mixed,
+            "notes": self.notes,
+            "groups": [{"method": g.method, "label": g.label, "settings": g.settings, "run_ids": g.run_ids}
+                       for g in self.groups],
             "runs": [run_summary(r) for r in self.runs],
             "accuracy": self.accuracy,
             "timing": self.timing,
             "robustness_mode": self.robustness_mode,
             "strengths": self.strengths,
-            "robustness": [
-                {"method": r["method"], "points": {_num_key(k): v for k, v in r["points"].items()}}
-                for r in self.robustness
-            ],
+            "robustness": [{**r, "points": {_num_key(k): v for k, v in r["points"].items()}}
+                           for r in self.robustness],
             "bits": self.bits,
-            "quantization": [
-                {"method": q["method"], "fp": q["fp"], "points": {str(k): v for k, v in q["points"].items()}}
-                for q in self.quantization
-            ],
+            "quantization": [{**q, "points": {str(k): v for k, v in q["points"].items()}}
+                             for q in self.quantization],
         }
 
 
@@ -90,15 +159,33 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
 
 
-def select_runs(store: Store, run_ids: list[int] | None = None, study: str | None = None) -> list[Run]:
-    """The runs named (every id must exist), a study's runs, or all runs."""
+# ------------------------------------------------------------------ scope
+def select_runs(store: Store, run_ids: list[int] | None = None, study: str | None = None,
+                all_runs: bool = False) -> list[Run]:
+    """The runs named (every id must exist) and/or a study's runs; every run
+    with ``all_runs``; else the latest study's (every run when there is none)."""
+    return _select(store, run_ids, study, all_runs)[0]
+
+
+def _select(store: Store, run_ids, study, all_runs) -> tuple[list[Run], str, str | None]:
+    """The runs, a line saying which they are, and the study when it is exactly one study."""
+    if all_runs:
+        return _sorted(store.list_runs()), "all runs", None
+    if not run_ids and study is None:
+        studies = store.list_studies()
+        if not studies:
+            return _sorted(store.list_runs()), "all runs (no study yet)", None
+        study = studies[-1].name
+        scope = f"study {study} (the latest; --all for every run)"
+    else:
+        scope = ""
+    runs = []
     if run_ids:
         runs = store.list_runs(ids=run_ids)
         missing = sorted(set(run_ids) - {r.id for r in runs})
         if missing:
             raise NawtError(f"no run with id {', '.join(map(str, missing))} (see `nawt runs`)")
-    else:
-        runs = []
+        scope = "runs " + " ".join(map(str, sorted(set(run_ids))))
     if study is not None:
         ids = study_run_ids(store, study)
         more = store.list_runs(ids=ids) if ids is not None else store.list_runs(study=study)
@@ -106,8 +193,13 @@ def select_runs(store: Store, run_ids: list[int] | None = None, study: str | Non
             raise NawtError(f"no study named {study!r} (see `nawt study --help`)")
         seen = {r.id for r in runs}
         runs += [r for r in more if r.id not in seen]
-    if not run_ids and study is None:
-        runs = store.list_runs()
+        scope = scope or f"study {study}"
+        if run_ids:
+            scope += f" and study {study}"
+    return _sorted(runs), scope, (study if not run_ids else None)
+
+
+def _sorted(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (method_order(r.method), r.id))
 
 
@@ -128,81 +220,240 @@ def latest_evaluation(store: Store, run_id: int, kind: str, mode: str | None = N
     return evs[-1] if evs else None
 
 
+# ----------------------------------------------------------------- groups
+_DEFAULTS = TrainConfig().to_dict()
+
+
+def device_type(run: Run) -> str:
+    """cpu or cuda, from the device the run trained on (its label names a CPU
+    as ``cpu (...)`` and a GPU by its model name)."""
+    dev = (run.device or "").strip()
+    if not dev:
+        dev = str((run.config or {}).get("device", ""))
+        return "" if dev in ("", "auto") else dev.split(":")[0]
+    return "cpu" if dev.startswith("cpu") else ("mps" if dev.startswith("mps") else "cuda")
+
+
+def data_kind(source: str | None) -> str:
+    """``cifar10 (unofficial checksums)`` holds the same images as ``cifar10``."""
+    return (source or "").split(" ")[0]
+
+
+def settings(run: Run) -> dict[str, Any]:
+    """What makes runs comparable: see the module docstring."""
+    given = run.config or {}
+    cfg = {**_DEFAULTS, **given}
+    if "epochs" not in given and run.epochs:
+        cfg["epochs"] = run.epochs
+    out = {k: v for k, v in cfg.items() if k not in NOT_COMPARED and k not in ALL_OPTIONS and k in _DEFAULTS}
+    out["dataset"] = data_kind(run.dataset) or cfg["dataset"]
+    out["device"] = device_type(run)
+    if run.precision:  # the precision used (the config's may say auto)
+        out["precision"] = run.precision
+    for k in METHOD_OPTIONS.get(run.method, ()):
+        out[k] = cfg[k]
+    return out
+
+
+def _frozen(d: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items()))
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    """Completed runs in groups of one method and the same settings, labelled."""
+    groups: dict[tuple, Group] = {}
+    for r in runs:
+        if r.status != "completed":
+            continue
+        s = settings(r)
+        groups.setdefault((r.method, _frozen(s)), Group(r.method, s)).runs.append(r)
+    out = sorted(groups.values(), key=lambda g: (method_order(g.method), g.runs[0].id))
+    for g in out:
+        g.label = ", ".join(_setting_text(k, g.settings[k]) for k in _differing(out, g))
+    return out
+
+
+def _differing(groups: list[Group], g: Group) -> list[str]:
+    """The settings of ``g`` whose values differ among the groups shown (method
+    options only among groups of the same method)."""
+    keys = []
+    for k in g.settings:
+        pool = groups if k not in ALL_OPTIONS else [h for h in groups if h.method == g.method]
+        if len({repr(h.settings.get(k)) for h in pool}) > 1:
+            keys.append(k)
+    return keys
+
+
+def _setting_text(key: str, value: Any) -> str:
+    if value is None:
+        value = "all"
+    elif isinstance(value, bool):
+        return key.replace("_", " ") if value else f"no {key.replace('_', ' ')}"
+    elif isinstance(value, (list, tuple)):
+        value = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value) or "auto"
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    name = SHORT.get(key, key.replace("_", " "))
+    return f"{name} {value}" if name else str(value)
+
+
+# ---------------------------------------------------------------- compare
 def compare(store: Store, run_ids: list[int] | None = None, study: str | None = None,
-            mode: str = "absolute") -> Comparison:
+            mode: str = "absolute", all_runs: bool = False) -> Comparison:
     if mode not in MODES:
         raise NawtError(f"unknown robustness mode {mode!r}; choose one of: {', '.join(MODES)}")
-    runs = select_runs(store, run_ids, study)
-    comp = Comparison(runs=runs)
-    done = [r for r in runs if r.status == "completed"]
-    methods = sorted({r.method for r in runs}, key=method_order)
+    runs, scope, one_study = _select(store, run_ids, study, all_runs)
+    comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs))
+    methods = {g.method for g in comp.groups}
+    comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
+    if comp.mixed:
+        comp.notes.append(f"{len(comp.groups)} groups of different settings: one row each, never averaged together")
+    n_other = len(runs) - len(comp.completed)
+    if n_other:
+        comp.notes.append(f"{n_other} of {len(runs)} runs not completed: not counted")
+    _accuracy(comp)
+    _timing(comp, store)
+    _robustness(comp, store, mode)
+    _quantization(comp, store)
+    return comp
 
-    # clean accuracy per method
-    for m in methods:
-        rs = [r for r in done if r.method == m and r.final_test_acc is not None]
+
+def _accuracy(comp: Comparison) -> None:
+    for g in comp.groups:
+        rs = [r for r in g.runs if r.final_test_acc is not None]
         if not rs:
             continue
         accs = [r.final_test_acc for r in rs]
         mean, std = mean_std(accs)
-        comp.accuracy.append({"method": m, "n": len(rs), "mean": mean, "std": std, "best": max(accs),
-                              "run_ids": [r.id for r in rs]})
+        comp.accuracy.append({"method": g.method, "group": g.label, "n": len(rs), "mean": mean, "std": std,
+                              "best": max(accs), "run_ids": [r.id for r in rs],
+                              "settings": settings_text(g.settings)})
 
-    # training cost per (method, device, epochs)
-    groups: dict[tuple[str, str, int], list[Run]] = {}
-    for r in done:
-        groups.setdefault((r.method, r.device, r.epochs), []).append(r)
-    means = {k: sum(r.train_seconds for r in v) / len(v) for k, v in groups.items()}
-    for (m, dev, ep) in sorted(groups, key=lambda k: (method_order(k[0]), k[1], k[2])):
-        secs = means[(m, dev, ep)]
-        base = means.get(("standard", dev, ep))
-        comp.timing.append({
-            "method": m, "n": len(groups[(m, dev, ep)]), "train_seconds": secs,
-            "ratio": (secs / base) if base else None, "device": dev, "epochs": ep,
-        })
 
-    # robustness per method and strength
-    pooled: dict[str, dict[float, list[float]]] = {}
-    for r in done:
-        ev = latest_evaluation(store, r.id, "robustness", mode)
-        if ev is None:
-            continue
-        per = pooled.setdefault(r.method, {})
+def settings_text(s: dict[str, Any]) -> str:
+    """Every comparable setting, ``key=value; …`` (for the export)."""
+    return "; ".join(f"{k}={v}" for k, v in sorted(s.items()))
+
+
+def _timing(comp: Comparison, store: Store) -> None:
+    rows = {}
+    for g in comp.groups:
+        secs = [e.epoch_seconds for r in g.runs for e in store.epochs(r.id) if e.epoch_seconds > 0]
+        loads = [e.load_avg for r in g.runs for e in store.epochs(r.id) if e.load_avg is not None]
+        epochs = g.settings.get("epochs") or g.runs[0].epochs
+        med = statistics.median(secs) if secs else None
+        rows[id(g)] = {
+            "method": g.method, "group": g.label, "device": g.settings.get("device") or g.runs[0].device,
+            "epochs": epochs, "n": len(g.runs), "train_seconds": sum(r.train_seconds for r in g.runs) / len(g.runs),
+            "epoch_median": med, "epoch_min": min(secs) if secs else None, "epoch_max": max(secs) if secs else None,
+            "median_time": med * epochs if med is not None else None,
+            "load_avg": sum(loads) / len(loads) if loads else None, "ratio": None, "load_flag": False,
+            "ratio_note": "",
+        }
+    standards = {g.base: rows[id(g)] for g in comp.groups if g.method == "standard"}
+    for g in comp.groups:
+        row, base = rows[id(g)], standards.get(g.base)
+        if base is None:
+            row["ratio_note"] = "no standard run with the same settings"
+        else:
+            both = row["median_time"] is not None and base["median_time"] is not None
+            num, den = (row["median_time"], base["median_time"]) if both else (row["train_seconds"], base["train_seconds"])
+            row["ratio"] = num / den if den else None
+            la, lb = row["load_avg"], base["load_avg"]
+            if la is not None and lb is not None and max(la + 1, lb + 1) / min(la + 1, lb + 1) > LOAD_FACTOR:
+                row["load_flag"] = True
+                row["ratio_note"] = f"load differed: {la:.1f} vs {lb:.1f} for standard"
+        comp.timing.append(row)
+    if any(r["load_flag"] for r in comp.timing):
+        comp.notes.append(f"! time ratio whose runs' mean load averages differ over {LOAD_FACTOR:g}x "
+                          "((L1+1)/(L2+1)): retime on a quiet machine")
+
+
+def _sweep_key(kind: str, ev: Evaluation) -> tuple:
+    cfg = dict(ev.config or {})
+    if kind == "robustness":
+        cfg.setdefault("mode", "absolute")
+        cfg["strengths"] = sorted(set(map(float, cfg.get("strengths") or [])))
+    else:
+        cfg["bits"] = sorted(set(cfg.get("bits") or []), reverse=True)
+    if "dataset" in cfg:
+        cfg["dataset"] = data_kind(cfg["dataset"])
+    cfg.setdefault("precision", "fp32")  # stored before sweeps recorded their precision: fp32
+    return _frozen({k: cfg.get(k) for k in SWEEP_KEYS[kind]})
+
+
+def _sweep_rows(comp: Comparison, store: Store, kind: str, mode: str | None):
+    """(group, label, sweep settings, [(run, evaluation)]) per group and matching sweep settings."""
+    rows = []
+    for g in comp.groups:
+        by: dict[tuple, list] = {}
+        for r in g.runs:
+            ev = latest_evaluation(store, r.id, kind, mode)
+            if ev is not None:
+                by.setdefault(_sweep_key(kind, ev), []).append((r, ev))
+        rows += [(g, dict(k), evs) for k, evs in by.items()]
+    sweep_diff = [k for k in SWEEP_KEYS[kind] if len({repr(s.get(k)) for _, s, _ in rows}) > 1]
+    if len(rows) > len({id(g) for g, _, _ in rows}) or sweep_diff:
+        if rows:
+            comp.mixed = True
+            comp.notes.append(f"{kind} sweeps with different settings: separate rows")
+    out = []
+    for g, s, evs in rows:
+        # name what splits a group, and the trials/targets when rows differ in them (strengths show as columns)
+        own = [k for k in SWEEP_KEYS[kind] if len({repr(t.get(k)) for h, t, _ in rows if h is g}) > 1]
+        keys = [k for k in SWEEP_KEYS[kind] if k in own or (k in sweep_diff and k in ("trials", "targets"))]
+        extra = ", ".join(_setting_text(k, s[k]) for k in keys)
+        label = ", ".join(p for p in (g.label, extra) if p)
+        out.append((g, label, s, evs))
+    return out
+
+
+def _pool(store: Store, evs: list, as_key) -> dict:
+    per: dict[Any, list[float]] = {}
+    have: dict[Any, set[int]] = {}
+    for r, ev in evs:
         for p in store.points(ev.id):
-            per.setdefault(float(p.param), []).append(p.accuracy)
-    if pooled:
+            k = as_key(p.param)
+            per.setdefault(k, []).append(p.accuracy)
+            have.setdefault(k, set()).add(r.id)
+    pts = {}
+    for k in per:
+        mean, std = mean_std(per[k])
+        pts[k] = {"mean": mean, "std": std, "min": min(per[k]), "n": len(per[k]), "runs": len(have[k]),
+                  "partial": len(have[k]) < len(evs)}
+    return pts
+
+
+def _robustness(comp: Comparison, store: Store, mode: str) -> None:
+    for g, label, sweep, evs in _sweep_rows(comp, store, "robustness", mode):
+        pts = _pool(store, evs, float)
+        comp.robustness.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
+                                "run_ids": [r.id for r, _ in evs], "points": dict(sorted(pts.items()))})
+    if comp.robustness:
         comp.robustness_mode = mode
-        comp.strengths = sorted({s for per in pooled.values() for s in per})
-        for m in sorted(pooled, key=method_order):
-            pts = {}
-            for s in sorted(pooled[m]):
-                vals = pooled[m][s]
-                mean, std = mean_std(vals)
-                pts[s] = {"mean": mean, "std": std, "min": min(vals), "n": len(vals)}
-            comp.robustness.append({"method": m, "points": pts})
-
-    # quantization per method and bit width
-    qpool: dict[str, dict[int, list[float]]] = {}
-    fps: dict[str, list[float]] = {}
-    for r in done:
-        ev = latest_evaluation(store, r.id, "quantization")
-        if ev is None:
-            continue
-        per = qpool.setdefault(r.method, {})
-        if ev.clean_acc is not None:
-            fps.setdefault(r.method, []).append(ev.clean_acc)
-        for p in store.points(ev.id):
-            per.setdefault(int(round(p.param)), []).append(p.accuracy)
-    if qpool:
-        comp.bits = sorted({b for per in qpool.values() for b in per}, reverse=True)
-        for m in sorted(qpool, key=method_order):
-            pts = {}
-            for b in sorted(qpool[m], reverse=True):
-                mean, std = mean_std(qpool[m][b])
-                pts[b] = {"mean": mean, "std": std, "n": len(qpool[m][b])}
-            fp = mean_std(fps[m])[0] if fps.get(m) else None
-            comp.quantization.append({"method": m, "fp": fp, "points": pts})
-    return comp
+        comp.strengths = sorted({s for r in comp.robustness for s in r["points"]})
+        _note_partial(comp, comp.robustness, "strength")
 
 
-__all__ = ["MODES", "Comparison", "compare", "latest_evaluation", "mean_std", "method_order",
-           "run_summary", "select_runs", "study_run_ids"]
+def _quantization(comp: Comparison, store: Store) -> None:
+    for g, label, sweep, evs in _sweep_rows(comp, store, "quantization", None):
+        pts = _pool(store, evs, lambda p: int(round(p)))
+        for v in pts.values():
+            v.pop("min")
+        fps = [ev.clean_acc for _, ev in evs if ev.clean_acc is not None]
+        comp.quantization.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
+                                  "run_ids": [r.id for r, _ in evs], "fp": mean_std(fps)[0] if fps else None,
+                                  "points": dict(sorted(pts.items(), reverse=True))})
+    if comp.quantization:
+        comp.bits = sorted({b for q in comp.quantization for b in q["points"]}, reverse=True)
+        _note_partial(comp, comp.quantization, "bit width")
+
+
+def _note_partial(comp: Comparison, rows: list[dict], what: str) -> None:
+    if any(p["partial"] for r in rows for p in r["points"].values()):
+        comp.notes.append(f"* a {what} that only some runs of a row have (n runs shown; left out of figures)")
+
+
+__all__ = ["LOAD_FACTOR", "MODES", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
+           "latest_evaluation", "mean_std", "method_order", "run_summary", "select_runs", "settings",
+           "settings_text", "study_run_ids"]

@@ -6,16 +6,25 @@ Tables and their columns (stable; new columns are only ever appended):
   train_subset, test_subset, device, train_seconds, final_test_acc,
   best_test_acc, created_at, finished_at, config_key, notes
 - ``epochs``: run_id, method, seed, epoch, train_loss, train_acc, test_loss,
-  test_acc, lr, rho, epoch_seconds, eval_seconds, images_per_sec
-- ``accuracy``: method, n, mean, std, best, run_ids (space-separated)
-- ``timing``: method, device, epochs, n, train_seconds, ratio
-  (ratio to the standard runs of the same device and epochs; empty if none)
-- ``robustness``: method, mode, strength, n, mean, std, min
-- ``quantization``: method, bits, n, mean, std, fp_acc
+  test_acc, lr, rho, epoch_seconds, eval_seconds, images_per_sec,
+  wall_seconds, load_avg, cpu_util, gpu_util
+- ``accuracy``: method, n, mean, std, best, run_ids (space-separated),
+  group (what sets the row's settings apart; empty when all rows share them),
+  settings (every comparable setting, ``key=value; …``)
+- ``timing``: method, device, epochs, n, train_seconds, ratio, group,
+  epoch_median, epoch_min, epoch_max, median_time (epoch_median x epochs),
+  load_avg, load_flag (the ratio's runs saw very different load)
+  (ratio to the standard runs of the same settings; empty if none)
+- ``robustness``: method, mode, strength, n, mean, std, min, group, runs
+  (runs that have the point), partial (true when not every run of the row has it)
+- ``quantization``: method, bits, n, mean, std, fp_acc, group, runs, partial
 - ``points``: every stored sweep point: run_id, method, seed, evaluation_id,
   kind, mode, param, trial, accuracy, loss
 
-Accuracies are fractions in [0, 1]; times are seconds. In CSV, a text cell
+The rows come from ``compare`` (one row per method and comparable settings;
+see nawt_core/compare.py), so the tables, ``nawt compare`` and the figures
+agree. Without run ids or a study, the latest study is exported (``all_runs``
+for every run). Accuracies are fractions in [0, 1]; times are seconds. In CSV, a text cell
 that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
 written with a leading apostrophe, so a spreadsheet shows it instead of
 running it as a formula.
@@ -43,11 +52,12 @@ COLUMNS: dict[str, list[str]] = {
              "test_subset", "device", "train_seconds", "final_test_acc", "best_test_acc", "created_at",
              "finished_at", "config_key", "notes"],
     "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
-               "epoch_seconds", "eval_seconds", "images_per_sec"],
-    "accuracy": ["method", "n", "mean", "std", "best", "run_ids"],
-    "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio"],
-    "robustness": ["method", "mode", "strength", "n", "mean", "std", "min"],
-    "quantization": ["method", "bits", "n", "mean", "std", "fp_acc"],
+               "epoch_seconds", "eval_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util"],
+    "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings"],
+    "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",
+               "epoch_max", "median_time", "load_avg", "load_flag"],
+    "robustness": ["method", "mode", "strength", "n", "mean", "std", "min", "group", "runs", "partial"],
+    "quantization": ["method", "bits", "n", "mean", "std", "fp_acc", "group", "runs", "partial"],
     "points": ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"],
 }
 
@@ -66,12 +76,13 @@ def safe_cell(value: Any) -> Any:
 
 
 def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str | None = None,
-         mode: str = "absolute", comparison: Comparison | None = None) -> list[dict[str, Any]]:
-    """The rows of ``table`` for the runs chosen (all runs when none are named)."""
+         mode: str = "absolute", comparison: Comparison | None = None,
+         all_runs: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``table`` for the runs chosen (the latest study when none are named)."""
     if table not in TABLES:
         raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
     if table in ("runs", "epochs", "points"):
-        runs = comparison.runs if comparison is not None else select_runs(store, run_ids, study)
+        runs = comparison.runs if comparison is not None else select_runs(store, run_ids, study, all_runs)
         if table == "runs":
             return [{c: run_summary(r).get(c) for c in COLUMNS["runs"]} for r in runs]
         if table == "epochs":
@@ -93,15 +104,15 @@ def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str 
                                 "kind": ev.kind, "mode": m, "param": p.param, "trial": p.trial,
                                 "accuracy": p.accuracy, "loss": p.loss})
         return out
-    comp = comparison or compare(store, run_ids, study, mode)
+    comp = comparison or compare(store, run_ids, study, mode, all_runs)
     if table == "accuracy":
         return [{**a, "run_ids": " ".join(map(str, a["run_ids"]))} for a in comp.accuracy]
     if table == "timing":
         return [{c: t.get(c) for c in COLUMNS["timing"]} for t in comp.timing]
     if table == "robustness":
-        return [{"method": r["method"], "mode": comp.robustness_mode, "strength": s, **v}
+        return [{"method": r["method"], "mode": comp.robustness_mode, "strength": s, **v, "group": r["group"]}
                 for r in comp.robustness for s, v in r["points"].items()]
-    return [{"method": q["method"], "bits": b, **v, "fp_acc": q["fp"]}
+    return [{"method": q["method"], "bits": b, **v, "fp_acc": q["fp"], "group": q["group"]}
             for q in comp.quantization for b, v in q["points"].items()]
 
 
@@ -147,7 +158,8 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,
-           run_ids: list[int] | None = None, study: str | None = None, mode: str = "absolute") -> str:
+           run_ids: list[int] | None = None, study: str | None = None, mode: str = "absolute",
+           all_runs: bool = False) -> str:
     """Renders ``table``; writes it to ``path`` when given (format from the
     suffix unless ``fmt`` says), and returns the text."""
     if fmt is None:
@@ -158,7 +170,7 @@ def export(store: Store, table: str, path: str | Path | None = None, fmt: str | 
         raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
     if path is not None:
         check_writable(path)
-    text = render(table, rows(store, table, run_ids, study, mode), fmt)
+    text = render(table, rows(store, table, run_ids, study, mode, all_runs=all_runs), fmt)
     if path is not None:
         write_text(path, text)
     return text

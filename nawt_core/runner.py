@@ -245,7 +245,10 @@ class Trainer:
             raise Interrupted()
 
     def _epoch(self, epoch: int) -> None:
+        from .machine import LoadMeter
+
         t, cfg, dev = self.torch, self.cfg, self.device
+        self.meter = LoadMeter((dev.index or 0) if dev.type == "cuda" else None)
         self.model.train()
         self.method.on_epoch_start(epoch)
         loss_sum = t.zeros((), device=dev)
@@ -299,7 +302,7 @@ class Trainer:
         self.best = test_acc if self.best is None else max(self.best, test_acc)
         row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                    test_acc=test_acc, lr=lr, rho=self.method.rho, epoch_seconds=secs,
-                   eval_seconds=eval_s, images_per_sec=ips)
+                   eval_seconds=eval_s, images_per_sec=ips, **self.meter.read())
         # checkpoint first: if we die between the two, resume redoes this epoch's row
         save_atomic(self.state(epoch + 1), self.run_dir / "last.pt")
         self.store.add_epoch(self.run.id, run_fields=dict(

@@ -91,6 +91,11 @@ class Epoch(SQLModel, table=True):
     epoch_seconds: float = 0.0  # training only
     eval_seconds: float = 0.0
     images_per_sec: float = 0.0
+    # the epoch's wall time (training + evaluation) and how busy the machine was meanwhile
+    wall_seconds: float | None = None
+    load_avg: float | None = None  # 1-minute load average at the epoch's end
+    cpu_util: float | None = None  # whole-machine CPU busy fraction over the epoch (Linux)
+    gpu_util: float | None = None  # GPU busy fraction at the end (CUDA with nvidia-ml-py), else None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -13,9 +13,12 @@ resumes from its last completed epoch.
 Presets
 - ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods.
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
-- ``smoke``: about 3 minutes on 2 CPU cores: 3 epochs on 8,000 training and
-  1,000 test images of CIFAR-10 when it is in the data folder, else the
-  synthetic dataset; 2 trials per strength.
+- ``smoke``: a few minutes on 2 CPU cores: 3 epochs on 8,000 training and
+  1,000 test images of CIFAR-10; 2 trials per strength.
+
+Every preset trains on CIFAR-10 unless ``dataset="synthetic"`` is asked for: a
+study whose CIFAR-10 cannot be found (or downloaded) refuses before it records
+or trains anything (``require_dataset``), like ``nawt train``.
 """
 
 from __future__ import annotations
@@ -66,10 +69,22 @@ class StudyResult:
     dataset: str = ""
 
 
-def _cifar_present(data_dir: Path) -> bool:
-    from .data import _find_batches  # torch is imported by data; the study trains anyway
+def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder with --cifar-dir)") -> None:
+    """Refuses a CIFAR-10 study whose data is neither in ``data_dir`` nor
+    downloadable (NAWT_OFFLINE=1 skips the download), naming the folder."""
+    if dataset != "cifar10":
+        return
+    from .data import ensure_cifar10  # torch is imported by data; the study trains anyway
 
-    return _find_batches(Path(data_dir)) is not None
+    try:
+        ensure_cifar10(Path(data_dir))
+    except NawtError:
+        import os
+
+        why = "NAWT_OFFLINE is set" if os.environ.get("NAWT_OFFLINE") else "and it could not be downloaded"
+        raise NawtError(f"CIFAR-10 is not in {data_dir} ({why}); put the 'cifar-10-batches-py' folder there"
+                        f"{hint}, or pass --dataset synthetic for a study on synthetic data; nothing was trained"
+                        ) from None
 
 
 def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = None, data_dir="data",
@@ -87,8 +102,7 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     seeds = p["seeds"] if seeds is None else seeds
     if seeds < 1:
         raise NawtError(f"seeds must be at least 1 (got {seeds})")
-    if dataset is None:
-        dataset = "cifar10" if (preset != "smoke" or _cifar_present(Path(data_dir))) else "synthetic"
+    dataset = dataset or "cifar10"
     train = {**p["train"], **(overrides or {})}
     cfgs = []
     for m in methods:
@@ -137,6 +151,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
     cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device, dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
+    require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
         sw[k].update(v)
     home = Path(home) if home is not None else Path(data_dir)
@@ -211,18 +226,18 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     # 3. tables and figures
     from .export import export_all
 
-    res.comparison = compare(store, res.run_ids, mode=rob["mode"])
-    res.files = export_all(store, out, run_ids=res.run_ids, mode=rob["mode"])
+    res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
+    res.files = export_all(store, out, study=name, mode=rob["mode"])
     if figures:
-        try:
-            from . import plots
+        from . import plots
 
-            for kind in ("robustness", "quantization", "curves"):
+        for kind in ("robustness", "quantization", "curves"):
+            try:
                 res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
-        except NawtError as e:  # matplotlib missing: tables still written
-            say(f"figures skipped: {e}")
+            except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
+                say(f"{kind} figure skipped: {e}")
     store.upsert_study(name, status="failed" if res.failed else "completed", finished_at=utcnow())
     return res
 
 
-__all__ = ["PRESETS", "StudyResult", "plan", "run_study"]
+__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study"]

@@ -420,6 +420,19 @@ class DataSource:
             raise DataError(f"comparison unavailable: {_short(e)}") from None
         return self._call(lambda s: compare(s, run_ids=run_ids, study=study, mode=mode))
 
+    def compare_signature(self, run_ids: list[int] | None, study: str | None) -> tuple:
+        """What a comparison counts, cheaply: the selection's runs with their status
+        and the completed evaluations (the compare screen recomputes when it changes)."""
+        from nawt_core.compare import select_runs
+
+        def load(store: Any) -> tuple:
+            runs = select_runs(store, run_ids, study)
+            ids = {r.id for r in runs}
+            evs = [e.id for e in store.evaluations(completed_only=True) if e.run_id in ids]
+            return tuple((r.id, r.status, r.final_test_acc) for r in runs), tuple(evs)
+
+        return self._call(load)
+
 
 def list_files(run_dir: str) -> list[tuple[str, int, datetime]]:
     """Files of a run folder (checkpoints, log, exports): name, size, mtime."""

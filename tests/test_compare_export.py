@@ -66,7 +66,7 @@ def test_compare_tables(filled):
     assert c.robustness_mode == "absolute" and c.strengths == [0.0, 0.1]
     rob = {r["method"]: r["points"] for r in c.robustness}
     assert rob["standard"][0.1] == {"mean": pytest.approx(0.3), "std": pytest.approx(0.141421, rel=1e-4),
-                                    "min": 0.2, "n": 2}
+                                    "min": 0.2, "n": 2, "runs": 1, "partial": False}
     assert rob["sam"][0.1]["min"] == 0.5  # the failed evaluation is not used
     assert c.bits == [8, 4, 2]
     q = {r["method"]: r for r in c.quantization}

@@ -47,6 +47,12 @@ def test_run_records_environment_and_config(store, tiny_cfg, data_dir):
     assert run.precision in ("fp32", "bf16") and run.precision_reason.startswith("auto: ")
     assert run.started_at <= run.finished_at and run.best_test_acc >= run.final_test_acc
     assert run.batches == 512 // 64 and run.images_per_sec > 0
+    # each epoch records its wall time (training + evaluation) and how loaded the machine was
+    (e,) = store.epochs(run.id)
+    assert e.wall_seconds >= e.epoch_seconds + e.eval_seconds > 0
+    assert e.load_avg is not None and e.load_avg >= 0
+    assert e.cpu_util is None or 0 <= e.cpu_util <= 1
+    assert e.gpu_util is None  # a CPU run
 
 
 def test_checkpoint_loads_with_weights_only(store, tiny_cfg, data_dir):

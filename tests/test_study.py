@@ -93,6 +93,6 @@ def test_presets_and_smoke_dataset_choice(tmp_path):
     assert {c.method for c in cfgs} == {"standard", "naive-noise", "noise-injection", "sam", "multistep-sam"}
     assert all(c.epochs == 200 and c.train_subset is None for c in cfgs)
     assert 0.1 in sw["robustness"]["strengths"] and sw["robustness"]["trials"] == 10
-    smoke, _ = plan("smoke", data_dir=tmp_path)  # no CIFAR-10 here: synthetic
-    assert all(c.dataset == "synthetic" for c in smoke)
+    smoke, _ = plan("smoke", data_dir=tmp_path)  # every preset trains on CIFAR-10 unless told otherwise
+    assert all(c.dataset == "cifar10" for c in smoke)
     assert PRESETS["smoke"]["train"]["epochs"] <= 3

@@ -323,7 +323,30 @@ async def test_compare_header_is_one_line_at_80(demo_db, compare_module):
         await pilot.pause()
         src = screen.query_one("#compare-source")
         assert src.region.height == 1
-        assert "8 compared" in str(src.render()) and "absolute" in str(src.render())
+        assert "3 completed of 8" in str(src.render()) and "absolute" in str(src.render())
+
+
+@run_async
+async def test_compare_follows_runs_as_they_complete(demo_db, compare_module):
+    """The compare screen polls the store: a run of the selection that completes
+    appears in the tables; a running run is never counted."""
+    from nawt_core.store import Store
+    from nawt_tui.screens.compare import CompareScreen
+
+    app = make_app(demo_db, interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        screen = CompareScreen(run_ids=[1, 2, 3, 4])  # 4: multistep-sam, still running
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        acc = screen.query_one("#acc-table")
+        assert acc.row_count == 3 and "multistep-sam" not in acc.rows
+        assert "3 completed of 4" in str(screen.query_one("#compare-source").render())
+        await pilot.pause(0.5)  # the poller has read the store once
+        Store(demo_db).update_run(4, status="completed", final_test_acc=0.9123, epoch=200)
+        await wait_for(pilot, lambda: acc.row_count == 4)
+        assert str(acc.get_cell("multistep-sam", "mean")) == "91.23"
+        assert "4 completed" in str(screen.query_one("#compare-source").render())
 
 
 # ------------------------------------------------------------------ new run form

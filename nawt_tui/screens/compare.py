@@ -1,4 +1,9 @@
-"""Compare: the poster's tables (accuracy, time, robustness, quantization) and its two figures."""
+"""Compare: the poster's tables (accuracy, time, robustness, quantization) and its two figures.
+
+One row per method and comparable settings (nawt_core.compare groups them, the
+same rows as `nawt compare`); only completed runs count. The screen polls the
+store and recomputes when a run of the selection completes or an evaluation
+finishes, so it follows a study while it runs."""
 
 from __future__ import annotations
 
@@ -41,10 +46,13 @@ class CompareScreen(Screen):
         self._all_runs: list[Any] = []
         self._pending = False
         self._loading = False
+        self._signature: Any = None
+        self._polling = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compare-source")
+        yield Static("", id="compare-notes")
         with TabbedContent(id="compare-tabs", initial="acc"):
             with TabPane("1 Accuracy & time", id="acc"):
                 yield DataTable(id="acc-table", cursor_type="row", zebra_stripes=True)
@@ -69,6 +77,29 @@ class CompareScreen(Screen):
         self._update_source()
         self._load_runs()
         self.reload()
+        self.set_interval(self.app.refresh_interval, self._poll)
+
+    def _poll(self) -> None:
+        if not self._polling and not self._loading:
+            self._polling = True
+            self._check_changed(list(self.run_ids) if self.study is None else None, self.study)
+
+    @work(thread=True, exit_on_error=False, group="compare-poll")
+    def _check_changed(self, run_ids: list[int] | None, study: str | None) -> None:
+        """Recomputes when what the comparison counts has changed (a run completed, a sweep finished)."""
+        try:
+            sig = self.app.source.compare_signature(run_ids, study) if (run_ids or study) else None
+        except Exception:
+            sig = None
+        self.app.call_from_thread(self._signature_read, sig)
+
+    def _signature_read(self, sig: Any) -> None:
+        self._polling = False
+        if sig is not None and self._signature is not None and sig != self._signature:
+            self._signature = sig
+            self.reload()
+        elif sig is not None:
+            self._signature = sig
 
     # ------------------------------------------------------------ loading
     def reload(self) -> None:
@@ -125,6 +156,7 @@ class CompareScreen(Screen):
             return
         if message.comparison is None:
             self.comparison = None
+            self.query_one("#compare-notes", Static).display = False
             self.query_one("#compare-source", Static).update(
                 Text(message.error or "nothing to compare", style=self.app.current_theme.error or "red"))
             for tid in ("#acc-table", "#rob-table", "#quant-table"):
@@ -134,13 +166,22 @@ class CompareScreen(Screen):
             return
         self.comparison = message.comparison
         self._update_source()
+        notes = self.query_one("#compare-notes", Static)
+        notes.update(Text(" · ".join(message.comparison.notes)))
+        notes.display = bool(message.comparison.notes)
         self._show(message.comparison)
 
     # ------------------------------------------------------------ display
     def _update_source(self) -> None:
         """One line: what is compared and the robustness mode (the keys are in the footer)."""
-        n = len(self.comparison.runs) if self.comparison is not None else "…"
-        tail = Text.assemble(f" · {n} compared · robustness mode ", (self.mode, "bold"))
+        c = self.comparison
+        if c is None:
+            counted = "…"
+        else:
+            done = len(c.completed)
+            counted = f"{done} completed" + (f" of {len(c.runs)}" if done != len(c.runs) else "") \
+                + (f" · {len(c.groups)} groups" if c.mixed else "")
+        tail = Text.assemble(f" · {counted} · robustness ", (self.mode, "bold"))
         if self.study is not None:
             head = Text.assemble("study ", (self.study, "bold"))
         elif self.run_ids:
@@ -157,43 +198,56 @@ class CompareScreen(Screen):
         self._update_source()
 
     def _show(self, c: Any) -> None:
-        # accuracy and time, one row per method
+        grouped = c.mixed or any(r.get("group") for r in c.accuracy + c.robustness + c.quantization)
+        # accuracy and time, one row per method and settings
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
-        for key, label in [("method", "method"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
-                           ("best", "best %"), ("time", "train time"), ("secs", "seconds"),
-                           ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]:
+        cols = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
+                ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
+                ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]
+        for key, label in cols:
+            if key == "group" and not grouped:
+                continue
             t.add_column(label, key=key, width=METHOD_WIDTH if key == "method" else None)
-        timing = {row["method"]: row for row in c.timing}
+        timing = {(row["method"], row["group"]): row for row in c.timing}
         for row in c.accuracy:
-            tm = timing.get(row["method"], {})
-            secs = tm.get("train_seconds")
+            tm = timing.get((row["method"], row["group"]), {})
+            secs, med = tm.get("train_seconds"), tm.get("median_time")
             ratio = tm.get("ratio")
-            t.add_row(
-                Text(row["method"], style=_method_style(row["method"])), str(row["n"]),
-                _num(row.get("mean")), _num(row.get("std")), _num(row.get("best")),
-                Text(fmt_duration(secs), justify="right"),
+            spread = "—" if tm.get("epoch_median") is None else \
+                f"{tm['epoch_min']:.0f}–{tm['epoch_max']:.0f}"
+            cells = [Text(row["method"], style=_method_style(row["method"]))]
+            if grouped:
+                cells.append(row["group"] or "—")
+            cells += [
+                str(row["n"]), _num(row.get("mean")), _num(row.get("std")), _num(row.get("best")),
+                Text(fmt_duration(med if med is not None else secs), justify="right"),
                 Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
-                Text("—" if ratio is None else f"{ratio:.2f}", justify="right"),
+                Text(spread, justify="right"),
+                Text("—" if ratio is None else f"{ratio:.2f}" + ("!" if tm.get("load_flag") else ""),
+                     justify="right"),
                 str(tm.get("device") or "—"), str(tm.get("epochs") or "—"),
-                key=row["method"],
-            )
-        # robustness, methods x strengths
+            ]
+            t.add_row(*cells, key=_row_key(row))
+        # robustness, rows x strengths
         t = self.query_one("#rob-table", DataTable)
         t.clear(columns=True)
         t.add_column("method", key="method", width=METHOD_WIDTH)
+        if grouped:
+            t.add_column("settings", key="group")
         for s in c.strengths:
             t.add_column(f"s={s:g}", key=f"s{s}")
         series = []
         for i, row in enumerate(c.robustness):
             pts = row["points"]
             cells = [Text(row["method"], style=_method_style(row["method"]))]
+            if grouped:
+                cells.append(row["group"] or "—")
             for s in c.strengths:
-                p = pts.get(s) or pts.get(float(s)) or pts.get(str(s))
-                cells.append(_pm(p, digits=1))  # six strengths fit 80 columns
-            t.add_row(*cells, key=row["method"])
-            xs = [s for s in c.strengths if (pts.get(s) or pts.get(float(s)))]
-            series.append((row["method"], xs, [pct((pts.get(s) or pts.get(float(s)))["mean"]) for s in xs],
+                cells.append(_pm(pts.get(s), digits=1))  # six strengths fit 80 columns
+            t.add_row(*cells, key=_row_key(row))
+            xs = [s for s in c.strengths if s in pts and not pts[s]["partial"]]
+            series.append((_series_name(row), xs, [pct(pts[s]["mean"]) for s in xs],
                            METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
         mode = c.robustness_mode or self.mode
         for pid in ("#plot-rob", "#plot-rob2"):
@@ -201,23 +255,27 @@ class CompareScreen(Screen):
             plot.title = f"accuracy % vs weight perturbation ({mode})"
             plot.set_series(series, xticks=list(c.strengths) or None,
                             empty=f"no {mode} robustness evaluations (e on the runs screen)")
-        # quantization, methods x bits
+        # quantization, rows x bits
         t = self.query_one("#quant-table", DataTable)
         t.clear(columns=True)
         t.add_column("method", key="method", width=METHOD_WIDTH)
+        if grouped:
+            t.add_column("settings", key="group")
         t.add_column("fp32", key="fp")
         for b in c.bits:
             t.add_column(f"{b}-bit", key=f"b{b}")
         series = []
         for i, row in enumerate(c.quantization):
             pts = row["points"]
-            cells = [Text(row["method"], style=_method_style(row["method"])), _num(row.get("fp"))]
+            cells = [Text(row["method"], style=_method_style(row["method"]))]
+            if grouped:
+                cells.append(row["group"] or "—")
+            cells.append(_num(row.get("fp")))
             for b in c.bits:
-                cells.append(_pm(pts.get(b) or pts.get(float(b)) or pts.get(str(b))))
-            t.add_row(*cells, key=row["method"])
-            xs = [b for b in c.bits if (pts.get(b) or pts.get(float(b)))]
-            series.append((row["method"], [float(b) for b in xs],
-                           [pct((pts.get(b) or pts.get(float(b)))["mean"]) for b in xs],
+                cells.append(_pm(pts.get(b)))
+            t.add_row(*cells, key=_row_key(row))
+            xs = [b for b in c.bits if b in pts and not pts[b]["partial"]]
+            series.append((_series_name(row), [float(b) for b in xs], [pct(pts[b]["mean"]) for b in xs],
                            METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
         for pid in ("#plot-quant", "#plot-quant2"):
             self.query_one(pid, LinePlot).set_series(
@@ -260,12 +318,23 @@ def _num(x: float | None) -> Text:
 
 
 def _pm(p: dict | None, digits: int = 2) -> Text:
-    """mean±std of pooled accuracies, in percent points (std left out when 0)."""
+    """mean±std of pooled accuracies, in percent points (std left out when 0);
+    ``*`` marks a point that not every run of the row has."""
     if not p or p.get("mean") is None:
         return Text("—", justify="right")
     std = fmt_acc(p.get("std") or 0.0, digits)
     shown = std.strip("0.") != ""  # a std that rounds to 0 is left out
-    return Text(fmt_acc(p["mean"], digits) + (f"±{std}" if shown else ""), justify="right")
+    return Text(fmt_acc(p["mean"], digits) + (f"±{std}" if shown else "") + ("*" if p.get("partial") else ""),
+                justify="right")
+
+
+def _row_key(row: dict) -> str:
+    """The method alone when its settings need no label, else method|settings."""
+    return f"{row['method']}|{row['group']}" if row.get("group") else row["method"]
+
+
+def _series_name(row: dict) -> str:
+    return f"{row['method']} ({row['group']})" if row.get("group") else row["method"]
 
 
 def _id_list(ids: list[int], room: int) -> str:

@@ -33,6 +33,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("Compare", [
         ("1-5", "tabs: accuracy & time, robustness, quantization, runs, plots"),
+        ("", "one row per method and settings; completed runs only; follows new results live"),
         ("s", "choose a study"), ("a", "robustness mode: absolute / relative / std"),
         ("space", "in the runs tab: include / exclude a run"), ("esc", "back"),
     ]),
