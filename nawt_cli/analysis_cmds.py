@@ -17,6 +17,7 @@ from nawt_core.errors import NawtError
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
+from .eval_record import EvalRecorder
 
 eval_app = typer.Typer(help="Stress trained runs: weight perturbation and quantization sweeps (stored).",
                        no_args_is_help=True)
@@ -67,6 +68,13 @@ def _check_finished(store, run_ids: list[int]) -> None:
             raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
 
 
+def _check_device(device: str) -> None:
+    """Bad input is refused before a queued evaluation is recorded."""
+    from nawt_core.config import TrainConfig
+
+    TrainConfig(device=device).validate()
+
+
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -102,18 +110,24 @@ def eval_robustness(
     check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
+    if strategy not in ("auto", "loop", "batched"):
+        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+    _check_device(device)
     store = open_store(db, data_dir, create=False)
     _check_finished(store, run_ids)
     from nawt_core.sweeps import robustness_sweep
 
+    rec = EvalRecorder(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials})
     results = []
-    for rid in run_ids:
-        with _progress() as prog:
-            task = prog.add_task(f"run {rid} robustness", total=None)
-            ev = robustness_sweep(store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
-                                  device=device, data_dir=cifar_dir, test_subset=test_subset, strategy=strategy,
-                                  precision=precision, progress=lambda d, t, task=task: prog.update(task, completed=d, total=t))
-        results.append((rid, ev, store.points(ev.id)))
+    with rec:
+        for rid in run_ids:
+            with _progress() as prog:
+                task = prog.add_task(f"run {rid} robustness", total=None)
+                ev = rec.run(rid, lambda **kw: robustness_sweep(
+                    store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets, device=device,
+                    data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, precision=precision, **kw),
+                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
+            results.append((rid, ev, store.points(ev.id)))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "clean_acc": ev.clean_acc, "config": ev.config,
                      "seed": ev.seed, "seconds": ev.seconds, "points": _rob_summary(pts)}
@@ -167,18 +181,22 @@ def eval_quantization(
     check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
+    _check_device(device)
     store = open_store(db, data_dir, create=False)
     _check_finished(store, run_ids)
     from nawt_core.sweeps import quantization_sweep
 
+    rec = EvalRecorder(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn})
     results = []
-    for rid in run_ids:
-        with _progress() as prog:
-            task = prog.add_task(f"run {rid} quantization", total=None)
-            ev = quantization_sweep(store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
-                                    data_dir=cifar_dir, test_subset=test_subset, precision=precision,
-                                    progress=lambda d, t, task=task: prog.update(task, completed=d, total=t))
-        results.append((rid, ev, store.points(ev.id)))
+    with rec:
+        for rid in run_ids:
+            with _progress() as prog:
+                task = prog.add_task(f"run {rid} quantization", total=None)
+                ev = rec.run(rid, lambda **kw: quantization_sweep(
+                    store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
+                    data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw),
+                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
+            results.append((rid, ev, store.points(ev.id)))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "fp_acc": ev.clean_acc, "config": ev.config,
                      "seconds": ev.seconds, "points": {int(p.param): p.accuracy for p in pts}}

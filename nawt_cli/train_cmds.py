@@ -1,4 +1,4 @@
-"""`nawt` (the TUI), `nawt train`, `nawt runs`, `nawt show`, `nawt bench`."""
+"""`nawt` (the TUI), `nawt train`, `nawt show`, `nawt bench` (`nawt runs` lives in run_cmds)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from nawt_core.config import METHODS, TrainConfig
 from nawt_core.errors import NawtError
+from nawt_core.runview import fmt_value
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -172,45 +173,6 @@ def run_summary(run) -> dict:
 
 
 @app.command()
-def runs(
-    method: Annotated[Optional[str], typer.Option(help="only this method")] = None,
-    status: Annotated[Optional[str], typer.Option(help="only this status")] = None,
-    study: Annotated[Optional[str], typer.Option(help="only this study's runs")] = None,
-    json_out: JsonOpt = False,
-    db: DbOpt = None,
-    data_dir: DataDirOpt = Path("data"),
-) -> None:
-    """List runs."""
-    store = open_store(db, data_dir, create=False)
-    rows = [run_summary(r) for r in store.list_runs(method=method, study=study)]
-    if status:
-        rows = [r for r in rows if r["status"] == status]
-    if json_out:
-        print_json(rows)
-        return
-    colors = {"completed": "green", "running": "cyan", "failed": "red", "stale": "red", "interrupted": "yellow"}
-    cells = [{
-        "id": str(r["id"]), "name": r["name"], "method": r["method"],
-        "status": f"[{colors.get(r['status'], 'white')}]{r['status']}[/]", "epoch": f"{r['epoch']}/{r['epochs']}",
-        "test %": _pct(r["test_acc"]), "best %": _pct(r["best_test_acc"]), "train s": f"{r['train_seconds']:.0f}",
-        "img/s": "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}", "device": r["device"] or "-",
-    } for r in rows]
-    cols = ["id", "name", "method", "status", "epoch", "test %", "best %", "train s", "img/s", "device"]
-    if console.width < 110:  # keep what matters readable on an 80-column terminal
-        cols = cols[:7]
-    t = Table(title=f"runs ({len(rows)})", header_style="bold")
-    for col in cols:
-        squeezable = col in ("name", "device")
-        widest = max([len(col)] + [len(Text.from_markup(c[col]).plain) for c in cells])
-        t.add_column(col, justify="left" if col in ("name", "method", "status", "device") else "right",
-                     no_wrap=True, overflow="ellipsis", min_width=None if squeezable else widest,
-                     max_width=22 if squeezable else None)
-    for c in cells:
-        t.add_row(*(c[col] for col in cols))
-    console.print(t)
-
-
-@app.command()
 def show(
     run_id: Annotated[int, typer.Argument(help="the run's id")],
     json_out: JsonOpt = False,
@@ -235,9 +197,12 @@ def show(
         console.print(f"precision {run.precision} ({run.precision_reason or '-'})", markup=False)
     if run.error:
         console.print(f"[red]error:[/] {run.error}", markup=True)
+    if run.tags or run.notes:
+        console.print(Text.assemble(("tags ", "bold"), " ".join(run.tags or []) or "-", ("  note ", "bold"),
+                                    run.notes or "-"))
     cfg = Table(title="config", show_header=False, box=None)
     for k, v in run.config.items():
-        cfg.add_row(k, str(v))
+        cfg.add_row(k, fmt_value(v, "None"))
     console.print(cfg)
     t = Table(title="epochs", header_style="bold")
     for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "img/s"):

@@ -42,10 +42,9 @@ class ArrayData:
 # ------------------------------------------------------------------ CIFAR-10
 def _find_batches(data_dir: Path) -> Path | None:
     """The ``cifar-10-batches-py`` folder under ``data_dir``, or ``data_dir`` itself."""
-    for cand in (data_dir / BATCH_FOLDER, data_dir):
-        if (cand / "data_batch_1").exists() or (cand / "test_batch").exists():
-            return cand
-    return None
+    from .runview import find_cifar_batches  # torch-free: the TUI's new-run form checks the same way
+
+    return find_cifar_batches(data_dir)
 
 
 def _tv_split(root: Path, train: bool, *, check: bool):

@@ -76,6 +76,7 @@ class Run(SQLModel, table=True):
     log_path: str | None = None
     error: str | None = None
     notes: str = ""
+    tags: list = Field(default_factory=list, sa_column=Column(JSON))  # None in rows older than tags
 
 
 class Epoch(SQLModel, table=True):
@@ -105,13 +106,17 @@ class Evaluation(SQLModel, table=True):
     kind: str = Field(index=True)  # clean | robustness | quantization
     config: dict = Field(default_factory=dict, sa_column=Column(JSON))
     seed: int = 0
-    status: str = "running"  # running | completed | failed
+    status: str = "running"  # queued | running | completed | failed
     device: str = ""
     clean_acc: float | None = None
     seconds: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     error: str | None = None
+    progress: float | None = None  # fraction done, written by the sweep now and then
+    log_path: str | None = None  # where the evaluating process writes its output
+    host: str = ""
+    pid: int | None = None
 
 
 class EvalPoint(SQLModel, table=True):

@@ -297,10 +297,18 @@ class _recorded:
         return False
 
 
+def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
+    """The evaluation row, created now or, when the caller queued one already, taken over."""
+    if evaluation is None:
+        return store.create_evaluation(**fields)
+    return store.update_evaluation(evaluation.id, **fields)
+
+
 def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", strengths: Iterable[float] | None = None,
                      trials: int = DEFAULT_TRIALS, seed: int = 0, targets: str = "weights", device: str = "auto",
                      data_dir=None, test_subset: int | None = None, strategy: str = "auto", chunk: int = 8,
-                     precision: str = "auto", progress: Progress | None = None) -> Evaluation:
+                     precision: str = "auto", progress: Progress | None = None,
+                     evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of perturbed copies of run ``run_id`` for every strength and
     trial, stored as one Evaluation (kind ``robustness``) with a point per
     (strength, trial). Returns the completed Evaluation."""
@@ -321,8 +329,8 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
 
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
               "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
-    ev = store.create_evaluation(run_id=run.id, kind="robustness", config=config, seed=seed,
-                                 status="running", device=device_name(dev))
+    ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
+                status="running", device=device_name(dev))
     t0 = time.perf_counter()
     with _recorded(store, ev):
         _, clean_acc = pert.clean_eval()
@@ -355,7 +363,8 @@ def quantization_accuracies(model: nn.Module, x, y, bits: list[int], granularity
 
 def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None = None, granularity: str = "channel",
                        fold_bn: bool = False, device: str = "auto", data_dir=None, test_subset: int | None = None,
-                       precision: str = "auto", progress: Progress | None = None) -> Evaluation:
+                       precision: str = "auto", progress: Progress | None = None,
+                     evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of run ``run_id`` with fake-quantized weights per bit width,
     stored as one Evaluation (kind ``quantization``), a point per bit width."""
     bits = Q.check(DEFAULT_BITS if bits is None else list(bits), granularity)
@@ -369,8 +378,8 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
 
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source, **prec}
-    ev = store.create_evaluation(run_id=run.id, kind="quantization", config=config, seed=0,
-                                 status="running", device=device_name(dev))
+    ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
+                status="running", device=device_name(dev))
     t0 = time.perf_counter()
     with _recorded(store, ev):
         (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core.runview import run_settings, run_tags
+
 METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
 STATUS_FILTERS = ("running", "queued", "completed", "failed", "interrupted", "stale")
 
@@ -141,6 +143,9 @@ class RunView:
     train_seconds: float
     created_at: datetime | None
     stop_requested: bool = False
+    settings: tuple[tuple[str, Any], ...] = ()  # config items that can differ between runs
+    tags: tuple[str, ...] = ()
+    notes: str = ""
 
     @property
     def fraction(self) -> float:
@@ -170,6 +175,8 @@ class RunView:
             "elapsed": fmt_duration(self.elapsed_s),
             "eta": fmt_duration(self.eta_s) if self.status == "running" else "—",
             "device": self.device,
+            "study": self.study or "—",
+            "tags": " ".join(self.tags) or "—",
         }
 
     def sort_value(self, column: str) -> Any:
@@ -186,12 +193,17 @@ class RunView:
             "elapsed": self.elapsed_s,
             "eta": self.eta_s,
             "device": self.device,
+            "study": self.study or "",
+            "tags": " ".join(self.tags),
         }
         v = values.get(column, self.id)
         # None sorts last in ascending order
         return (v is None, v if v is not None else 0, self.id)
 
     def csv_row(self) -> dict[str, Any]:
+        return {k: float(f"{v:.10g}") if isinstance(v, float) else v for k, v in self._csv_row().items()}
+
+    def _csv_row(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
@@ -208,12 +220,13 @@ class RunView:
             "eta_s": "" if self.eta_s is None else round(self.eta_s, 1),
             "train_seconds": round(self.train_seconds or 0.0, 1),
             "device": self.device,
+            "tags": " ".join(self.tags),
         }
 
 
 CSV_FIELDS = (
     "id", "name", "method", "status", "study", "epoch", "epochs", "train_loss", "test_acc",
-    "best_test_acc", "images_per_sec", "elapsed_s", "eta_s", "train_seconds", "device",
+    "best_test_acc", "images_per_sec", "elapsed_s", "eta_s", "train_seconds", "device", "tags",
 )
 
 
@@ -266,6 +279,9 @@ def run_view(run: Any, now: datetime, status: str) -> RunView:
         train_seconds=run.train_seconds or 0.0,
         created_at=naive(run.created_at),
         stop_requested=bool(run.stop_requested),
+        settings=tuple(run_settings(run).items()),
+        tags=tuple(run_tags(run)),
+        notes=run.notes or "",
     )
 
 
@@ -320,6 +336,11 @@ class RunDetail:
     curves: dict[int, Curve]
     files: list[tuple[str, int, datetime]]
     log_tail: list[str]
+    eval_status: dict[int, str] = field(default_factory=dict)  # stale: its process is gone
+
+    @property
+    def evaluating(self) -> bool:
+        return any(st in ("queued", "running") for st in self.eval_status.values())
 
 
 # ------------------------------------------------------------------ data source
@@ -411,7 +432,28 @@ class DataSource:
         detail.files = list_files(detail.run.run_dir)
         detail.log_tail = tail_file(detail.run.log_path or (
             str(Path(detail.run.run_dir) / "train.log") if detail.run.run_dir else ""), 200)
+        for ev in detail.evaluations:
+            detail.eval_status[ev.id] = self.eval_status_of(ev)
+            if ev.log_path:  # each evaluation's own log, after the training's
+                tail = tail_file(ev.log_path, 40)
+                detail.log_tail += [f"── evaluation {ev.id} ({ev.kind}): {ev.log_path}", *tail]
         return detail
+
+    def eval_status_of(self, ev: Any) -> str:
+        """An evaluation whose process is gone from this host before it finished is stale."""
+        from nawt_core.store import pid_alive
+
+        live = ev.status in ("queued", "running")
+        if live and getattr(ev, "host", "") == self.host and ev.pid and not pid_alive(ev.pid):
+            return "stale"
+        return ev.status
+
+    def curves(self, run_ids: list[int]) -> list[tuple[Any, list[Any]]]:
+        """Each run with its epoch rows (for overlaid training curves)."""
+        return self._call(lambda s: [(r, s.epochs(r.id)) for r in s.list_runs(ids=run_ids)])
+
+    def set_tags(self, run_id: int, tags: list[str]) -> Any:
+        return self._call(lambda s: s.update_run(run_id, tags=tags))
 
     def compare(self, run_ids: list[int] | None, study: str | None, mode: str) -> Any:
         try:

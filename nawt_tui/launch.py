@@ -12,8 +12,6 @@ import importlib.util
 import os
 import re
 import shlex
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -112,40 +110,22 @@ def spawn_background(args: list[str], data_dir: str, tag: str, wait: float = 1.5
                         log_path=str(log_path))
 
 
-def stop_run(store: Any, run_id: int, host: str) -> str:
+def stop_run(store: Any, run_id: int, host: str, now: datetime | None = None) -> str:
     """Graceful stop: flag the run (the trainer polls it) and SIGTERM a local live process."""
-    from nawt_core.store import pid_alive
+    from nawt_core.errors import NawtError
+    from nawt_core.run_control import stop_run as request_stop
 
-    run = store.get_run(run_id)
-    if run.status not in ("running", "queued"):
-        return f"run {run_id} is {run.status}; nothing to stop"
-    store.update_run(run_id, stop_requested=True)
-    if run.host == host and run.pid and pid_alive(run.pid):
-        try:
-            os.kill(run.pid, signal.SIGTERM)
-        except OSError as e:
-            return f"stop requested for run {run_id} (SIGTERM failed: {e.strerror})"
-        return f"stopping run {run_id} (SIGTERM sent to pid {run.pid})"
-    return f"stop requested for run {run_id}"
+    try:
+        return request_stop(store, run_id, host, now)
+    except NawtError as e:
+        return str(e)
 
 
-def delete_run(store: Any, run_id: int, host: str, data_dir: str) -> str:
+def delete_run(store: Any, run_id: int, host: str, data_dir: str, now: datetime | None = None) -> str:
     """Deletes the run's records and its folder; refuses a live run."""
-    from nawt_core.store import effective_status
+    from nawt_core.run_control import remove_run
 
-    run = store.get_run(run_id)
-    if effective_status(run, host=host) == "running":
-        raise ValueError(f"run {run_id} is running: stop it first (x)")
-    store.delete_run(run_id)
-    removed = ""
-    if run.run_dir:
-        d = Path(run.run_dir).resolve()
-        protected = {Path("/").resolve(), Path.home().resolve(), Path(data_dir).resolve(),
-                     Path.cwd().resolve()}
-        if d.is_dir() and d not in protected:
-            shutil.rmtree(d, ignore_errors=True)
-            removed = f" and {d}"
-    return f"deleted run {run_id}{removed}"
+    return remove_run(store, run_id, data_dir, files=True, host=host, now=now)
 
 
 def train_args(values: dict[str, Any]) -> list[str]:

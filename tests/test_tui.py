@@ -110,6 +110,7 @@ def compare_module(monkeypatch):
 def demo_db(tmp_path, monkeypatch):
     """A demo database at a stable relative path (snapshots show it), fixed clock."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)  # the new-run form's default folder shows in snapshots
     url = "sqlite:///nawt.db"
     fill_demo(url, now=FIXED_NOW, run_dirs="runs")
     make_run_dirs("runs")
@@ -136,6 +137,14 @@ def runs_screen(app):
     return next(s for s in app.screen_stack if isinstance(s, RunsScreen))
 
 
+def rich_text(renderable, width: int = 100) -> str:
+    from rich.console import Console
+
+    con = Console(width=width, record=True, file=open(os.devnull, "w"))
+    con.print(renderable)
+    return con.export_text()
+
+
 def cell(app, run_id: int, col: str) -> str:
     return str(runs_screen(app).table.get_cell(str(run_id), col))
 
@@ -144,7 +153,7 @@ def cell(app, run_id: int, col: str) -> str:
 @run_async
 async def test_runs_appear_with_stale_and_running(demo_db):
     app = make_app(demo_db)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 60)) as pilot:  # wide: every column shows
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
         assert cell(app, 4, "status") == "running"
         assert cell(app, 5, "status") == "stale"  # heartbeat 2 h old on another host
@@ -468,6 +477,10 @@ async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, mo
     calls = []
     monkeypatch.setattr(new_run, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    batches = Path("data/cifar-10-batches-py")  # CIFAR-10 where nawt looks by default (the data dir)
+    batches.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (batches / name).write_bytes(b"")
     app = make_app(demo_db)  # no --cifar-dir
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
@@ -500,6 +513,72 @@ async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, mo
                         ("--schedule", "step"), ("--stages", "4"), ("--rho", "0.05")]:
         assert args[args.index(flag) + 1] == value, flag
     assert "--adaptive" in args and "--cifar-dir" not in args
+
+
+@run_async
+async def test_new_run_form_says_when_cifar10_is_missing(demo_db, monkeypatch, tmp_path):
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import new_run
+
+    calls = []
+    monkeypatch.setattr(new_run, "run_detached_cli",
+                        lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)
+    app = make_app(demo_db, cifar_dir=str(tmp_path / "nothing-here"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        folder = form.query_one("#f-cifar_dir")
+        assert folder.value == str(tmp_path / "nothing-here")  # the folder the TUI was started with
+        assert "no CIFAR-10" in str(form.query_one("#help-cifar_dir").render())
+        form.query_one("#f-epochs").value = "2"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        text = str(form.query_one("#form-errors").render())
+        assert "CIFAR-10 is not in" in text and "nothing-here" in text and calls == []
+        # an incomplete folder is named as such; a complete one launches at once, with that folder
+        real = tmp_path / "cifar" / "cifar-10-batches-py"
+        real.mkdir(parents=True)
+        (real / "data_batch_1").write_bytes(b"")
+        folder.value = str(tmp_path / "cifar")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "test_batch" in str(form.query_one("#form-errors").render()) and calls == []
+        for name in ("data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+            (real / name).write_bytes(b"")
+        folder.value = str(tmp_path / "cifar") + "/"
+        await pilot.pause()
+        assert "found" in str(form.query_one("#help-cifar_dir").render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: calls)
+    assert calls[0][calls[0].index("--cifar-dir") + 1] == str(tmp_path / "cifar") + "/"
+    assert calls[0].count("--cifar-dir") == 1
+
+
+@run_async
+async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatch):
+    from nawt_tui.launch import LaunchResult
+    from nawt_tui.screens import new_run
+
+    calls = []
+    monkeypatch.setattr(new_run, "run_detached_cli",
+                        lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    monkeypatch.setenv("NAWT_CIFAR_DIR", "/no/such/cifar")
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#f-cifar_dir").value == "/no/such/cifar"  # NAWT_CIFAR_DIR
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert calls == [] and "download" in str(form.query_one("#form-errors").render())
+        await pilot.press("ctrl+s")  # asked twice: nawt train will try to download it there
+        await wait_for(pilot, lambda: calls)
+    assert calls[0][calls[0].index("--cifar-dir") + 1] == "/no/such/cifar"
 
 
 @run_async
@@ -562,6 +641,86 @@ async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkey
             "eval", "quantization", "3", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn",
             "--precision", "bf16"]
         assert calls[1][-2:] == ["--cifar-dir", "/srv/cifar"]
+
+
+@run_async
+async def test_started_evaluation_shows_at_once_with_progress_and_log(demo_db):
+    from nawt_core.store import Store
+    from nawt_tui.messages import ActionDone
+    from nawt_tui.screens.detail import DetailScreen
+
+    store = Store(demo_db)
+    app = make_app(demo_db, interval=60)  # no polling: the start itself must bring the row
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        detail = DetailScreen(3)
+        await app.push_screen(detail)
+        await wait_for(pilot, lambda: detail.detail is not None)
+        table = detail.query_one("#eval-table")
+        assert table.row_count == 2
+        # what `nawt eval` records first thing (nawt_cli.eval_record), then the TUI's "started" message
+        log = Path("runs/0003-poster-sam/eval-3.log")
+        log.write_text("evaluation 3: robustness of run 3\n3/10 done\n")
+        ev = store.create_evaluation(run_id=3, kind="robustness", status="queued", config={"mode": "relative"},
+                                     host="test-host", pid=os.getpid(), log_path=str(log))
+        screen.post_message(ActionDone("nawt eval started"))
+        await wait_for(pilot, lambda: table.row_count == 3, timeout=4)
+        assert str(table.get_cell(str(ev.id), "status")) == "queued"
+        store.update_evaluation(ev.id, status="running", progress=0.4)
+        await wait_for(pilot, lambda: str(table.get_cell(str(ev.id), "status")) == "running 40%", timeout=6)
+        await pilot.press("5")
+        await pilot.pause()
+        await pilot.pause(0.2)
+        lines = [line.text for line in detail.query_one("#log-body").lines]
+        assert any(f"evaluation {ev.id} (robustness)" in ln for ln in lines) and lines[-1] == "3/10 done"
+        store.update_evaluation(ev.id, pid=2**22 + 4321)  # its process died without a word
+        await wait_for(pilot, lambda: str(table.get_cell(str(ev.id), "status")) == "stale", timeout=6)
+    store.engine.dispose()
+
+
+@run_async
+async def test_diff_overlay_and_tags_from_the_runs_screen(demo_db):
+    from nawt_core.store import Store
+    from nawt_tui.screens.diff import DiffScreen
+    from nawt_tui.screens.overlay import OverlayScreen
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        assert str(screen.table.get_cell("8", "settings")) == "epochs 2 synthetic cpu seed 2"
+        await pilot.press("D")  # nothing marked: a hint, no screen
+        assert app.screen is screen
+        screen.move_to_run(1)
+        await pilot.press("space")
+        screen.move_to_run(3)
+        await pilot.press("space", "D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.runs is not None)
+        body = rich_text(app.screen.query_one("#diff-body").content)
+        assert "● rho" in body and "0.05" in body and "● seed" in body and "● lr" not in body
+        assert "equal settings hidden" in str(app.screen.query_one("#diff-note").render())
+        await pilot.press("a")
+        assert "  lr" in rich_text(app.screen.query_one("#diff-body").content)
+        await pilot.press("escape", "p")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverlayScreen) and app.screen.loaded is not None)
+        assert [r.id for r, _e in app.screen.loaded] == [1, 3]
+        assert [len(e) for _r, e in app.screen.loaded] == [200, 200]
+        await pilot.press("escape")
+        screen.move_to_run(2)
+        await pilot.press("t")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "baseline  poster"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: Store(demo_db).get_run(2).tags == ["baseline", "poster"])
+        await wait_for(pilot, lambda: "baseline" in str(screen.views[2].tags))
+        await pilot.press("slash", *"tag:baseline", "enter")
+        assert screen.table.row_count == 1
+        await pilot.press("escape")
+        assert screen.table.row_count == 8
+        # the footer keeps Help and Quit at 80 columns
+        footer = " ".join(str(w.render()) for w in screen.query("FooterKey"))
+        assert "Help" in footer and "Quit" in footer
 
 
 @run_async
@@ -691,7 +850,7 @@ def _runs_ready(app):
     return run_before
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", [*SIZES, (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_runs(demo_db, snap_compare, size):
     app = make_app(demo_db, interval=60)
     assert snap_compare(app, terminal_size=size, run_before=_runs_ready(app))

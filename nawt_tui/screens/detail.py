@@ -13,6 +13,8 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from nawt_core.runview import fmt_value
+
 from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
@@ -43,6 +45,7 @@ class DetailScreen(Screen):
         self._timer: Any = None
         self._sig: Any = None
         self._eval_ids: list[int] = []
+        self._every = 0.0  # the poll interval now
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,6 +87,7 @@ class DetailScreen(Screen):
     def on_screen_resume(self) -> None:
         if self._timer is not None:
             self._timer.resume()
+        self.reload()  # e.g. an evaluation was just started from the dialog above
 
     def reload(self) -> None:
         if self._loading:
@@ -109,7 +113,8 @@ class DetailScreen(Screen):
                 Text(f"run #{self.run_id}: {message.error}", style=self.app.current_theme.error or "red"))
             return
         d = message.detail
-        sig = (d.view, len(d.epochs), len(d.evaluations), tuple(ev.status for ev in d.evaluations),
+        sig = (d.view, len(d.epochs), len(d.evaluations),
+               tuple((ev.status, ev.progress, d.eval_status.get(ev.id)) for ev in d.evaluations),
                len(d.files), len(d.log_tail), d.log_tail[-1:] if d.log_tail else None)
         self.detail = d
         if sig == self._sig:
@@ -121,10 +126,16 @@ class DetailScreen(Screen):
         self._show_files(d)
         self._show_evals(d)
         self._show_log(d)
-        if d.status not in ("running", "queued") and self._timer is not None:
-            self._timer.pause()  # a finished run does not change; evaluations may: slow poll
-            self._timer.stop()
-            self._timer = self.set_interval(10.0, self.reload)
+        # a finished run changes only when evaluated: slow poll, unless an evaluation is under way
+        self._poll(2.0 if d.evaluating else max(self.app.refresh_interval, 1.0) * 2
+                   if d.status in ("running", "queued") else 10.0)
+
+    def _poll(self, every: float) -> None:
+        if every == self._every or self._timer is None:
+            return
+        self._every = every
+        self._timer.stop()
+        self._timer = self.set_interval(every, self.reload)
 
     # ------------------------------------------------------------ sections
     def _show_summary(self, d: RunDetail) -> None:
@@ -194,7 +205,11 @@ class DetailScreen(Screen):
         t.add_row("", "")
         t.add_row(Text("config", style="bold underline"), "")
         for k, v in (r.config or {}).items():
-            t.add_row(k, "—" if v is None else str(v))
+            t.add_row(k, fmt_value(v, "—"))
+        if r.tags or r.notes:
+            t.add_row("", "")
+            t.add_row("tags", " ".join(r.tags or []) or "—")
+            t.add_row("note", r.notes or "—")
         self.query_one("#config-body", Static).update(t)
 
     def _show_files(self, d: RunDetail) -> None:
@@ -227,8 +242,8 @@ class DetailScreen(Screen):
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
             pts = "  ".join(f"{p:g}:{fmt_acc(m)}" for p, m in zip(c.params, c.mean)) if c else ""
-            t.add_row(str(ev.id), c.label if c else ev.kind, ev.status, fmt_acc(ev.clean_acc), pts,
-                      key=str(ev.id))
+            t.add_row(str(ev.id), c.label if c else ev.kind, eval_state(ev, d.eval_status.get(ev.id)),
+                      fmt_acc(ev.clean_acc), pts, key=str(ev.id))
             self._eval_ids.append(ev.id)
         if not d.evaluations:
             t.add_row("", "no evaluations yet: press e to start one", "", "", "")
@@ -309,6 +324,14 @@ class DetailScreen(Screen):
                             severity="warning")
             return
         runs.open_eval_dialog([self.run_id])
+
+
+def eval_state(ev: Any, status: str | None) -> str:
+    """queued / running 40% / completed / failed / stale (its process is gone)."""
+    status = status or ev.status
+    if status == "running" and ev.progress is not None:
+        return f"running {100 * ev.progress:.0f}%"
+    return status
 
 
 def _ts(dt: Any) -> str:

@@ -61,11 +61,12 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, value: str = "", placeholder: str = "", allow_empty: bool = False) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.value = value
         self.placeholder = placeholder
+        self.allow_empty = allow_empty  # Enter on an empty line gives "" (not a cancel)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -75,7 +76,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
-        self.dismiss(value or None)
+        self.dismiss(value if value or self.allow_empty else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

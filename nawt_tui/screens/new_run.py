@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -13,9 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from nawt_core.config import ARCHS, PRECISIONS, SCHEDULES
+from nawt_core.runview import cifar_problem
 
 from ..data import METHODS
-from ..launch import LaunchResult, run_detached_cli, train_args
+from ..launch import LaunchResult, common_args, run_detached_cli, train_args
 from ..messages import ActionDone
 from .dialogs import show_message
 
@@ -45,7 +47,7 @@ FIELDS: list[tuple[str, str, str, str, str]] = [
 ]
 # the form, top to bottom: ("select"|"input"|"check"|"name", key)
 LAYOUT: list[tuple[str, str]] = [
-    ("select", "method"), ("select", "dataset"), ("select", "arch"), ("select", "device"),
+    ("select", "method"), ("select", "dataset"), ("folder", "cifar_dir"), ("select", "arch"), ("select", "device"),
     ("select", "precision"), ("name", "name"), ("input", "epochs"), ("input", "batch_size"),
     ("input", "lr"), ("select", "schedule"), ("input", "rho"), ("input", "stages"), ("check", "adaptive"),
     ("input", "noise_sigma"), ("input", "noise_eta"), ("input", "seed"), ("input", "train_subset"),
@@ -123,6 +125,31 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         super().__init__(id="new-run-screen", classes="dialog-screen")
         self.launching = False
         self.last_args: list[str] | None = None
+        self._warned_folder: str | None = None  # launch anyway when asked twice
+
+    def default_folder(self) -> str:
+        """The TUI's --cifar-dir, else NAWT_CIFAR_DIR, else the data dir (where `nawt train` looks)."""
+        src = self.app.source
+        return src.cifar_dir or os.environ.get("NAWT_CIFAR_DIR") or src.data_dir
+
+    def folder(self) -> str:
+        return self.query_one("#f-cifar_dir", Input).value.strip() or self.app.source.data_dir
+
+    def dataset_problem(self) -> str | None:
+        """Why CIFAR-10 cannot be read from the chosen folder (None: it can, or the dataset is synthetic)."""
+        if self.query_one("#f-dataset", Select).value != "cifar10":
+            return None
+        return cifar_problem(self.folder())
+
+    @on(Input.Changed, "#f-cifar_dir")
+    @on(Select.Changed, "#f-dataset")
+    def _check_folder(self) -> None:
+        problem = self.dataset_problem()
+        synthetic = self.query_one("#f-dataset", Select).value != "cifar10"
+        self.query_one("#f-cifar_dir", Input).disabled = synthetic
+        self.query_one("#f-cifar_dir", Input).set_class(problem is not None, "-invalid")
+        text = "not used" if synthetic else ("⚠ no CIFAR-10 here" if problem else "✓ CIFAR-10 found")
+        self.query_one("#help-cifar_dir", Static).update(text)
 
     def compose(self) -> ComposeResult:
         fields = {f[0]: f for f in FIELDS}
@@ -140,6 +167,11 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                             help_ = "optional label"
                             yield Label("name")
                             yield Input(placeholder="optional, e.g. sam-rho05", id="f-name", compact=True)
+                        elif what == "folder":
+                            help_ = ""
+                            yield Label("dataset folder")
+                            yield Input(self.default_folder(), placeholder="folder holding cifar-10-batches-py",
+                                        id="f-cifar_dir", compact=True)
                         elif what == "check":
                             help_ = "ASAM (sam, multistep-sam)"
                             yield Label("adaptive")
@@ -150,7 +182,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                             yield Input(default, placeholder="all" if "subset" in key else help_,
                                         id=f"f-{key}", type="integer" if kind == "int" else "text",
                                         tooltip=help_, compact=True)
-                        yield Static(help_, classes="field-help")
+                        yield Static(help_, classes="field-help", id=f"help-{key}" if what == "folder" else None)
             yield Static("", id="form-errors", classes="form-error -empty")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+s)", id="launch", variant="primary", compact=True)
@@ -158,6 +190,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
 
     def on_mount(self) -> None:
         self._sync_method()
+        self._check_folder()
         self._fit()
         self.query_one("#f-method", Select).focus()
 
@@ -169,7 +202,9 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         do not (80x24); the title, the messages and the Launch button always show."""
         msg = self.query_one("#form-errors", Static)
         text = str(msg.render()) if not msg.has_class("-empty") else ""
-        msg_rows = min(4, text.count("\n") + 1) if text else 0
+        cols = self.query_one("#new-run-box").content_region.width or min(84, self.size.width) - 6
+        cols = max(cols, 20)  # the message's width: it wraps into this many columns
+        msg_rows = min(4, sum(-(-len(line) // cols) or 1 for line in text.split("\n"))) if text else 0
         self.query_one("#new-run-scroll").styles.max_height = max(3, self.size.height - self.CHROME_ROWS
                                                                    - msg_rows)
 
@@ -211,8 +246,17 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         if errors:
             self.app.bell()
             return
+        problem = self.dataset_problem()
+        if problem and self._warned_folder != self.folder():
+            self._warned_folder = self.folder()
+            self._message(f"✗ {problem}. ctrl+s again launches anyway (nawt then tries to download it "
+                          "there, 170 MB)")
+            self.app.bell()
+            return
         src = self.app.source
-        args = [*train_args(typed), *src.cli_args(), "--detach"]
+        folder = self.folder() if typed.get("dataset") == "cifar10" else src.cifar_dir
+        args = [*train_args(typed), *common_args(src.db_url, src.data_dir,
+                                                 folder if folder != src.data_dir else None), "--detach"]
         self.last_args = args
         self.launching = True
         self._message("launching…")

@@ -14,27 +14,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from nawt_core.runview import differing_keys, settings_text
+
+from .. import columns
 from ..data import CSV_FIELDS, METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
 from ..launch import delete_run, run_detached_cli, spawn_background, stop_run
 from ..messages import ActionDone, RunsLoaded
 from .dialogs import ConfirmScreen, EvalScreen, PromptScreen, StudyScreen
 
-# key, label, width
-COLUMNS: list[tuple[str, str, int]] = [
-    ("id", "id", 5),
-    ("name", "name", 12),
-    ("method", "method", 15),
-    ("status", "status", 11),
-    ("progress", "progress", 15),
-    ("acc", "test %", 6),
-    ("best", "best %", 6),
-    ("loss", "loss", 6),
-    ("ips", "img/s", 7),
-    ("elapsed", "elapsed", 7),
-    ("eta", "ETA", 7),
-    ("device", "device", 8),
-]
-COLUMN_KEYS = [c[0] for c in COLUMNS]
 BAR_WIDTH = 7
 
 
@@ -65,6 +52,9 @@ class RunsScreen(Screen):
         Binding("d", "delete", "Delete"),
         Binding("w", "export", "Export CSV"),
         Binding("S", "study", "Study", show=False),
+        Binding("D", "diff", "Diff", show=False),
+        Binding("p", "overlay", "Curves", show=False),
+        Binding("t", "tags", "Tags", show=False),
         Binding("slash", "filter", "Filter", show=False),
         Binding("m", "cycle_method", "Method filter", show=False),
         Binding("f", "cycle_status", "Status filter", show=False),
@@ -89,24 +79,23 @@ class RunsScreen(Screen):
         self._focus_run: int | None = None
         self._timer: Any = None
         self.last_spawn_args: list[str] | None = None
+        self.plan: list[tuple[str, int]] = []  # (column, width) shown at this terminal width
+        self.differ_keys: list[str] = []  # settings that differ between the shown runs
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filter-bar"):
-            yield Input(placeholder="/ filter: name, method, status, study…", id="filter-input")
+            yield Input(placeholder="/ filter: name, method, study, tag:NAME…", id="filter-input")
             yield Static("", id="filter-state")
-        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="empty-note")
         yield Static("connecting…", id="status-line")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.app.source.display_url
-        self._update_headers()
+        self._relayout([])
         self._update_filter_state()
         self.query_one(DataTable).focus()
         self.refresh_runs()
@@ -161,8 +150,11 @@ class RunsScreen(Screen):
         if self.status_filter and v.status != self.status_filter:
             return False
         if self.text_filter:
-            hay = " ".join([str(v.id), v.name, v.method, v.status, v.study or "", v.device, v.host]).lower()
-            return all(word in hay for word in self.text_filter.lower().split())
+            hay = " ".join([str(v.id), v.name, v.method, v.status, v.study or "", v.device, v.host, v.notes,
+                            *v.tags]).lower()
+            tags = {t.lower() for t in v.tags}
+            return all(word[4:] in tags if word.startswith("tag:") else word in hay
+                       for word in self.text_filter.lower().split())
         return True
 
     def visible_views(self) -> list[RunView]:
@@ -179,8 +171,9 @@ class RunsScreen(Screen):
         text = v.cell_text()
         status = "stopping" if v.stop_requested and v.live else v.status
         theme = self.app.current_theme
+        text["settings"] = settings_text(dict(v.settings), self.differ_keys) or "—"
         cells: dict[str, Text] = {}
-        for key in COLUMN_KEYS:
+        for key in columns.ORDER:
             cells[key] = Text(text[key], no_wrap=True, overflow="ellipsis")
         mark = "●" if v.id in self.marked else " "
         cells["id"] = Text.assemble((mark, theme.accent or "magenta"), f"{v.id:>3}")
@@ -206,6 +199,9 @@ class RunsScreen(Screen):
         self.marked &= set(self.views)
         cursor_key = self.cursor_run_id()
         visible = [v for v in views if self.matches(v)]
+        self.differ_keys = differing_keys([dict(v.settings) for v in visible])
+        if self._relayout(visible):
+            self._cells = {}
         want = {str(v.id) for v in visible}
         existing = {row_key.value for row_key in table.rows}
         resort = False
@@ -217,12 +213,12 @@ class RunsScreen(Screen):
             key = str(v.id)
             cells = self.render_cells(v)
             if key not in existing:
-                table.add_row(*[cells[k] for k in COLUMN_KEYS], key=key)
+                table.add_row(*[cells[k] for k, _w in self.plan], key=key)
                 self._cells[key] = cells
                 resort = True
                 continue
             old = self._cells[key]
-            for col in COLUMN_KEYS:
+            for col, _w in self.plan:
                 if old.get(col) != cells[col]:
                     table.update_cell(key, col, cells[col])
                     if col == self.sort_column:
@@ -279,11 +275,34 @@ class RunsScreen(Screen):
         if keep is not None:
             self.move_to_run(keep)
 
+    def _relayout(self, visible: list[RunView]) -> bool:
+        """Sizes the columns to the terminal; True when they changed (the rows are then re-added)."""
+        natural = {"name": max([len(v.name) for v in visible] + [4]),
+                   "settings": max([len(settings_text(dict(v.settings), self.differ_keys)) for v in visible] + [1]),
+                   "study": max([len(v.study or "") for v in visible] + [1]),
+                   "tags": max([len(" ".join(v.tags)) for v in visible] + [1])}
+        plan = columns.plan(self.app.size.width, natural)
+        if plan == self.plan:
+            return False
+        self.plan = plan
+        table = self.table
+        table.clear(columns=True)
+        for key, width in plan:
+            table.add_column(columns.LABELS[key], key=key, width=width)
+        if self.sort_column not in dict(plan):
+            self.sort_column, self.sort_reverse = "id", True
+        self._update_headers()
+        return True
+
+    def on_resize(self) -> None:
+        if self.loaded:
+            self.apply_views(sorted(self.views.values(), key=lambda v: v.id))
+
     def _update_headers(self) -> None:
         table = self.table
-        for key, label, _w in COLUMNS:
+        for key, _w in self.plan:
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(label + arrow)
+            table.columns[key].label = Text(columns.LABELS[key] + arrow)
         table.refresh()
 
     def _update_filter_state(self) -> None:
@@ -344,6 +363,11 @@ class RunsScreen(Screen):
         if message.run_id is not None:
             self._focus_run = message.run_id
         self.refresh_runs()
+        from .detail import DetailScreen
+
+        for s in self.app.screen_stack:  # a started evaluation shows in the open run detail at once
+            if isinstance(s, DetailScreen):
+                s.reload()
 
     # ------------------------------------------------------------ actions
     def _target_ids(self) -> list[int]:
@@ -375,6 +399,46 @@ class RunsScreen(Screen):
 
         ids = sorted(self.marked) or [v.id for v in self.visible_views()]
         self.app.push_screen(CompareScreen(run_ids=ids))
+
+    def action_diff(self) -> None:
+        if len(self.marked) != 2:
+            self.app.notify("mark two runs (space) to see their differences", severity="warning")
+            return
+        from .diff import DiffScreen
+
+        self.app.push_screen(DiffScreen(*sorted(self.marked)))
+
+    def action_overlay(self) -> None:
+        ids = sorted(self.marked) or [v.id for v in self.visible_views()]
+        if not ids:
+            return
+        from .overlay import OverlayScreen
+
+        self.app.push_screen(OverlayScreen(ids))
+
+    def action_tags(self) -> None:
+        v = self._cursor_view()
+        if v is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._do_tags(v.id, text)
+
+        self.app.push_screen(PromptScreen(f"Tags of run #{v.id} (space-separated; empty clears)",
+                                          " ".join(v.tags), "e.g. baseline poster", allow_empty=True), done)
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _do_tags(self, run_id: int, text: str) -> None:
+        from nawt_core.runview import check_tag
+
+        try:
+            tags = list(dict.fromkeys(check_tag(t) for t in text.split()))
+            self.app.source.set_tags(run_id, tags)
+        except Exception as e:
+            self.post_message(ActionDone(f"tags not changed: {e}", ok=False))
+        else:
+            self.post_message(ActionDone(f"run {run_id} tags: {' '.join(tags) or '(none)'}"))
 
     def action_mark(self) -> None:
         rid = self.cursor_run_id()
@@ -419,8 +483,9 @@ class RunsScreen(Screen):
         self.rebuild_rows()
 
     def action_cycle_sort(self) -> None:
-        i = COLUMN_KEYS.index(self.sort_column)
-        self.sort_column = COLUMN_KEYS[(i + 1) % len(COLUMN_KEYS)]
+        keys = [k for k, _w in self.plan]
+        i = keys.index(self.sort_column) if self.sort_column in keys else -1
+        self.sort_column = keys[(i + 1) % len(keys)]
         self.sort_reverse = False
         self._update_headers()
         self.apply_sort(keep=self.cursor_run_id())
@@ -451,7 +516,7 @@ class RunsScreen(Screen):
     def _do_stop(self, run_id: int) -> None:
         src = self.app.source
         try:
-            msg = stop_run(src.store(), run_id, src.host)
+            msg = stop_run(src.store(), run_id, src.host, src.now())
         except Exception as e:
             self.post_message(ActionDone(f"stop failed: {e}", ok=False))
         else:
@@ -549,7 +614,7 @@ class RunsScreen(Screen):
     def _do_delete(self, run_id: int) -> None:
         src = self.app.source
         try:
-            msg = delete_run(src.store(), run_id, src.host, src.data_dir)
+            msg = delete_run(src.store(), run_id, src.host, src.data_dir, src.now())
         except Exception as e:
             self.post_message(ActionDone(f"delete failed: {e}", ok=False))
         else:

@@ -1,0 +1,69 @@
+"""Stopping and removing runs, shared by the CLI (`nawt stop`, `nawt rm`) and the TUI.
+
+Torch-free. A stop is a flag the trainer polls plus SIGTERM to its process when
+that process lives on this host; nothing here waits for the run to end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import NawtError
+from .store import effective_status, pid_alive
+
+
+def _local_pid(run: Any, host: str) -> int | None:
+    return run.pid if run.host == host and run.pid and pid_alive(run.pid) else None
+
+
+def stop_run(store: Any, run_id: int, host: str | None = None, now: datetime | None = None) -> str:
+    """Asks run `run_id` to stop (it saves a checkpoint and becomes interrupted); says what was done."""
+    host = host or socket.gethostname()
+    run = store.get_run(run_id)
+    status = effective_status(run, now=now, host=host)
+    if status == "stale":
+        raise NawtError(f"run {run_id} is stale: its process is gone, nothing to stop "
+                        f"(resume it with `nawt train --resume {run_id}`)")
+    if status not in ("running", "queued"):
+        raise NawtError(f"run {run_id} is {status}; only a running or queued run can be stopped")
+    store.update_run(run_id, stop_requested=True)
+    pid = _local_pid(run, host)
+    if pid is None:
+        where = f"on {run.host}" if run.host and run.host != host else "without a process yet"
+        return f"stop requested for run {run_id} ({status} {where}): it stops when its trainer next looks"
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError as e:
+        return f"stop requested for run {run_id} (SIGTERM to pid {pid} failed: {e.strerror})"
+    return f"stopping run {run_id} (SIGTERM sent to pid {pid})"
+
+
+def check_removable(store: Any, run_id: int, host: str | None = None, now: datetime | None = None) -> Any:
+    """The run, if it may be removed: not while a process still trains it."""
+    host = host or socket.gethostname()
+    run = store.get_run(run_id)
+    status = effective_status(run, now=now, host=host)
+    if status == "running" or (status == "queued" and _local_pid(run, host)):
+        raise NawtError(f"run {run_id} is {status}: stop it first (`nawt stop {run_id}`)")
+    return run
+
+
+def remove_run(store: Any, run_id: int, data_dir: str | os.PathLike, *, files: bool,
+               host: str | None = None, now: datetime | None = None) -> str:
+    """Deletes the run's records and, with `files`, its folder (never the data dir itself)."""
+    run = check_removable(store, run_id, host, now)
+    store.delete_run(run_id)
+    if not files or not run.run_dir:
+        return f"removed run {run_id}" + (f" (its folder {run.run_dir} is kept)" if run.run_dir else "")
+    d = Path(run.run_dir).resolve()
+    protected = {Path("/").resolve(), Path.home().resolve(), Path(data_dir).resolve(), Path.cwd().resolve()}
+    if not d.is_dir() or d in protected:
+        return f"removed run {run_id} (folder {d} not removed: missing or protected)"
+    shutil.rmtree(d, ignore_errors=True)
+    return f"removed run {run_id} and {d}"

@@ -1,0 +1,157 @@
+"""Torch-free helpers that the CLI and the TUI share to show runs side by side:
+numbers with sensible precision, the settings that differ between runs, a
+two-run config diff, tags, and whether CIFAR-10 is where a run will look.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from .config import TrainConfig
+
+CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
+
+# Shown in their own columns (or not a setting at all): never listed as "what differs".
+NOT_SETTINGS = ("name", "study", "data_dir", "method")
+# Settings that only mean something for some methods.
+METHOD_KEYS = {
+    "rho": ("sam", "multistep-sam"), "rho_stages": ("multistep-sam",), "stages": ("multistep-sam",),
+    "adaptive": ("sam", "multistep-sam"), "ascent_steps": ("sam", "multistep-sam"),
+    "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",),
+}
+# Short labels for the compact "what differs" text; a key missing here is shown by its name.
+LABELS = {
+    "train_subset": "subset", "test_subset": "test", "batch_size": "bs", "weight_decay": "wd",
+    "momentum": "mom", "noise_sigma": "sigma", "noise_eta": "eta", "ascent_steps": "k",
+    "rho_stages": "rho",
+}
+# Settings whose value says it all (`bf16`, `step`, `resnet32`, `cuda:0`).
+BARE = ("precision", "schedule", "arch", "dataset", "device")
+BATCHES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+BATCH_FOLDER = "cifar-10-batches-py"
+
+
+# ------------------------------------------------------------------ numbers
+def fmt_num(x: Any, digits: int = 4) -> str:
+    """A number with `digits` significant digits and no binary noise: 0.0761, 5e-05, 200."""
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return str(x)
+        if x == int(x) and abs(x) < 1e15:
+            return str(int(x)) if abs(x) >= 1 or x == 0 else f"{x:g}"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def fmt_value(v: Any, missing: str = "-") -> str:
+    """A config value as text: numbers via fmt_num, lists comma-separated, None as `missing`."""
+    if v is None:
+        return missing
+    if isinstance(v, (list, tuple)):
+        return ",".join(fmt_num(x) for x in v) if v else "[]"
+    return fmt_num(v)
+
+
+# ------------------------------------------------------------------ settings
+def run_settings(run: Any) -> dict[str, Any]:
+    """A run's settings: its config, the device it really used, without what other columns show."""
+    cfg = dict(getattr(run, "config", None) or {})
+    if getattr(run, "device", ""):
+        cfg["device"] = run.device
+    method = cfg.get("method") or getattr(run, "method", "")
+    out = {}
+    for k, v in cfg.items():
+        if k in NOT_SETTINGS or (k in METHOD_KEYS and method not in METHOD_KEYS[k]):
+            continue
+        out[k] = v
+    return out
+
+
+def differing_keys(settings: list[dict[str, Any]]) -> list[str]:
+    """Keys whose values differ between these settings dicts (among those that have the key)."""
+    seen: dict[str, set[str]] = {}
+    order: list[str] = []
+    for one in settings:
+        for k, v in one.items():
+            if k not in seen:
+                seen[k] = set()
+                order.append(k)
+            seen[k].add(repr(v))
+    rank = {k: i for i, k in enumerate(CONFIG_ORDER)}
+    return sorted((k for k in order if len(seen[k]) > 1), key=lambda k: rank.get(k, len(rank)))
+
+
+def varying_keys(runs: Iterable[Any]) -> list[str]:
+    """Setting keys whose values differ between `runs` (among the runs they apply to)."""
+    return differing_keys([run_settings(r) for r in runs])
+
+
+def setting_text(key: str, value: Any) -> str:
+    """One setting, compactly: `subset 4000`, `rho 0.05`, `bf16`, `adaptive`, `no nesterov`."""
+    if isinstance(value, bool):
+        return key if value else f"no {key}"
+    if key in BARE:
+        return fmt_value(value)
+    if key in ("train_subset", "test_subset") and value is None:
+        return f"{LABELS[key]} all"
+    return f"{LABELS.get(key, key)} {fmt_value(value)}"
+
+
+def settings_text(settings: dict[str, Any], keys: Iterable[str]) -> str:
+    return " ".join(setting_text(k, settings[k]) for k in keys if k in settings)
+
+
+def varying_settings(runs: Iterable[Any]) -> dict[int, str]:
+    """Per run id, the settings that differ between `runs` as one short text."""
+    runs = list(runs)
+    settings = {r.id: run_settings(r) for r in runs}
+    keys = differing_keys(list(settings.values()))
+    return {rid: settings_text(s, keys) for rid, s in settings.items()}
+
+
+# ------------------------------------------------------------------ diff
+def config_diff(a: dict, b: dict) -> list[tuple[str, Any, Any, bool]]:
+    """(key, value in a, value in b, differs) for every key of either config, a's order first."""
+    keys = list(a) + [k for k in b if k not in a]
+    return [(k, a.get(k), b.get(k), a.get(k) != b.get(k)) for k in keys]
+
+
+# ------------------------------------------------------------------ tags
+def run_tags(run: Any) -> list[str]:
+    """A run's tags (an old database's row may hold none at all)."""
+    return list(getattr(run, "tags", None) or [])
+
+
+def check_tag(tag: str) -> str:
+    tag = tag.strip()
+    if not tag or len(tag) > 40 or any(c.isspace() or c == "," for c in tag):
+        raise ValueError(f"a tag is 1-40 characters without spaces or commas (got {tag!r})")
+    return tag
+
+
+# ------------------------------------------------------------------ dataset
+def find_cifar_batches(folder: str | Path) -> Path | None:
+    """The `cifar-10-batches-py` folder under `folder`, or `folder` itself, when it holds batches."""
+    folder = Path(folder)
+    for cand in (folder / BATCH_FOLDER, folder):
+        if (cand / "data_batch_1").exists() or (cand / "test_batch").exists():
+            return cand
+    return None
+
+
+def cifar_problem(folder: str | Path) -> str | None:
+    """Why CIFAR-10 cannot be read from `folder` as it is (None: all six batches are there)."""
+    found = find_cifar_batches(folder)
+    if found is None:
+        return f"CIFAR-10 is not in {folder} (no {BATCH_FOLDER}/data_batch_1)"
+    missing = [b for b in BATCHES if not (found / b).exists()]
+    if missing:
+        return f"CIFAR-10 in {found} is incomplete: {', '.join(missing)} missing"
+    return None
