@@ -16,7 +16,8 @@ from rich.table import Table
 
 from nawt_core.errors import NawtError
 
-from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
+                  print_json)
 from .eval_record import EvalRecorder
 
 eval_app = typer.Typer(help="Stress trained runs: weight perturbation and quantization sweeps (stored).",
@@ -93,6 +94,7 @@ def eval_robustness(
     targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    precision: PrecisionOpt = "auto",
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
     db: DbOpt = None,
@@ -102,8 +104,11 @@ def eval_robustness(
     """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
     from nawt_core import perturb
 
+    from nawt_core.hardware import check_precision
+
     svals = _floats(strengths, "strengths")
     perturb.check(mode, targets, svals or (), trials)
+    check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
     if strategy not in ("auto", "loop", "batched"):
@@ -122,7 +127,7 @@ def eval_robustness(
                 task = prog.add_task(f"run {rid} robustness", total=None)
                 ev = rec.run(rid, lambda rid=rid, **kw: robustness_sweep(
                     store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, **kw),
+                    data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, precision=precision, **kw),
                     lambda d, t, task=task: prog.update(task, completed=d, total=t))
             results.append((rid, ev, store.points(ev.id)))
     if json_out:
@@ -133,7 +138,7 @@ def eval_robustness(
     for rid, ev, pts in results:
         run = store.get_run(rid)
         t = Table(title=f"run {rid} {run.method}: robustness ({mode}, {ev.config['test_images']} test images, "
-                  f"seed {seed}, evaluation {ev.id}, {ev.seconds:.1f} s)")
+                  f"seed {seed}, {ev.config['precision']}, evaluation {ev.id}, {ev.seconds:.1f} s)")
         for c in ("strength", "mean %", "std", "min %", "trials"):
             t.add_column(c, justify="right")
         for s, v in _rob_summary(pts).items():
@@ -161,6 +166,7 @@ def eval_quantization(
     granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = "channel",
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    precision: PrecisionOpt = "auto",
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
     db: DbOpt = None,
@@ -170,8 +176,11 @@ def eval_quantization(
     """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
     from nawt_core import quantize
 
+    from nawt_core.hardware import check_precision
+
     bvals = _ints(bits, "bits")
     quantize.check(bvals if bvals is not None else [8], granularity)
+    check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
     _check_device(device)
@@ -188,7 +197,7 @@ def eval_quantization(
                 task = prog.add_task(f"run {rid} quantization", total=None)
                 ev = rec.run(rid, lambda rid=rid, **kw: quantization_sweep(
                     store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, **kw),
+                    data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw),
                     lambda d, t, task=task: prog.update(task, completed=d, total=t))
             results.append((rid, ev, store.points(ev.id)))
     if json_out:
@@ -199,11 +208,11 @@ def eval_quantization(
     for rid, ev, pts in results:
         run = store.get_run(rid)
         t = Table(title=f"run {rid} {run.method}: quantization ({granularity}{', BN folded' if fold_bn else ''}, "
-                  f"evaluation {ev.id})")
+                  f"computed in {ev.config['precision']}, evaluation {ev.id})")
         t.add_column("bits", justify="right")
         t.add_column("accuracy %", justify="right")
-        t.add_column("Δ vs fp32", justify="right")
-        t.add_row("fp32", f"{100 * ev.clean_acc:.2f}", "")
+        t.add_column("Δ vs unquantized", justify="right")
+        t.add_row("unquantized", f"{100 * ev.clean_acc:.2f}", "")
         for p in sorted(pts, key=lambda p: -p.param):
             t.add_row(str(int(p.param)), f"{100 * p.accuracy:.2f}", f"{100 * (p.accuracy - ev.clean_acc):+.2f}")
         console.print(t)
@@ -412,6 +421,7 @@ def study_cmd(
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    precision: PrecisionOpt = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
     dataset: Annotated[str, typer.Option(help="cifar10 (refuses when it cannot be found or downloaded) or synthetic")] = "cifar10",
     db: DbOpt = None,
@@ -432,13 +442,13 @@ def study_cmd(
     mlist = _split(methods) or None
     cifar = cifar_dir or data_dir
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
-         overrides=overrides)  # validate first
+         precision=precision, overrides=overrides)  # validate first
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     store = open_store(db, data_dir)
     store.settle_stale()
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
-                    device=device, dataset=dataset, overrides=overrides,
+                    device=device, dataset=dataset, precision=precision, overrides=overrides,
                     say=lambda s: err_console.print(s, markup=False), home=data_dir)
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")

@@ -34,6 +34,9 @@ CifarDirOpt = Annotated[Optional[Path], typer.Option(
     "--cifar-dir", envvar="NAWT_CIFAR_DIR",
     help="where CIFAR-10 is read, or downloaded to \\[env NAWT_CIFAR_DIR; default: --data-dir]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+PrecisionOpt = Annotated[str, typer.Option(
+    "--precision", help="auto (bf16 where the hardware runs it natively: CUDA compute capability ≥ 8.0, "
+                        "or a CPU with avx512_bf16/amx_bf16; else fp32), fp32 or bf16 (autocast)")]
 
 
 def open_store(db: str | None, data_dir: Path, *, create: bool = True):
@@ -55,8 +58,20 @@ class _LevelFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (as logging's last resort does)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_LevelFormatter())
     root = logging.getLogger("nawt")
     root.handlers[:] = [handler]

@@ -16,7 +16,8 @@ from nawt_core.config import METHODS, TrainConfig
 from nawt_core.errors import NawtError
 from nawt_core.runview import fmt_value
 
-from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
+from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
+                  print_json)
 
 
 @app.callback(invoke_without_command=True)
@@ -61,7 +62,7 @@ def train(
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="use the first N test images")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
-    precision: Annotated[str, typer.Option(help="fp32 or bf16 (autocast)")] = "fp32",
+    precision: PrecisionOpt = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="deterministic kernels (exact resume on CPU)")] = False,
@@ -98,6 +99,7 @@ def train(
         store.settle_stale()
         run = create_run(store, cfg, data_dir)
     if detach:
+        _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
         _detach(run, store.url, data_dir, cifar_dir)
         return
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir))
@@ -113,6 +115,18 @@ def _check_device_and_data(cfg) -> None:
         from nawt_core.data import load_cifar10
 
         load_cifar10(cfg.data_dir)
+
+
+def _warn_slow_bf16(config: dict) -> None:
+    """bf16 asked for on a CPU without native bf16: one warning line. Torch-free, so only
+    where the device is known to be the CPU (on CUDA the trainer decides and logs)."""
+    if config.get("precision") != "bf16" or config.get("device") != "cpu":
+        return
+    from nawt_core.hardware import cpu_facts, slow_bf16_warning
+
+    note = slow_bf16_warning("bf16", cpu_facts())
+    if note:
+        err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
 
 
 def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
@@ -204,6 +218,8 @@ def show(
     s = run_summary(run)
     console.print(f"[bold]run {run.id}[/] {escape(run.name)}  [dim]{escape(run.method)}[/]  status [bold]{s['status']}[/]"
                   f"  epoch {run.epoch}/{run.epochs}  device {escape(run.device or '-')}  data {escape(run.dataset or '-')}")
+    if run.precision:
+        console.print(f"precision {run.precision} ({run.precision_reason or '-'})", markup=False)
     if run.error:
         console.print(f"[red]error:[/] {escape(run.error)}", markup=True)
     if run.tags or run.notes:
@@ -237,7 +253,7 @@ def bench(
     steps: Annotated[int, typer.Option(help="timed steps per method")] = 40,
     warmup: Annotated[int, typer.Option(help="untimed steps first")] = 5,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
-    precision: Annotated[str, typer.Option(help="fp32 or bf16")] = "fp32",
+    precision: PrecisionOpt = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     dataset: Annotated[str, typer.Option(help="synthetic or cifar10")] = "synthetic",
     reference: Annotated[bool, typer.Option("--reference/--no-reference", help="also time the classic PIL + DataLoader pipeline, for the ratio")] = True,

@@ -20,6 +20,10 @@ def epoch_line(row: dict, epochs: int) -> str:
             f"  {row['epoch_seconds']:.1f}s  {row['images_per_sec']:.0f} img/s")
 
 
+def _precision(run) -> str:
+    return f"precision {run.precision} ({run.precision_reason})" if run.precision else "precision -"
+
+
 class RichReporter(Reporter):
     def __init__(self, console: Console):
         self.console = console
@@ -33,7 +37,8 @@ class RichReporter(Reporter):
         self.epochs = run.epochs
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
         self.console.print(f"[bold]run {run.id}[/] {escape(run.name)}: {run.method}, {where}; device {escape(run.device)}; "
-                           f"data {escape(run.dataset)}")
+                           f"data {escape(run.dataset)}"
+                           f"; {escape(_precision(run))}")
         self.progress.start()
         self.ep_task = self.progress.add_task("epochs", total=run.epochs, completed=start_epoch, stats="")
         self.b_task = self.progress.add_task("batches", total=run.batches, stats="")
@@ -66,7 +71,8 @@ class PlainReporter(Reporter):
     def start(self, run, start_epoch):
         self.epochs, self.last = run.epochs, time.monotonic()
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
-        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}", flush=True)
+        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}; "
+              f"{_precision(run)}", flush=True)
 
     def heartbeat(self, p: TrainProgress):
         if time.monotonic() - self.last >= self.EVERY_S:

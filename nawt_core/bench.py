@@ -18,7 +18,8 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import CIFAR_MEAN, CIFAR_STD, DeviceData, load_arrays, synthetic
-from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, synchronize
+from .device import (autocast_dtype, hardware_facts, keep_freed_memory, resolve_device, resolve_precision,
+                     synchronize)
 from .evaluate import evaluate
 from .methods import make_method
 from .models import build_model
@@ -138,16 +139,22 @@ def time_eval(data: DeviceData, dev, precision: str, reps: int = 2) -> float:
 
 
 def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_size: int = 128,
-              precision: str = "fp32", device: str = "auto", dataset: str = "synthetic",
+              precision: str = "auto", device: str = "auto", dataset: str = "synthetic",
               data_dir: str | Path = "data", reference: bool = True, workers: int = 2, sweep: bool = False,
               log: Callable[[str], None] | None = None) -> dict:
+    from .hardware import check_precision
+
     log = log or (lambda msg: None)
+    requested = check_precision(precision)
     dev = resolve_device(device)
+    precision, reason = resolve_precision(requested, dev)
+    facts = hardware_facts(dev)
     if dev.type == "cpu":
         keep_freed_memory()
     arrays = _bench_arrays(dataset, data_dir, batch_size, steps, warmup)
     data = DeviceData(arrays, dev)
-    result = {"device": device_name(dev), "torch": torch.__version__, "precision": precision,
+    result = {"device": facts.label(), "hardware": facts.to_dict(), "torch": torch.__version__,
+              "precision": precision, "precision_requested": requested, "precision_reason": reason,
               "batch_size": batch_size, "steps": steps, "dataset": arrays.source, "train": {}, "reference": None}
     refs = []
     if reference:
@@ -173,7 +180,8 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
         from .sweeps import bench_sweep
 
         log("timing a perturbation sweep...")
-        result["sweep"] = bench_sweep(device=str(dev))  # 16 copies x 2,000 images: about a minute on 2 cores
+        # 16 copies x 2,000 images: about a minute on 2 cores
+        result["sweep"] = bench_sweep(device=str(dev), precision=precision)
     return result
 
 

@@ -59,8 +59,8 @@ METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
 }
 ALL_OPTIONS = sorted({k for v in METHOD_OPTIONS.values() for k in v})
 SWEEP_KEYS = {
-    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset"),
-    "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset"),
+    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision"),
+    "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
 }
 LOAD_FACTOR = 2.0
 # how a setting is named in a group label ("" = the value alone)
@@ -248,6 +248,8 @@ def settings(run: Run) -> dict[str, Any]:
     out = {k: v for k, v in cfg.items() if k not in NOT_COMPARED and k not in ALL_OPTIONS and k in _DEFAULTS}
     out["dataset"] = data_kind(run.dataset) or cfg["dataset"]
     out["device"] = device_type(run)
+    if run.precision:  # the precision used (the config's may say auto)
+        out["precision"] = run.precision
     for k in METHOD_OPTIONS.get(run.method, ()):
         out[k] = cfg[k]
     return out
@@ -376,6 +378,7 @@ def _sweep_key(kind: str, ev: Evaluation) -> tuple:
         cfg["bits"] = sorted(set(cfg.get("bits") or []), reverse=True)
     if "dataset" in cfg:
         cfg["dataset"] = data_kind(cfg["dataset"])
+    cfg.setdefault("precision", "fp32")  # stored before sweeps recorded their precision: fp32
     return _frozen({k: cfg.get(k) for k in SWEEP_KEYS[kind]})
 
 

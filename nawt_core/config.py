@@ -13,12 +13,12 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import NawtError
+from .hardware import PRECISIONS  # auto, fp32, bf16; re-exported for the CLI and the TUI
 
 METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
 ARCHS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("cosine", "step")
-PRECISIONS = ("fp32", "bf16")
 # CIFAR-10's split sizes: larger subsets (and batches) only waste memory
 MAX_TRAIN, MAX_TEST = 50_000, 10_000
 
@@ -53,7 +53,9 @@ class TrainConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    # as asked: auto picks bf16 where the hardware runs it natively (see hardware.py);
+    # the precision a run actually used is Run.precision, resolved when it starts
+    precision: str = "auto"
     compile: bool = False
     seed: int = 0
     deterministic: bool = False
@@ -69,7 +71,7 @@ class TrainConfig:
         need(self.arch in ARCHS, f"unknown arch {self.arch!r}; choose one of: {', '.join(ARCHS)}")
         need(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose cosine or step")
-        need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose fp32 or bf16")
+        need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
         for key in ("lr", "momentum", "weight_decay", "rho", "noise_sigma", "noise_eta"):
             v = getattr(self, key)
             need(math.isfinite(v), f"{key.replace('_', ' ')} must be a finite number (got {v})")

@@ -9,6 +9,7 @@ import os
 import torch
 
 from .errors import NawtError
+from .hardware import HardwareFacts, choose_precision, cpu_facts, slow_bf16_warning
 
 log = logging.getLogger("nawt.device")
 
@@ -33,19 +34,47 @@ def synchronize(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def device_name(dev: torch.device) -> str:
+def hardware_facts(dev: torch.device) -> HardwareFacts:
+    """What ``dev`` is, for the precision choice and the device label.
+
+    On the CPU the flags of /proc/cpuinfo decide. torch's own answers do not
+    tell native bf16 apart from emulated: ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``
+    is True on any AVX-512 CPU (oneDNN emulates bf16 there), and
+    ``torch.backends.cpu.get_cpu_capability()`` says plain "AVX512" both on an
+    AMD EPYC with avx512_bf16 and on a Xeon without it (torch 2.14)."""
     if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    return f"cpu ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        return HardwareFacts("cuda", gpu_name=torch.cuda.get_device_name(index),
+                             capability=tuple(torch.cuda.get_device_capability(index)), index=index)
+    return cpu_facts(threads=torch.get_num_threads())
+
+
+def device_name(dev: torch.device) -> str:
+    """The stored device label: CPU model, threads and bf16-relevant flags, or GPU, sm_XY and index."""
+    return hardware_facts(dev).label()
+
+
+_WARNED: set[str] = set()  # each warning once per process (a study resolves once per run and sweep)
+
+
+def resolve_precision(requested: str, dev: torch.device) -> tuple[str, str]:
+    """(precision, reason) for ``requested`` on ``dev``; logs one warning line when
+    bf16 runs on hardware without native bf16."""
+    facts = hardware_facts(dev)
+    precision, reason = choose_precision(requested, facts)
+    note = slow_bf16_warning(precision, facts)
+    if note and note not in _WARNED:
+        _WARNED.add(note)
+        log.warning(note)
+    return precision, reason
 
 
 def autocast_dtype(precision: str, dev: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA and on CPUs with native bf16; fp32 means none."""
-    if precision != "bf16":
-        return None
-    if dev.type == "cpu" and torch.backends.cpu.get_cpu_capability() not in ("AVX512", "AVX512_BF16", "AMX"):
-        log.warning("this CPU has no fast bf16; bf16 autocast will be slow")
-    return torch.bfloat16
+    """The autocast dtype of a resolved precision: bf16, or None for fp32
+    ("auto" is resolved here first, for callers that did not)."""
+    if precision == "auto":
+        precision, _ = resolve_precision(precision, dev)
+    return torch.bfloat16 if precision == "bf16" else None
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:

@@ -160,7 +160,8 @@ class Trainer:
         import torch
 
         from .data import DeviceData, load_arrays
-        from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, seed_everything
+        from .device import (autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision,
+                             seed_everything)
         from .methods import make_method
         from .models import build_model
 
@@ -180,7 +181,12 @@ class Trainer:
                                    nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
         self.data_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.method_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
-        self.amp = autocast_dtype(cfg.precision, self.device)
+        if run.precision:  # a resumed run keeps the precision it started with
+            self.precision, self.precision_reason = run.precision, run.precision_reason
+            resolve_precision(run.precision, self.device)  # warns if this hardware runs it slowly
+        else:
+            self.precision, self.precision_reason = resolve_precision(cfg.precision, self.device)
+        self.amp = autocast_dtype(self.precision, self.device)
         forward = torch.compile(self.model) if cfg.compile else None
         self.method = make_method(self.model, self.opt, cfg, gen=self.method_gen,
                                   autocast_dtype=self.amp, forward=forward)
@@ -235,6 +241,7 @@ class Trainer:
             self.run.id, status="running", pid=os.getpid(), host=socket.gethostname(),
             started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,
             error=None, stop_requested=False, device=self.device_label, dataset=self.data.source,
+            precision=self.precision, precision_reason=self.precision_reason,
             torch_version=self.torch.__version__, epochs=self.cfg.epochs, batches=self.steps,
             epoch=self.start_epoch, batch=0,
         )

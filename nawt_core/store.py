@@ -53,6 +53,8 @@ class Run(SQLModel, table=True):
     status: str = Field(default="queued", index=True)
     dataset: str = ""
     device: str = ""
+    precision: str | None = None  # fp32 or bf16 as used (config's may say auto); set when training starts
+    precision_reason: str | None = None  # why, e.g. "auto: this CPU (…) runs bf16 natively (avx512_bf16)"
     torch_version: str = ""
     nawt_version: str = ""
     git_commit: str | None = None

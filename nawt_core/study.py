@@ -89,7 +89,7 @@ def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder
 
 def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = None, data_dir="data",
          device: str = "auto", dataset: str | None = None, overrides: dict | None = None,
-         name: str | None = None) -> tuple[list[TrainConfig], dict]:
+         name: str | None = None, precision: str = "auto") -> tuple[list[TrainConfig], dict]:
     """The configs a study trains and its sweep settings (validated, nothing written)."""
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
@@ -108,7 +108,7 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     for m in methods:
         for s in range(seeds):
             cfg = TrainConfig(method=m, seed=s, dataset=dataset, data_dir=str(data_dir), device=device,
-                              study=name, **train)
+                              precision=precision, study=name, **train)
             cfg.name = f"{name or preset}-{m}-s{s}"
             cfgs.append(cfg.validate())
     return cfgs, {"robustness": dict(p["robustness"]), "quantization": dict(p["quantization"])}
@@ -130,7 +130,7 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
 
 
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
-              seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto",
+              seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
@@ -150,7 +150,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     if not NAME_RE.match(name):
         raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
     cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device, dataset=dataset,
-                    overrides=overrides, name=name)
+                    overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
         sw[k].update(v)
@@ -200,7 +200,10 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         study_cfg["run_ids"] = res.run_ids
         store.upsert_study(name, config=dict(study_cfg))
 
-    # 2. sweeps (skipped when the same settings are already stored)
+    # 2. sweeps (skipped when the same settings, precision included, are already stored)
+    from .device import resolve_device, resolve_precision
+
+    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
     rob, quant = sw["robustness"], sw["quantization"]
     rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
                "targets": rob.get("targets", "weights")}
@@ -210,13 +213,15 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         run = store.get_run(rid)
         if run.status != "completed":
             continue
-        if find_evaluation(store, rid, "robustness", rob_key, seed=rob.get("seed", 0)) is None:
+        if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
+                           seed=rob.get("seed", 0)) is None:
             say(f"run {rid} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
                 f"x {rob['trials']} trials)")
-            robustness_sweep(store, rid, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir)
-        if find_evaluation(store, rid, "quantization", quant_key) is None:
+            robustness_sweep(store, rid, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
+                             precision=precision)
+        if find_evaluation(store, rid, "quantization", {**quant_key, "precision": sweep_precision}) is None:
             say(f"run {rid} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-            quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir)
+            quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
 
     # 3. tables and figures
     from .export import export_all

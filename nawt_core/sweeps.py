@@ -19,6 +19,7 @@ the batched pass can win because a single ResNet-20 pass leaves it idle.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import logging
@@ -123,18 +124,29 @@ def _device(name: str) -> torch.device:
     return dev
 
 
+def _precision(requested: str, dev: torch.device) -> tuple[torch.dtype | None, dict]:
+    """The autocast dtype of ``requested`` on ``dev``, and what an Evaluation's config records of it."""
+    from .device import autocast_dtype, resolve_precision
+    from .hardware import check_precision
+
+    precision, reason = resolve_precision(check_precision(requested), dev)
+    return autocast_dtype(precision, dev), {"precision": precision, "precision_reason": reason}
+
+
 # ---------------------------------------------------------------- engines
 class Perturber:
     """Evaluates perturbed copies of one model; the model given is copied, never changed."""
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, mode: str = "absolute",
-                 targets: str = "weights", seed: int = 0, batch_size: int = 1000):
+                 targets: str = "weights", seed: int = 0, batch_size: int = 1000,
+                 autocast_dtype: torch.dtype | None = None):
         P.check(mode, targets)
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.x, self.y, self.mode, self.targets, self.seed = x, y, mode, targets, seed
         self.batch_size = batch_size
+        self.amp = autocast_dtype  # None: fp32
         self.names = [n for n, _ in P.target_params(self.model, targets)]
         self.params = [p for _, p in P.target_params(self.model, targets)]
         self.clean = [p.detach().clone() for p in self.params]
@@ -151,7 +163,7 @@ class Perturber:
     def clean_eval(self, x=None, y=None) -> tuple[float, float]:
         self.restore()
         return evaluate(self.model, self.x if x is None else x, self.y if y is None else y,
-                        batch_size=self.batch_size)
+                        batch_size=self.batch_size, autocast_dtype=self.amp)
 
     # one copy at a time
     @torch.no_grad()
@@ -163,7 +175,7 @@ class Perturber:
             self.restore()
             if s:
                 torch._foreach_add_(self.params, self.noise(s, t))
-            out.append(evaluate(self.model, x, y, batch_size=self.batch_size))
+            out.append(evaluate(self.model, x, y, batch_size=self.batch_size, autocast_dtype=self.amp))
         self.restore()
         return out
 
@@ -197,8 +209,8 @@ class Perturber:
             correct = torch.zeros(k, device=self.device, dtype=torch.long)
             bs = max(1, self.batch_size // k) if self.device.type == "cpu" else self.batch_size
             for b in range(0, x.shape[0], bs):
-                with warnings.catch_warnings():  # vmap's slow-path notice for adaptive pooling
-                    warnings.simplefilter("ignore", UserWarning)
+                with warnings.catch_warnings(), self._autocast():
+                    warnings.simplefilter("ignore", UserWarning)  # vmap's slow-path notice for adaptive pooling
                     logits = run(stacks, x[b : b + bs]).float()  # (k, B, classes)
                 yb = y[b : b + bs]
                 loss += F.cross_entropy(logits.transpose(1, 2), yb.expand(k, -1), reduction="none").sum(1)
@@ -206,6 +218,9 @@ class Perturber:
             n = x.shape[0]
             out += [(lo / n, c / n) for lo, c in zip(loss.tolist(), correct.tolist())]
         return out
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
 
     def run(self, jobs, strategy: str = "loop", chunk: int = 8, progress: Progress | None = None):
         """(loss, accuracy) per (strength, trial) job, in order."""
@@ -233,7 +248,7 @@ _CHOICE: dict[tuple, tuple[str, dict]] = {}
 def choose_strategy(perturber: Perturber, arch: str = "", chunk: int = 8, images: int = 256) -> tuple[str, dict]:
     """Times both engines on a slice of the test set (once per device, arch and
     targets in this process) and returns the faster with the timings."""
-    key = (str(perturber.device), arch, perturber.targets, chunk)
+    key = (str(perturber.device), arch, perturber.targets, chunk, perturber.amp)
     if key in _CHOICE:
         return _CHOICE[key]
     x, y = perturber.x[:images], perturber.y[:images]
@@ -316,7 +331,8 @@ def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
 def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", strengths: Iterable[float] | None = None,
                      trials: int = DEFAULT_TRIALS, seed: int = 0, targets: str = "weights", device: str = "auto",
                      data_dir=None, test_subset: int | None = None, strategy: str = "auto", chunk: int = 8,
-                     progress: Progress | None = None, evaluation: Evaluation | None = None) -> Evaluation:
+                     precision: str = "auto", progress: Progress | None = None,
+                     evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of perturbed copies of run ``run_id`` for every strength and
     trial, stored as one Evaluation (kind ``robustness``) with a point per
     (strength, trial). Returns the completed Evaluation."""
@@ -326,16 +342,17 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
         raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
     run = finished_run(store, run_id)
     dev = _device(device)
+    amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
-    pert = Perturber(model, test.x, test.y, mode=mode, targets=targets, seed=seed)
+    pert = Perturber(model, test.x, test.y, mode=mode, targets=targets, seed=seed, autocast_dtype=amp)
     probe = {}
     if strategy == "auto":
         strategy, probe = choose_strategy(pert, cfg.arch, chunk)
     from .device import device_name
 
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
-              "test_images": test.n, "dataset": test.source, "strategy": strategy, **probe}
+              "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
                 status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
@@ -351,17 +368,18 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
 
 @torch.no_grad()
 def quantization_accuracies(model: nn.Module, x, y, bits: list[int], granularity: str = "channel",
-                            fold: bool = False, progress: Progress | None = None):
+                            fold: bool = False, progress: Progress | None = None,
+                            autocast_dtype: torch.dtype | None = None):
     """(clean (loss, acc), [(loss, acc) per bit width]) on a copy of ``model``."""
     m = Q.fold_bn(model) if fold else copy.deepcopy(model).eval()
     ws = [w for _, w in Q.weight_params(m)]
     clean = [w.detach().clone() for w in ws]
-    fp = evaluate(m, x, y)
+    fp = evaluate(m, x, y, autocast_dtype=autocast_dtype)
     out = []
     for i, b in enumerate(bits):
         torch._foreach_copy_(ws, clean)
         Q.quantize_(m, b, granularity)
-        out.append(evaluate(m, x, y))
+        out.append(evaluate(m, x, y, autocast_dtype=autocast_dtype))
         if progress:
             progress(i + 1, len(bits))
     return fp, out
@@ -369,24 +387,26 @@ def quantization_accuracies(model: nn.Module, x, y, bits: list[int], granularity
 
 def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None = None, granularity: str = "channel",
                        fold_bn: bool = False, device: str = "auto", data_dir=None, test_subset: int | None = None,
-                       progress: Progress | None = None, evaluation: Evaluation | None = None) -> Evaluation:
+                       precision: str = "auto", progress: Progress | None = None,
+                     evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of run ``run_id`` with fake-quantized weights per bit width,
     stored as one Evaluation (kind ``quantization``), a point per bit width."""
     bits = Q.check(DEFAULT_BITS if bits is None else list(bits), granularity)
     bits = sorted(set(bits), reverse=True)
     run = finished_run(store, run_id)
     dev = _device(device)
+    amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
     from .device import device_name
 
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
-              "dataset": test.source}
+              "dataset": test.source, **prec}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
                 status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
-        (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress)
+        (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)
         store.add_points(ev.id, [{"param": float(b), "trial": 0, "accuracy": acc, "loss": loss}
                                  for b, (loss, acc) in zip(bits, res)])
         return store.update_evaluation(ev.id, status="completed", clean_acc=fp,
@@ -397,7 +417,7 @@ def find_evaluation(store: Store, run_id: int, kind: str, config: dict, seed: in
     """The latest completed evaluation of ``run_id`` whose config contains every
     item of ``config`` (a study's test for 'already done')."""
     for ev in reversed(store.evaluations(run_id, kind, completed_only=True)):
-        c = ev.config or {}
+        c = {"precision": "fp32", **(ev.config or {})}  # stored before precision was recorded: fp32
         if ev.seed == seed and all(c.get(k) == v for k, v in config.items()):
             return ev
     return None
@@ -406,7 +426,7 @@ def find_evaluation(store: Store, run_id: int, kind: str, config: dict, seed: in
 # ---------------------------------------------------------------- benchmark
 def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 16, images: int = 2000,
                 mode: str = "absolute", strength: float = 0.05, strategy: str = "auto", chunk: int = 8,
-                checkpoint: str | None = None, seed: int = 0) -> dict:
+                checkpoint: str | None = None, seed: int = 0, precision: str = "fp32") -> dict:
     """Times the sweep engine against a plain perturb-evaluate-restore loop
     (deep-copied state_dict, in-place noise, ``evaluate``, ``load_state_dict``)
     in the same process, on ``copies`` perturbed copies of one model and
@@ -426,6 +446,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     if images < 1:
         raise NawtError(f"images must be at least 1 (got {images})")
     dev = _device(device)
+    amp, prec = _precision(precision, dev)
     model = build_model(arch)
     if checkpoint:
         from .checkpoint import load_model_state
@@ -443,7 +464,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
         accs = []
         for s, t in jobs:
             P.perturb_(model, s, mode=mode, seed=seed, trial=t)
-            accs.append(evaluate(model, x, y)[1])
+            accs.append(evaluate(model, x, y, autocast_dtype=amp)[1])
             model.load_state_dict(saved)
         return accs
 
@@ -455,7 +476,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
         synchronize(dev)
         return time.perf_counter() - t0, res, fn_jobs
 
-    pert = Perturber(model, x, y, mode=mode, seed=seed)
+    pert = Perturber(model, x, y, mode=mode, seed=seed, autocast_dtype=amp)
     ref_s, ref_acc, _ = timed(reference)
     loop_s, loop_res, _ = timed(lambda: pert.loop(jobs))
     try:
@@ -469,7 +490,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     diff = max(abs(a - r[1]) for a, r in zip(ref_acc, sweep_res))
     return {
         "device": device_name(dev), "arch": arch, "copies": copies, "images": images, "chunk": chunk,
-        "strategy": strategy,
+        "strategy": strategy, "precision": prec["precision"],
         "loop_evals_per_s": copies / loop_s,
         "batched_evals_per_s": copies / bat_s if bat_s != float("inf") else 0.0,
         "reference_evals_per_s": copies / ref_s,

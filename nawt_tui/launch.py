@@ -171,6 +171,8 @@ def eval_args(kind: str, run_ids: list[int], options: dict[str, Any]) -> list[st
             args.append("--fold-bn")
     else:
         raise ValueError(f"unknown evaluation {kind!r}")
+    if options.get("precision"):
+        args += ["--precision", str(options["precision"])]
     return args
 
 

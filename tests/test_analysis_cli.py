@@ -43,7 +43,7 @@ def test_eval_compare_export_round_trip(env):
     assert out[0]["points"]["0.1"]["n"] == 2
     r = run_cli("eval", "quantization", str(run.id), "--bits", "8,4", "--device", "cpu", *opts)
     assert r.returncode == 0, r.stderr
-    assert "4" in r.stdout and "fp32" in r.stdout
+    assert "4" in r.stdout and "unquantized" in r.stdout
     r = run_cli("compare", *opts)
     assert r.returncode == 0, r.stderr
     for title in ("Clean test accuracy", "Training time", "weight perturbation", "quantized weights"):

@@ -41,7 +41,10 @@ def test_run_records_environment_and_config(store, tiny_cfg, data_dir):
     run = execute(store, create_run(store, cfg, data_dir).id)
     assert run.name == "my run" and run.config["method"] == "standard" and run.config["epochs"] == 1
     assert run.torch_version == torch.__version__ and run.nawt_version
-    assert run.device.startswith("cpu") and run.host and run.pid == os.getpid()
+    from nawt_core.device import device_name
+
+    assert run.device == device_name(torch.device("cpu")) and run.host and run.pid == os.getpid()
+    assert run.precision in ("fp32", "bf16") and run.precision_reason.startswith("auto: ")
     assert run.started_at <= run.finished_at and run.best_test_acc >= run.final_test_acc
     assert run.batches == 512 // 64 and run.images_per_sec > 0
     # each epoch records its wall time (training + evaluation) and how loaded the machine was

@@ -412,7 +412,7 @@ def test_validate_eval_options():
 
     rob = dict(kind="robustness", mode="relative", strengths="0.1, 0,0.05", trials="5")
     opts, errors = validate_eval(rob)
-    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5)
+    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5, precision="auto")
     assert validate_eval({**rob, "strengths": " "})[0]["strengths"] is None
     for key, bad in [("strengths", "0,-0.1"), ("strengths", "0,abc"), ("strengths", "inf"),
                      ("strengths", "nan"), ("trials", "0"), ("trials", ""), ("trials", "2.5"),
@@ -420,7 +420,7 @@ def test_validate_eval_options():
         assert key in validate_eval({**rob, key: bad})[1], (key, bad)
     quant = dict(kind="quantization", bits="8,6 4", granularity="tensor", fold_bn=True)
     opts, errors = validate_eval(quant)
-    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True)
+    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True, precision="auto")
     for key, bad in [("bits", "8,17"), ("bits", "0"), ("bits", "4.5"), ("bits", ""),
                      ("granularity", "layer")]:
         assert key in validate_eval({**quant, key: bad})[1], (key, bad)
@@ -465,7 +465,7 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
     assert "--rho" not in args and "--adaptive" not in args and "--stages" not in args
     assert args[args.index("--db") + 1] == demo_db
     assert args[args.index("--cifar-dir") + 1] == "/srv/cifar"
-    assert args[args.index("--precision") + 1] == "fp32" and args[args.index("--arch") + 1] == "resnet20"
+    assert args[args.index("--precision") + 1] == "auto" and args[args.index("--arch") + 1] == "resnet20"
 
 
 @run_async
@@ -617,7 +617,8 @@ async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkey
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: calls)
         assert calls[0][:calls[0].index("--db")] == [
-            "eval", "robustness", "3", "--mode", "relative", "--strengths", "0,0.02,0.05,0.1", "--trials", "3"]
+            "eval", "robustness", "3", "--mode", "relative", "--strengths", "0,0.02,0.05,0.1", "--trials", "3",
+            "--precision", "auto"]
         assert calls[0][calls[0].index("--cifar-dir") + 1] == "/srv/cifar"
         # quantization
         await pilot.press("e")
@@ -633,10 +634,12 @@ async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkey
         dlg.query_one("#eval-bits").value = "8,6,4"
         dlg.query_one("#eval-granularity").value = "tensor"
         dlg.query_one("#eval-fold-bn").value = True
+        dlg.query_one("#eval-precision").value = "bf16"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: len(calls) == 2)
         assert calls[1][:calls[1].index("--db")] == [
-            "eval", "quantization", "3", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn"]
+            "eval", "quantization", "3", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn",
+            "--precision", "bf16"]
         assert calls[1][-2:] == ["--cifar-dir", "/srv/cifar"]
 
 

@@ -12,6 +12,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from nawt_core.config import PRECISIONS
+
 from ..launch import eval_args
 
 
@@ -103,7 +105,7 @@ def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     """Dialog values to `nawt eval` options, and an error message per bad field.
 
     robustness: mode, strengths (each a finite number >= 0; blank: the mode's default), trials >= 1;
-    quantization: bits (whole numbers 1-16), granularity, fold_bn."""
+    quantization: bits (whole numbers 1-16), granularity, fold_bn; both: precision (auto, fp32 or bf16)."""
     kind = values.get("kind")
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -157,6 +159,10 @@ def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         out["fold_bn"] = bool(values.get("fold_bn"))
     else:
         errors["kind"] = "choose robustness or quantization"
+    precision = values.get("precision") or "auto"
+    if precision not in PRECISIONS:
+        errors["precision"] = "precision must be auto, fp32 or bf16"
+    out["precision"] = precision
     return out, errors
 
 
@@ -199,6 +205,10 @@ class EvalScreen(ModalScreen[dict | None]):
                 yield Label("fold BN", classes="quant")
                 yield Checkbox("--fold-bn (BatchNorm into convs)", id="eval-fold-bn", compact=True,
                                classes="quant")
+                yield Label("precision")
+                yield Select([("auto: bf16 where native, else fp32", "auto"), ("fp32", "fp32"),
+                              ("bf16 (autocast)", "bf16")],
+                             value="auto", allow_blank=False, id="eval-precision", compact=True)
             yield Static("", id="eval-errors", classes="form-error -empty")
             yield Static("A detached `nawt eval` process; results show in the run detail.",
                          classes="dialog-hint")
@@ -237,7 +247,7 @@ class EvalScreen(ModalScreen[dict | None]):
             "strengths": self.query_one("#eval-strengths", Input).value,
             "trials": self.query_one("#eval-trials", Input).value,
             "bits": self.query_one("#eval-bits", Input).value, "granularity": sel("#eval-granularity"),
-            "fold_bn": self.query_one("#eval-fold-bn", Checkbox).value,
+            "fold_bn": self.query_one("#eval-fold-bn", Checkbox).value, "precision": sel("#eval-precision"),
         }
 
     def action_start(self) -> None:

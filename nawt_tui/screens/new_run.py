@@ -29,7 +29,7 @@ SELECTS: dict[str, tuple[str, tuple[tuple[str, str], ...], str, str]] = {
     "dataset": ("dataset", DATASETS, "cifar10", "synthetic: offline, fast"),
     "arch": ("arch", tuple((a, a) for a in ARCHS), "resnet20", "CIFAR ResNet depth"),
     "device": ("device", DEVICES, "auto", "auto: cuda when present"),
-    "precision": ("precision", tuple((x, x) for x in PRECISIONS), "fp32", "bf16: autocast"),
+    "precision": ("precision", tuple((x, x) for x in PRECISIONS), "auto", "auto: bf16 if native"),
     "schedule": ("lr schedule", tuple((x, x) for x in SCHEDULES), "cosine", "step: ×0.1 at 50%, 75%"),
 }
 # key, label, default, kind, help
