@@ -429,7 +429,7 @@ def test_validate_eval_options():
 @run_async
 async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
 
@@ -437,7 +437,7 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
         calls.append(args)
         return LaunchResult(True, "started run 9", 9)
 
-    monkeypatch.setattr(new_run, "run_detached_cli", fake_launch)
+    monkeypatch.setattr(actions, "run_detached_cli", fake_launch)
     app = make_app(demo_db, cifar_dir="/srv/cifar")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
@@ -472,10 +472,10 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
 async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, monkeypatch):
     """multistep-sam with stages and ASAM, bf16, step schedule; Launch reached with Tab alone."""
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     batches = Path("data/cifar-10-batches-py")  # CIFAR-10 where nawt looks by default (the data dir)
     batches.mkdir(parents=True)
@@ -518,10 +518,10 @@ async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, mo
 @run_async
 async def test_new_run_form_says_when_cifar10_is_missing(demo_db, monkeypatch, tmp_path):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)
     app = make_app(demo_db, cifar_dir=str(tmp_path / "nothing-here"))
@@ -560,10 +560,10 @@ async def test_new_run_form_says_when_cifar10_is_missing(demo_db, monkeypatch, t
 @run_async
 async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     monkeypatch.setenv("NAWT_CIFAR_DIR", "/no/such/cifar")
     app = make_app(demo_db)
@@ -584,7 +584,7 @@ async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatc
 @run_async
 async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import runs as runs_mod
+    from nawt_tui import actions as runs_mod
     from nawt_tui.screens.dialogs import EvalScreen
 
     calls = []
@@ -726,7 +726,7 @@ async def test_diff_overlay_and_tags_from_the_runs_screen(demo_db):
 @run_async
 async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import runs as runs_mod
+    from nawt_tui import actions as runs_mod
 
     resumed, spawned = [], []
     monkeypatch.setattr(runs_mod, "run_detached_cli",

@@ -6,7 +6,7 @@ import os
 import re
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
@@ -17,8 +17,8 @@ from nawt_core.config import ARCHS, PRECISIONS, SCHEDULES
 from nawt_core.runview import cifar_problem
 
 from ..data import METHODS
-from ..launch import LaunchResult, common_args, run_detached_cli, train_args
-from ..messages import ActionDone
+from .. import actions
+from ..launch import LaunchResult, common_args, train_args
 from .dialogs import show_message
 
 DATASETS = (("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic"))
@@ -262,22 +262,14 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self._message("launching…")
         self._launch(args)
 
-    @work(thread=True, exit_on_error=False, group="launch")
     def _launch(self, args: list[str]) -> None:
-        res = run_detached_cli(args)
-        self.app.call_from_thread(self._launched, res)
+        actions.launch(self.app, args, self._launched)
 
     def _launched(self, res: LaunchResult) -> None:
         self.launching = False
         if not res.ok:
             self._message(f"✗ {res.message}")
             return
-        from .runs import RunsScreen
-
-        for s in self.app.screen_stack:
-            if isinstance(s, RunsScreen):
-                s.post_message(ActionDone(f"started run {res.run_id}: {res.message}"
-                                          if res.run_id is not None else res.message, True, res.run_id))
         self.dismiss(res)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

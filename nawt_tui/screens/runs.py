@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -16,26 +14,17 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from nawt_core.runview import differing_keys, settings_text
 
-from .. import columns
-from ..data import CSV_FIELDS, METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
-from ..launch import delete_run, run_detached_cli, spawn_background, stop_run
+from .. import actions, columns
+from ..data import METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
 from ..messages import ActionDone, RunsLoaded
-from .dialogs import ConfirmScreen, EvalScreen, PromptScreen, StudyScreen
+from ..styles import status_style
+from .compare import CompareScreen
+from .detail import DetailScreen
+from .diff import DiffScreen
+from .new_run import NewRunScreen
+from .overlay import OverlayScreen
 
 BAR_WIDTH = 7
-
-
-def status_style(app: Any, status: str) -> str:
-    theme = app.current_theme
-    return {
-        "running": f"bold {theme.success or 'green'}",
-        "queued": theme.secondary or "blue",
-        "completed": theme.primary or "blue",
-        "failed": f"bold {theme.error or 'red'}",
-        "stale": f"bold {theme.warning or 'yellow'}",
-        "interrupted": theme.warning or "yellow",
-        "stopping": f"italic {theme.warning or 'yellow'}",
-    }.get(status, "")
 
 
 class RunsScreen(Screen):
@@ -78,7 +67,6 @@ class RunsScreen(Screen):
         self._loading = False
         self._focus_run: int | None = None
         self._timer: Any = None
-        self.last_spawn_args: list[str] | None = None
         self.plan: list[tuple[str, int]] = []  # (column, width) shown at this terminal width
         self.differ_keys: list[str] = []  # settings that differ between the shown runs
 
@@ -101,6 +89,7 @@ class RunsScreen(Screen):
         self.refresh_runs()
         self._timer = self.set_interval(self.app.refresh_interval, self.refresh_runs)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._rerender_all())
+        self.app.runs_changed.subscribe(self, self._runs_changed)
 
     def on_screen_suspend(self) -> None:
         if self._timer is not None:
@@ -357,19 +346,14 @@ class RunsScreen(Screen):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
-    def on_action_done(self, message: ActionDone) -> None:
-        self.app.notify(message.message, severity="information" if message.ok else "error",
-                        timeout=6 if message.ok else 10)
-        if message.run_id is not None:
-            self._focus_run = message.run_id
+    def _runs_changed(self, done: ActionDone) -> None:
+        if done.deleted is not None:
+            self.marked.discard(done.deleted)
+        if done.run_id is not None:
+            self._focus_run = done.run_id
         self.refresh_runs()
-        from .detail import DetailScreen
 
-        for s in self.app.screen_stack:  # a started evaluation shows in the open run detail at once
-            if isinstance(s, DetailScreen):
-                s.reload()
-
-    # ------------------------------------------------------------ actions
+    # ------------------------------------------------------------ actions (the work: nawt_tui.actions)
     def _target_ids(self) -> list[int]:
         if self.marked:
             return sorted(self.marked)
@@ -380,23 +364,22 @@ class RunsScreen(Screen):
         rid = self.cursor_run_id()
         return self.views.get(rid) if rid is not None else None
 
+    def _on_cursor(self, action: Callable[[Any, RunView], None]) -> None:
+        v = self._cursor_view()
+        if v is not None:
+            action(self.app, v)
+
     def action_open_detail(self) -> None:
         rid = self.cursor_run_id()
         if rid is None:
             self.app.bell()
             return
-        from .detail import DetailScreen
-
         self.app.push_screen(DetailScreen(rid))
 
     def action_new_run(self) -> None:
-        from .new_run import NewRunScreen
-
         self.app.push_screen(NewRunScreen())
 
     def action_compare(self) -> None:
-        from .compare import CompareScreen
-
         ids = sorted(self.marked) or [v.id for v in self.visible_views()]
         self.app.push_screen(CompareScreen(run_ids=ids))
 
@@ -404,41 +387,34 @@ class RunsScreen(Screen):
         if len(self.marked) != 2:
             self.app.notify("mark two runs (space) to see their differences", severity="warning")
             return
-        from .diff import DiffScreen
-
         self.app.push_screen(DiffScreen(*sorted(self.marked)))
 
     def action_overlay(self) -> None:
         ids = sorted(self.marked) or [v.id for v in self.visible_views()]
-        if not ids:
-            return
-        from .overlay import OverlayScreen
-
-        self.app.push_screen(OverlayScreen(ids))
+        if ids:
+            self.app.push_screen(OverlayScreen(ids))
 
     def action_tags(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
+        self._on_cursor(actions.tags)
 
-        def done(text: str | None) -> None:
-            if text is not None:
-                self._do_tags(v.id, text)
+    def action_stop(self) -> None:
+        self._on_cursor(actions.stop)
 
-        self.app.push_screen(PromptScreen(f"Tags of run #{v.id} (space-separated; empty clears)",
-                                          " ".join(v.tags), "e.g. baseline poster", allow_empty=True), done)
+    def action_resume(self) -> None:
+        self._on_cursor(actions.resume)
 
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_tags(self, run_id: int, text: str) -> None:
-        from nawt_core.runview import check_tag
+    def action_delete(self) -> None:
+        self._on_cursor(actions.delete)
 
-        try:
-            tags = list(dict.fromkeys(check_tag(t) for t in text.split()))
-            self.app.source.set_tags(run_id, tags)
-        except Exception as e:
-            self.post_message(ActionDone(f"tags not changed: {e}", ok=False))
-        else:
-            self.post_message(ActionDone(f"run {run_id} tags: {' '.join(tags) or '(none)'}"))
+    def action_evaluate(self) -> None:
+        ids = self._target_ids()
+        actions.evaluate(self.app, ids, {i: self.views[i].stored_status for i in ids})
+
+    def action_study(self) -> None:
+        actions.study(self.app)
+
+    def action_export(self) -> None:
+        actions.export(self.app, self.visible_views())
 
     def action_mark(self) -> None:
         rid = self.cursor_run_id()
@@ -494,137 +470,3 @@ class RunsScreen(Screen):
         self.sort_reverse = not self.sort_reverse
         self._update_headers()
         self.apply_sort(keep=self.cursor_run_id())
-
-    def action_stop(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status not in ("running", "queued"):
-            self.app.notify(f"run {v.id} is {v.status}; only a running or queued run can be stopped",
-                            severity="warning")
-            return
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._do_stop(v.id)
-
-        self.app.push_screen(ConfirmScreen(
-            "Stop run", f"Stop run #{v.id} ({v.name or v.method})?\nIt finishes its current step, "
-            "saves a checkpoint and becomes [b]interrupted[/b]; resume it later with r.", "Stop"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_stop(self, run_id: int) -> None:
-        src = self.app.source
-        try:
-            msg = stop_run(src.store(), run_id, src.host, src.now())
-        except Exception as e:
-            self.post_message(ActionDone(f"stop failed: {e}", ok=False))
-        else:
-            self.post_message(ActionDone(msg))
-
-    def action_resume(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status not in ("interrupted", "stale", "failed"):
-            self.app.notify(f"run {v.id} is {v.status}; only an interrupted, stale or failed run "
-                            "can be resumed", severity="warning")
-            return
-        self.app.notify(f"resuming run {v.id}…")
-        self._do_resume(v.id)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_resume(self, run_id: int) -> None:
-        src = self.app.source
-        res = run_detached_cli(["train", "--resume", str(run_id), *src.cli_args(), "--detach"])
-        self.post_message(ActionDone(f"resumed run {run_id}" if res.ok else res.message, res.ok))
-
-    def action_evaluate(self) -> None:
-        ids = self._target_ids()
-        if not ids:
-            return
-        not_done = [i for i in ids if self.views[i].stored_status != "completed"]
-        if not_done:  # `nawt eval` refuses a run that has not finished training
-            self.app.notify(f"run {not_done[0]} has not finished training; evaluate it once it has "
-                            "completed", severity="warning")
-            return
-        self.open_eval_dialog(ids)
-
-    def open_eval_dialog(self, ids: list[int]) -> None:
-        def done(choice: dict | None) -> None:
-            if choice:
-                self._do_spawn(choice["args"], "eval")
-
-        self.app.push_screen(EvalScreen(ids), done)
-
-    def action_study(self) -> None:
-        def done(choice: dict | None) -> None:
-            if choice:
-                self._do_spawn(["study", "--preset", choice["preset"], "--name", choice["name"]],
-                               f"study-{choice['name']}")
-
-        self.app.push_screen(StudyScreen(classes="dialog-screen"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_spawn(self, args: list[str], tag: str) -> None:
-        src = self.app.source
-        self.last_spawn_args = [*args, *src.cli_args()]
-        res = spawn_background(self.last_spawn_args, src.data_dir, tag)
-        self.post_message(ActionDone(res.message, res.ok))
-
-    def action_export(self) -> None:
-        stamp = self.app.source.now().strftime("%Y%m%d-%H%M%S")
-        default = str(Path(self.app.source.data_dir) / f"runs-{stamp}.csv")
-
-        def done(path: str | None) -> None:
-            if path:
-                self._do_export(path, self.visible_views())
-
-        self.app.push_screen(PromptScreen("Export the table to CSV", default, "path/to/file.csv"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_export(self, path: str, views: list[RunView]) -> None:
-        try:
-            p = Path(path).expanduser()
-            p.parent.mkdir(parents=True, exist_ok=True)
-            write_csv(p, views)
-        except OSError as e:
-            self.post_message(ActionDone(f"export failed: {e.strerror or e}: {path}", ok=False))
-        else:
-            self.post_message(ActionDone(f"exported {len(views)} runs to {p}"))
-
-    def action_delete(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status == "running":
-            self.app.notify(f"run {v.id} is running: stop it first (x)", severity="warning")
-            return
-        where = f"\nIts folder {v.run_dir} is removed too." if v.run_dir else ""
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._do_delete(v.id)
-
-        self.app.push_screen(ConfirmScreen(
-            "Delete run", f"Delete run #{v.id} ({v.name or v.method}, {v.status}) and all its "
-            f"metrics and evaluations?{where}\nThis cannot be undone.", "Delete", danger=True), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_delete(self, run_id: int) -> None:
-        src = self.app.source
-        try:
-            msg = delete_run(src.store(), run_id, src.host, src.data_dir, src.now())
-        except Exception as e:
-            self.post_message(ActionDone(f"delete failed: {e}", ok=False))
-        else:
-            self.marked.discard(run_id)
-            self.post_message(ActionDone(msg))
-
-
-def write_csv(path: Path, views: list[RunView]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(CSV_FIELDS))
-        w.writeheader()
-        for v in views:
-            w.writerow(v.csv_row())
