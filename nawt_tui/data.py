@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core import spec
 from nawt_core.runview import run_settings, run_tags
 
-METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
 STATUS_FILTERS = ("running", "queued", "completed", "failed", "interrupted", "stale")
 
 
@@ -183,7 +183,7 @@ class RunView:
         values = {
             "id": self.id,
             "name": self.name.lower(),
-            "method": METHODS.index(self.method) if self.method in METHODS else 99,
+            "method": spec.order(self.method),
             "status": self.status,
             "progress": self.fraction,
             "loss": self.train_loss,

@@ -13,6 +13,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from nawt_core import spec
 from nawt_core.runview import fmt_value
 
 from .. import actions
@@ -182,7 +183,7 @@ class DetailScreen(Screen):
         rho = [e.rho for e in ep]
         self.query_one("#plot-rho", LinePlot).set_series(
             [("rho", xs, rho, "magenta+")],
-            empty="not used by this method" if d.run.method not in ("sam", "multistep-sam") else "no data yet")
+            empty="no data yet" if uses_rho(d.run.method) else "not used by this method")
 
     def _show_config(self, d: RunDetail) -> None:
         r = d.run
@@ -306,6 +307,12 @@ class DetailScreen(Screen):
     def action_evaluate(self) -> None:
         if self.detail is not None:
             actions.evaluate(self.app, [self.run_id], {self.run_id: self.detail.run.status})
+
+
+def uses_rho(method: str) -> bool:
+    """A SAM method (its spec has a rho schedule); a method not registered here: unknown, so no."""
+    m = next((m for m in spec.methods() if m.name == method), None)
+    return m is not None and m.rho is not None
 
 
 def eval_state(ev: Any, status: str | None) -> str:

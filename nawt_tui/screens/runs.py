@@ -15,7 +15,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from nawt_core.runview import differing_keys, settings_text
 
 from .. import actions, columns
-from ..data import METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
+from nawt_core import spec
+
+from ..data import STATUS_FILTERS, DataError, RunView, progress_bar
 from ..messages import ActionDone, RunsLoaded
 from ..styles import status_style
 from .compare import CompareScreen
@@ -449,7 +451,7 @@ class RunsScreen(Screen):
         self.table.focus()
 
     def action_cycle_method(self) -> None:
-        order = [None, *METHODS]
+        order = [None, *spec.method_names()]
         self.method_filter = order[(order.index(self.method_filter) + 1) % len(order)]
         self.rebuild_rows()
 
