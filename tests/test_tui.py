@@ -581,6 +581,55 @@ async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatc
     assert calls[0][calls[0].index("--cifar-dir") + 1] == "/no/such/cifar"
 
 
+@pytest.fixture
+def sixth_method():
+    """A method defined only here, made known through the public hook (no torch class: the TUI needs none)."""
+    from nawt_core import spec
+
+    m = spec.register_method(spec.MethodSpec("tiny-noise", "tiny noise", "#8c564b",
+                                             "a test method: per-batch noise", options=("noise_eta", "ascent_steps")))
+    yield m
+    spec.unregister_method(m.name)
+
+
+@run_async
+async def test_a_registered_sixth_method_shows_in_the_new_run_form(demo_db, monkeypatch, sixth_method):
+    from textual.widgets import Select
+
+    from nawt_tui import actions
+    from nawt_tui.launch import LaunchResult
+
+    calls = []
+    monkeypatch.setattr(actions, "run_detached_cli",
+                        lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        method = form.query_one("#f-method", Select)
+        assert [v for _l, v in method._options if v != Select.BLANK][-1] == "tiny-noise"
+        assert form.query_one("#f-noise_eta").disabled  # standard: its options are off
+        method.value = "tiny-noise"
+        await pilot.pause()
+        assert not form.query_one("#f-noise_eta").disabled and not form.query_one("#f-ascent_steps").disabled
+        assert all(form.query_one(f"#f-{k}").disabled for k in ("rho", "stages", "adaptive", "noise_sigma"))
+        form.query_one("#f-ascent_steps").value = "0"  # the spec's bound (>= 1) holds for the new method
+        form.query_one("#f-dataset").value = "synthetic"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "ascent steps" in str(form.query_one("#form-errors").render()) and calls == []
+        form.query_one("#f-ascent_steps").value = "2"
+        form.query_one("#f-noise_eta").value = "0.02"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form)
+    args = calls[0]
+    assert args[args.index("--method") + 1] == "tiny-noise"
+    assert args[args.index("--noise-eta") + 1] == "0.02" and args[args.index("--ascent-steps") + 1] == "2"
+    assert "--rho" not in args and "--noise-sigma" not in args
+
+
 @run_async
 async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
