@@ -170,7 +170,8 @@ def load_plugins(entries: str | None = None) -> None:
     for entry in filter(None, (e.strip() for e in text.split(","))):
         mod, _, func = entry.partition(":")
         try:
-            hook = getattr(importlib.import_module(mod), func) if func else None
+            module = importlib.import_module(mod)
+            hook = getattr(module, func) if func else None
         except (ImportError, AttributeError) as e:
             raise NawtError(f"cannot load plugin {entry!r} (NAWT_PLUGINS): {e}") from None
         if hook is not None:
