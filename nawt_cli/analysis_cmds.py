@@ -14,7 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nawt_core import evalspec as E
 from nawt_core.errors import NawtError
+from nawt_core.hardware import check_precision
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -87,11 +89,11 @@ def _progress():
 @eval_app.command("robustness")
 def eval_robustness(
     run_ids: RunIds,
-    mode: Annotated[str, typer.Option(help="absolute: W+s·N(0,1) (the poster's) | relative: W+s·max|W|·N | std: W+s·std(W)·N")] = "absolute",
+    mode: Annotated[str, typer.Option(help=" | ".join(E.MODE_LABELS.values()))] = E.MODES[0],
     strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 \\[default per mode; absolute includes 0.1]")] = None,
-    trials: Annotated[int, typer.Option(help="perturbed copies per strength (1 to 10000; at most 1000 strengths)")] = 10,
+    trials: Annotated[int, typer.Option(help=f"perturbed copies per strength (1 to {E.MAX_TRIALS}; at most {E.MAX_STRENGTHS} strengths)")] = E.DEFAULT_TRIALS,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
-    targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
+    targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = E.TARGETS[0],
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
@@ -102,12 +104,8 @@ def eval_robustness(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
-    from nawt_core import perturb
-
-    from nawt_core.hardware import check_precision
-
     svals = _floats(strengths, "strengths")
-    perturb.check(mode, targets, svals or (), trials)
+    E.check_robustness(mode, svals or (), trials, targets)
     check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
@@ -162,8 +160,8 @@ def _rob_summary(points) -> dict:
 @eval_app.command("quantization")
 def eval_quantization(
     run_ids: RunIds,
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help="bit widths 1-16, e.g. 8,6,5,4,3,2")] = None,
-    granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = "channel",
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help=f"bit widths {E.MIN_BITS}-{E.MAX_BITS} \\[default: {','.join(map(str, E.DEFAULT_BITS))}]")] = None,
+    granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = E.GRANULARITIES[0],
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
@@ -174,12 +172,8 @@ def eval_quantization(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
-    from nawt_core import quantize
-
-    from nawt_core.hardware import check_precision
-
     bvals = _ints(bits, "bits")
-    quantize.check(bvals if bvals is not None else [8], granularity)
+    E.check_quantization(E.DEFAULT_BITS if bvals is None else bvals, granularity)
     check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from nawt_core.config import METHODS
+from nawt_core import spec
 from nawt_core.errors import NawtError
 from nawt_core.runview import check_tag, config_diff, fmt_num, fmt_value, run_tags, varying_settings
 
@@ -91,8 +91,8 @@ def runs(
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
     """List runs, with the settings that differ between them."""
-    if method is not None and method not in METHODS:
-        raise NawtError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    if method is not None:
+        spec.method(method)  # unknown: NawtError naming the registered methods
     if status is not None and status not in STATUS_CHOICES:
         raise NawtError(f"unknown status {status!r}; choose one of: {', '.join(STATUS_CHOICES)}")
     store = open_store(db, data_dir, create=False)

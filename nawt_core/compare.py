@@ -43,21 +43,16 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import METHODS, TrainConfig
+from . import spec
+from .config import TrainConfig
 from .errors import NawtError
+from .evalspec import MODES, check_mode
 from .store import Evaluation, Run, Store, effective_status
 
-MODES = ("absolute", "relative", "std")
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
 NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method")
-# options that only change what a method does (compared within a method only)
-METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "naive-noise": ("noise_sigma",),
-    "noise-injection": ("noise_eta",),
-    "sam": ("rho", "adaptive", "ascent_steps"),
-    "multistep-sam": ("rho", "rho_stages", "stages", "adaptive", "ascent_steps"),
-}
-ALL_OPTIONS = sorted({k for v in METHOD_OPTIONS.values() for k in v})
+# a method's options (spec.py) only change what that method does: compared within a method only
+ALL_OPTIONS = sorted(spec.OPTIONS)
 SWEEP_KEYS = {
     "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision"),
     "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
@@ -148,7 +143,7 @@ def run_summary(r: Run) -> dict[str, Any]:
 
 
 def method_order(method: str) -> tuple[int, str]:
-    return (METHODS.index(method) if method in METHODS else len(METHODS), method)
+    return (spec.order(method), method)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -250,8 +245,9 @@ def settings(run: Run) -> dict[str, Any]:
     out["device"] = device_type(run)
     if run.precision:  # the precision used (the config's may say auto)
         out["precision"] = run.precision
-    for k in METHOD_OPTIONS.get(run.method, ()):
-        out[k] = cfg[k]
+    if run.method in spec.method_names():
+        for k in spec.method(run.method).options:
+            out[k] = cfg[k]
     return out
 
 
@@ -300,8 +296,7 @@ def _setting_text(key: str, value: Any) -> str:
 # ---------------------------------------------------------------- compare
 def compare(store: Store, run_ids: list[int] | None = None, study: str | None = None,
             mode: str = "absolute", all_runs: bool = False) -> Comparison:
-    if mode not in MODES:
-        raise NawtError(f"unknown robustness mode {mode!r}; choose one of: {', '.join(MODES)}")
+    check_mode(mode)
     runs, scope, one_study = _select(store, run_ids, study, all_runs)
     comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs))
     methods = {g.method for g in comp.groups}

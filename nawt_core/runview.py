@@ -10,18 +10,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import spec
 from .config import TrainConfig
 
 CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
 # Shown in their own columns (or not a setting at all): never listed as "what differs".
 NOT_SETTINGS = ("name", "study", "data_dir", "method")
-# Settings that only mean something for some methods.
-METHOD_KEYS = {
-    "rho": ("sam", "multistep-sam"), "rho_stages": ("multistep-sam",), "stages": ("multistep-sam",),
-    "adaptive": ("sam", "multistep-sam"), "ascent_steps": ("sam", "multistep-sam"),
-    "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",),
-}
 # Short labels for the compact "what differs" text; a key missing here is shown by its name.
 LABELS = {
     "train_subset": "subset", "test_subset": "test", "batch_size": "bs", "weight_decay": "wd",
@@ -68,7 +63,7 @@ def run_settings(run: Any) -> dict[str, Any]:
     method = cfg.get("method") or getattr(run, "method", "")
     out = {}
     for k, v in cfg.items():
-        if k in NOT_SETTINGS or (k in METHOD_KEYS and method not in METHOD_KEYS[k]):
+        if k in NOT_SETTINGS or (k in spec.OPTIONS and method not in spec.uses(k)):
             continue
         out[k] = v
     return out

@@ -17,10 +17,11 @@ where ``MyMethod`` subclasses ``nawt_core.methods.Method``. ``impl`` may be
 left out where the spec must be known before torch is imported (the TUI); the
 class must then be registered (again, with ``impl``) before the method trains.
 A plugin uses the existing ``OPTIONS`` (they are ``TrainConfig`` fields) and
-reads them from ``self.cfg``; it cannot add new ones. Plugins are loaded from
-the modules named in ``NAWT_PLUGINS`` (comma-separated, e.g.
-``NAWT_PLUGINS=mypkg.nawt_method``) by ``load_plugins()``, which the CLI and
-the TUI call at start-up.
+reads them from ``self.cfg``; it cannot add new ones. Plugins are loaded by
+``load_plugins()``, which the CLI calls at start-up, from ``NAWT_PLUGINS``:
+comma-separated ``module`` or ``module:function`` entries (e.g.
+``NAWT_PLUGINS=mypkg.nawt_method:register``); the module is imported and the
+function, if named, called with no arguments to register its methods.
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ class Option:
 
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("rho", float, 0.05, "SAM neighbourhood radius (multistep-sam: the last stage's)", low=0),
-    Option("rho_stages", list, [], "multistep-sam: rho per stage, e.g. 0,0.025,0.05 (empty: 0 -> rho in --stages steps)",
+    Option("rho_stages", list, [], "rho per stage, e.g. 0,0.025,0.05 (empty: 0 -> rho in equal stages)",
            low=0),
-    Option("stages", int, 3, "multistep-sam: 0 -> rho in this many equal stages", low=1),
+    Option("stages", int, 3, "stages from 0 to rho when no rho stages are given", low=1),
     Option("adaptive", bool, False, "ASAM: scale the ascent by |w|"),
     Option("ascent_steps", int, 1, "SAM ascent in k normalised steps of rho/k", low=1),
-    Option("noise_sigma", float, 0.1, "naive-noise: std of the noise added to the weights after every epoch", low=0),
-    Option("noise_eta", float, 0.05, "noise-injection: per-batch noise std relative to max|W| per layer", low=0),
+    Option("noise_sigma", float, 0.1, "std of the noise added to the weights after every epoch", low=0),
+    Option("noise_eta", float, 0.05, "per-batch noise std relative to max|W| per layer", low=0),
 )}
 
 
@@ -163,13 +164,18 @@ def colour(name: str) -> str | None:
     return m.colour if m else None
 
 
-def load_plugins(names: str | None = None) -> None:
-    """Import the modules named in ``NAWT_PLUGINS`` (comma-separated); each registers its methods."""
-    for mod in filter(None, (n.strip() for n in (names if names is not None else os.environ.get("NAWT_PLUGINS", "")).split(","))):
+def load_plugins(entries: str | None = None) -> None:
+    """Load ``NAWT_PLUGINS`` (or ``entries``): ``module`` or ``module:function``, comma-separated."""
+    text = os.environ.get("NAWT_PLUGINS", "") if entries is None else entries
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        mod, _, func = entry.partition(":")
         try:
-            importlib.import_module(mod)
-        except ImportError as e:
-            raise NawtError(f"cannot load plugin {mod!r} (NAWT_PLUGINS): {e}") from None
+            module = importlib.import_module(mod)
+            hook = getattr(module, func) if func else None
+        except (ImportError, AttributeError) as e:
+            raise NawtError(f"cannot load plugin {entry!r} (NAWT_PLUGINS): {e}") from None
+        if hook is not None:
+            hook()
 
 
 for _spec in (

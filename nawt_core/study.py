@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .compare import Comparison, compare
-from .config import METHODS, TrainConfig
+from . import spec
+from .config import TrainConfig
 from .errors import NawtError
 from .store import Run, Store, effective_status, utcnow
 
@@ -94,11 +95,10 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    methods = list(methods) if methods else list(METHODS)
+    methods = list(methods) if methods else list(spec.method_names())
     for m in methods:
-        if m not in METHODS:
-            raise NawtError(f"unknown method {m!r}; choose from: {', '.join(METHODS)}")
-    methods = sorted(dict.fromkeys(methods), key=METHODS.index)
+        spec.method(m)  # unknown: NawtError naming the registered methods
+    methods = sorted(dict.fromkeys(methods), key=spec.order)
     seeds = p["seeds"] if seeds is None else seeds
     if seeds < 1:
         raise NawtError(f"seeds must be at least 1 (got {seeds})")
@@ -163,7 +163,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     from .export import check_writable
 
     check_writable(out / "runs.csv")
-    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=METHODS.index),
+    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
                  "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
                  "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
                  "sweeps": sw, "run_ids": []}

@@ -39,20 +39,13 @@ from . import perturb as P
 from . import quantize as Q
 from .config import TrainConfig
 from .errors import NawtError
+from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS
 from .device import synchronize
 from .evaluate import evaluate
 from .store import Evaluation, Run, Store, utcnow
 
 log = logging.getLogger("nawt.sweeps")
 
-DEFAULT_STRENGTHS = {
-    # absolute: the poster's w += s * N(0,1); 0.1 is its plotted point
-    "absolute": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1],
-    "relative": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2],
-    "std": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
-}
-DEFAULT_TRIALS = 10
-DEFAULT_BITS = [8, 6, 5, 4, 3, 2]
 STRATEGIES = ("auto", "loop", "batched")
 
 Progress = Callable[[int, int], None]
