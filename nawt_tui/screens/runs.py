@@ -10,23 +10,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
-from nawt_core.runview import differing_keys, settings_text
-
-from .. import actions, columns
 from nawt_core import spec
 
-from ..data import STATUS_FILTERS, DataError, RunView, progress_bar
+from .. import actions
+from ..data import STATUS_FILTERS, DataError, RunView
 from ..messages import ActionDone, RunsLoaded
-from ..styles import status_style
+from ..widgets.runs_table import RunsTable
 from .compare import CompareScreen
 from .detail import DetailScreen
 from .diff import DiffScreen
 from .new_run import NewRunScreen
 from .overlay import OverlayScreen
-
-BAR_WIDTH = 7
 
 
 class RunsScreen(Screen):
@@ -56,21 +52,13 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__(id="runs-screen")
-        self.views: dict[int, RunView] = {}
-        self._cells: dict[str, dict[str, Text]] = {}
-        self.marked: set[int] = set()
         self.text_filter = ""
         self.method_filter: str | None = None
         self.status_filter: str | None = None
-        self.sort_column = "id"
-        self.sort_reverse = True
         self.error: str | None = None
         self.loaded = False
         self._loading = False
-        self._focus_run: int | None = None
         self._timer: Any = None
-        self.plan: list[tuple[str, int]] = []  # (column, width) shown at this terminal width
-        self.differ_keys: list[str] = []  # settings that differ between the shown runs
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -78,16 +66,16 @@ class RunsScreen(Screen):
         with Horizontal(id="filter-bar"):
             yield Input(placeholder="/ filter: name, method, study, tag:NAME…", id="filter-input")
             yield Static("", id="filter-state")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table")
         yield Static("", id="empty-note")
         yield Static("connecting…", id="status-line")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.app.source.display_url
-        self._relayout([])
+        self.table.relayout([])
         self._update_filter_state()
-        self.query_one(DataTable).focus()
+        self.table.focus()
         self.refresh_runs()
         self._timer = self.set_interval(self.app.refresh_interval, self.refresh_runs)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._rerender_all())
@@ -103,8 +91,25 @@ class RunsScreen(Screen):
             self.refresh_runs()
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#runs-table", DataTable)
+    def table(self) -> RunsTable:
+        return self.query_one("#runs-table", RunsTable)
+
+    @property
+    def views(self) -> dict[int, RunView]:
+        return self.table.views
+
+    @property
+    def marked(self) -> set[int]:
+        return self.table.marked
+
+    def cursor_run_id(self) -> int | None:
+        return self.table.cursor_run_id()
+
+    def move_to_run(self, run_id: int) -> None:
+        self.table.move_to_run(run_id)
+
+    def visible_views(self) -> list[RunView]:
+        return self.table.visible_views()
 
     # ------------------------------------------------------------ loading
     def refresh_runs(self) -> None:
@@ -148,78 +153,8 @@ class RunsScreen(Screen):
                        for word in self.text_filter.lower().split())
         return True
 
-    def visible_views(self) -> list[RunView]:
-        """The rows in table order (what export writes)."""
-        table = self.table
-        out = []
-        for row in table.ordered_rows:
-            v = self.views.get(int(row.key.value))
-            if v is not None:
-                out.append(v)
-        return out
-
-    def render_cells(self, v: RunView) -> dict[str, Text]:
-        text = v.cell_text()
-        status = "stopping" if v.stop_requested and v.live else v.status
-        theme = self.app.current_theme
-        text["settings"] = settings_text(dict(v.settings), self.differ_keys) or "—"
-        cells: dict[str, Text] = {}
-        for key in columns.ORDER:
-            cells[key] = Text(text[key], no_wrap=True, overflow="ellipsis")
-        mark = "●" if v.id in self.marked else " "
-        cells["id"] = Text.assemble((mark, theme.accent or "magenta"), f"{v.id:>3}")
-        cells["status"] = Text(status, style=status_style(self.app, status))
-        for key in ("acc", "best", "loss", "ips", "elapsed", "eta"):
-            cells[key].justify = "right"
-        bar_style = theme.primary or "blue"
-        if v.status in ("stale", "failed"):
-            bar_style = theme.error or "red"
-        elif v.status == "running":
-            bar_style = theme.success or "green"
-        frac = v.fraction
-        cells["progress"] = Text.assemble(
-            (progress_bar(frac, BAR_WIDTH), bar_style), f" {v.epoch}/{v.epochs}",
-            no_wrap=True, overflow="ellipsis",
-        )
-        return cells
-
     def apply_views(self, views: list[RunView]) -> None:
-        """Adds, removes and updates rows in place: the cursor stays on its run."""
-        table = self.table
-        self.views = {v.id: v for v in views}
-        self.marked &= set(self.views)
-        cursor_key = self.cursor_run_id()
-        visible = [v for v in views if self.matches(v)]
-        self.differ_keys = differing_keys([dict(v.settings) for v in visible])
-        if self._relayout(visible):
-            self._cells = {}
-        want = {str(v.id) for v in visible}
-        existing = {row_key.value for row_key in table.rows}
-        resort = False
-        for key in existing - want:
-            table.remove_row(key)
-            self._cells.pop(key, None)
-            resort = True
-        for v in visible:
-            key = str(v.id)
-            cells = self.render_cells(v)
-            if key not in existing:
-                table.add_row(*[cells[k] for k, _w in self.plan], key=key)
-                self._cells[key] = cells
-                resort = True
-                continue
-            old = self._cells[key]
-            for col, _w in self.plan:
-                if old.get(col) != cells[col]:
-                    table.update_cell(key, col, cells[col])
-                    if col == self.sort_column:
-                        resort = True
-            self._cells[key] = cells
-        if resort:
-            self.apply_sort(keep=cursor_key)
-        if self._focus_run is not None and str(self._focus_run) in want:
-            self.move_to_run(self._focus_run)
-            self._focus_run = None
+        visible = self.table.apply_views(views, self.matches)
         empty = self.query_one("#empty-note", Static)
         if not views:
             empty.update("No runs yet. Press [b]n[/b] to start a training, or run "
@@ -229,7 +164,7 @@ class RunsScreen(Screen):
         empty.display = not visible
 
     def _rerender_all(self) -> None:
-        self._cells = {k: {} for k in self._cells}
+        self.table.forget_cells()
         self.apply_views(list(self.views.values()))
 
     def rebuild_rows(self) -> None:
@@ -238,63 +173,9 @@ class RunsScreen(Screen):
         self._update_filter_state()
         self._update_status_line()
 
-    def cursor_run_id(self) -> int | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return int(key.value) if key.value is not None else None
-
-    def move_to_run(self, run_id: int) -> None:
-        table = self.table
-        try:
-            index = table.get_row_index(str(run_id))
-        except Exception:
-            return
-        table.move_cursor(row=index, animate=False)
-
-    def apply_sort(self, keep: int | None = None) -> None:
-        table = self.table
-        col = self.sort_column
-        views = self.views
-        table.sort("id", key=lambda cell: views[int(str(cell).strip(" ●"))].sort_value(col)
-                   if int(str(cell).strip(" ●")) in views else (True, 0, 0),
-                   reverse=self.sort_reverse)
-        if keep is not None:
-            self.move_to_run(keep)
-
-    def _relayout(self, visible: list[RunView]) -> bool:
-        """Sizes the columns to the terminal; True when they changed (the rows are then re-added)."""
-        natural = {"name": max([len(v.name) for v in visible] + [4]),
-                   "settings": max([len(settings_text(dict(v.settings), self.differ_keys)) for v in visible] + [1]),
-                   "study": max([len(v.study or "") for v in visible] + [1]),
-                   "tags": max([len(" ".join(v.tags)) for v in visible] + [1])}
-        plan = columns.plan(self.app.size.width, natural)
-        if plan == self.plan:
-            return False
-        self.plan = plan
-        table = self.table
-        table.clear(columns=True)
-        for key, width in plan:
-            table.add_column(columns.LABELS[key], key=key, width=width)
-        if self.sort_column not in dict(plan):
-            self.sort_column, self.sort_reverse = "id", True
-        self._update_headers()
-        return True
-
     def on_resize(self) -> None:
         if self.loaded:
             self.apply_views(sorted(self.views.values(), key=lambda v: v.id))
-
-    def _update_headers(self) -> None:
-        table = self.table
-        for key, _w in self.plan:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(columns.LABELS[key] + arrow)
-        table.refresh()
 
     def _update_filter_state(self) -> None:
         parts = []
@@ -327,17 +208,8 @@ class RunsScreen(Screen):
         line.update(" · ".join(parts))
 
     # ------------------------------------------------------------ events
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: RunsTable.RowSelected) -> None:
         self.action_open_detail()
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if key == self.sort_column:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = key, False
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -352,7 +224,7 @@ class RunsScreen(Screen):
         if done.deleted is not None:
             self.marked.discard(done.deleted)
         if done.run_id is not None:
-            self._focus_run = done.run_id
+            self.table.focus_run = done.run_id
         self.refresh_runs()
 
     # ------------------------------------------------------------ actions (the work: nawt_tui.actions)
@@ -419,18 +291,8 @@ class RunsScreen(Screen):
         actions.export(self.app, self.visible_views())
 
     def action_mark(self) -> None:
-        rid = self.cursor_run_id()
-        if rid is None:
-            return
-        self.marked ^= {rid}
-        v = self.views[rid]
-        cells = self.render_cells(v)
-        self.table.update_cell(str(rid), "id", cells["id"])
-        self._cells[str(rid)]["id"] = cells["id"]
+        self.table.toggle_mark()
         self._update_filter_state()
-        table = self.table
-        if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
 
     def action_filter(self) -> None:
         self.query_one("#filter-input", Input).focus()
@@ -461,14 +323,10 @@ class RunsScreen(Screen):
         self.rebuild_rows()
 
     def action_cycle_sort(self) -> None:
-        keys = [k for k, _w in self.plan]
-        i = keys.index(self.sort_column) if self.sort_column in keys else -1
-        self.sort_column = keys[(i + 1) % len(keys)]
-        self.sort_reverse = False
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
+        table = self.table
+        keys = [k for k, _w in table.plan]
+        i = keys.index(table.sort_column) if table.sort_column in keys else -1
+        table.sort_by(keys[(i + 1) % len(keys)], False)
 
     def action_reverse_sort(self) -> None:
-        self.sort_reverse = not self.sort_reverse
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
+        self.table.sort_by(self.table.sort_column, not self.table.sort_reverse)
