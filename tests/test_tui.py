@@ -979,3 +979,45 @@ def test_snapshot_eval_dialog(demo_db, snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_tui_modules_import_one_another_without_a_cycle():
+    """Every import between nawt_tui modules, at module level or inside a function, goes one way:
+    screens call nawt_tui.actions and post messages; none imports a screen that imports it back."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "nawt_tui"
+    mods = {".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                    + ([base] if base else []))
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    deps.add(target if target in mods else base)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d in mods and d != name and not name.startswith(d + ".")
+                       and d != "nawt_tui"}
+    assert "nawt_tui.actions" in graph["nawt_tui.screens.runs"]  # the guard sees the imports
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for dep in graph[node]:
+                if dep == start:
+                    return [*path, dep]
+                if dep not in path:
+                    stack.append((dep, [*path, dep]))
+        return None
+
+    cycles = [c for m in graph if (c := cycle_from(m))]
+    assert not cycles, " -> ".join(cycles[0])
