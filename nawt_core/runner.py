@@ -21,15 +21,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import __version__
 from .config import TrainConfig
 from .errors import NawtError
-from sqlalchemy.exc import SQLAlchemyError
-
+from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
 HEARTBEAT_S = 2.0
-RESUMABLE = ("interrupted", "failed", "queued")
 
 
 class Interrupted(Exception):
@@ -93,7 +93,7 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
         raise NawtError(f"the data directory {root} is not writable")
     run = store.create_run(
         name=cfg.label(), method=cfg.method, study=cfg.study, config=cfg.to_dict(),
-        config_key=cfg.key(), seed=cfg.seed, status="queued", dataset=cfg.dataset,
+        config_key=cfg.key(), seed=cfg.seed, status=Status.QUEUED, dataset=cfg.dataset,
         epochs=cfg.epochs, nawt_version=__version__, git_commit=git_commit(),
         host=socket.gethostname(), pid=os.getpid(),  # queued, held by this process (see effective_status)
     )
@@ -110,9 +110,9 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
     from scratch (its folder recreated, its epochs dropped)."""
     run = store.get_run(run_id)
     status = effective_status(run)
-    if status == "completed":
+    if status == Status.COMPLETED:
         raise NawtError(f"run {run_id} is already completed")
-    if status == "running":
+    if status == Status.RUNNING:
         raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
     if restart:
         return restart_run(store, run)
@@ -134,7 +134,7 @@ def restart_run(store: Store, run: Run) -> Run:
     except OSError as e:
         raise NawtError(f"cannot recreate the run folder {folder}: {e.strerror}") from None
     store.truncate_epochs(run.id, 0)
-    return store.update_run(run.id, status="queued", epoch=0, batch=0, train_seconds=0.0, error=None,
+    return store.update_run(run.id, status=Status.QUEUED, epoch=0, batch=0, train_seconds=0.0, error=None,
                             started_at=None, finished_at=None, checkpoint_last=None, checkpoint_final=None,
                             test_acc=None, best_test_acc=None, final_test_acc=None, train_loss=None,
                             train_acc=None, pid=os.getpid(), host=socket.gethostname())
@@ -238,7 +238,7 @@ class Trainer:
             self.restore(last)
             self.store.truncate_epochs(self.run.id, self.start_epoch)
         self.run = self.store.update_run(
-            self.run.id, status="running", pid=os.getpid(), host=socket.gethostname(),
+            self.run.id, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
             started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,
             error=None, stop_requested=False, device=self.device_label, dataset=self.data.source,
             precision=self.precision, precision_reason=self.precision_reason,
@@ -255,19 +255,19 @@ class Trainer:
 
             save_atomic(self.state(self.cfg.epochs), final)
         except Interrupted:
-            return self._end("interrupted", None)
+            return self._end(Status.INTERRUPTED, None)
         except Diverged as e:
-            return self._end("failed", str(e))
+            return self._end(Status.FAILED, str(e))
         except KeyboardInterrupt:
-            self._end("interrupted", None)
+            self._end(Status.INTERRUPTED, None)
             raise
         except Exception as e:  # disk full, out of memory, the folder deleted, ...
             from .failures import describe
 
             reason = describe(e)
-            self._end("failed", reason)
+            self._end(Status.FAILED, reason)
             raise NawtError(reason) from None
-        return self._end("completed", None, checkpoint_final=str(final),
+        return self._end(Status.COMPLETED, None, checkpoint_final=str(final),
                          final_test_acc=self.run.test_acc)
 
     def _end(self, status: str, error: str | None, **fields) -> Run:
@@ -397,8 +397,8 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
             trainer = Trainer(store, run, reporter, data_dir=data_dir)
         except Exception as e:  # bad data, out of memory, a missing device ...
             reason = describe(e, "preparing the run")
-            if run.status in ("queued", "running"):  # a run that never started records why; others stay as they were
-                store.update_run(run_id, status="failed", error=reason, finished_at=utcnow())
+            if run.status in (Status.QUEUED, Status.RUNNING):  # a run that never started records why; others stay as they were
+                store.update_run(run_id, status=Status.FAILED, error=reason, finished_at=utcnow())
             if isinstance(e, NawtError):
                 raise
             raise NawtError(reason) from None

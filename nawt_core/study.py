@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .compare import Comparison, compare
 from . import spec
+from .compare import Comparison, compare
 from .config import TrainConfig
 from .errors import NawtError
+from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -117,15 +118,15 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
 def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     """A completed run with this config key, else the latest resumable one."""
     runs = store.find_runs(cfg.key())
-    done = [r for r in runs if r.status == "completed" and r.checkpoint_final and Path(r.checkpoint_final).exists()]
+    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final and Path(r.checkpoint_final).exists()]
     if done:
         return done[-1]
-    live = [r for r in runs if effective_status(r) == "running"]
+    live = [r for r in runs if effective_status(r) == Status.RUNNING]
     if live:
         r = live[-1]
         raise NawtError(f"run {r.id} ({cfg.method}, seed {cfg.seed}) is training now (pid {r.pid} on {r.host}); "
                         "wait for it, or stop it, then run the study again")
-    resumable = [r for r in runs if r.status in ("interrupted", "failed", "queued", "running")]
+    resumable = [r for r in runs if r.status in (Status.INTERRUPTED, Status.FAILED, Status.QUEUED, Status.RUNNING)]
     return resumable[-1] if resumable else None
 
 
@@ -167,13 +168,13 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                  "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
                  "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
                  "sweeps": sw, "run_ids": []}
-    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status="running", finished_at=None)
+    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
     res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
     # 1. training
     for cfg in cfgs:
         run = _pick(store, cfg)
-        if run is not None and run.status == "completed":
+        if run is not None and run.status == Status.COMPLETED:
             say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
             res.skipped.append(run.id)
         else:
@@ -188,11 +189,11 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             rep = reporter_factory(cfg) if reporter_factory else None
             run = execute(store, run.id, rep, data_dir=data_dir)
             res.trained.append(run.id)
-            if run.status == "interrupted":
-                store.upsert_study(name, status="interrupted")
+            if run.status == Status.INTERRUPTED:
+                store.upsert_study(name, status=Status.INTERRUPTED)
                 say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
                 raise KeyboardInterrupt
-            if run.status != "completed":
+            if run.status != Status.COMPLETED:
                 say(f"run {run.id} {cfg.method} failed: {run.error}")
                 res.failed.append(run.id)
             continue
@@ -211,7 +212,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                  "fold_bn": quant.get("fold_bn", False)}
     for rid in res.run_ids:
         run = store.get_run(rid)
-        if run.status != "completed":
+        if run.status != Status.COMPLETED:
             continue
         if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
                            seed=rob.get("seed", 0)) is None:
@@ -236,7 +237,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
             except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
                 say(f"{kind} figure skipped: {e}")
-    store.upsert_study(name, status="failed" if res.failed else "completed", finished_at=utcnow())
+    store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
     return res
 
 

@@ -39,9 +39,10 @@ from . import perturb as P
 from . import quantize as Q
 from .config import TrainConfig
 from .errors import NawtError
-from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS
 from .device import synchronize
+from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS
 from .evaluate import evaluate
+from .status import Status
 from .store import Evaluation, Run, Store, utcnow
 
 log = logging.getLogger("nawt.sweeps")
@@ -84,7 +85,7 @@ def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_su
 def finished_run(store: Store, run_id: int) -> Run:
     """The run, if it finished training and its final checkpoint exists."""
     run = store.get_run(run_id)
-    if run.status != "completed":
+    if run.status != Status.COMPLETED:
         raise NawtError(f"run {run_id} has not finished training (status {run.status}); "
                         "evaluate it once it has completed")
     if not run.checkpoint_final or not Path(run.checkpoint_final).exists():
@@ -306,7 +307,7 @@ class _recorded:
 
         why = "interrupted" if et is KeyboardInterrupt else describe(e, "evaluating")
         try:
-            self.store.update_evaluation(self.ev.id, status="failed", error=why[:500], finished_at=utcnow())
+            self.store.update_evaluation(self.ev.id, status=Status.FAILED, error=why[:500], finished_at=utcnow())
         except Exception:  # noqa: BLE001 - e.g. the database's disk is full: the next start records it
             pass
         if et is KeyboardInterrupt or isinstance(e, NawtError):
@@ -347,7 +348,7 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
               "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
-                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         _, clean_acc = pert.clean_eval()
@@ -355,7 +356,7 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
         while batch := list(itertools.islice(done, POINTS_PER_WRITE)):
             store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": acc, "loss": loss}
                                      for (s, t), (loss, acc) in batch])
-        return store.update_evaluation(ev.id, status="completed", clean_acc=clean_acc,
+        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=clean_acc,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
 
@@ -396,13 +397,13 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source, **prec}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
-                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)
         store.add_points(ev.id, [{"param": float(b), "trial": 0, "accuracy": acc, "loss": loss}
                                  for b, (loss, acc) in zip(bits, res)])
-        return store.update_evaluation(ev.id, status="completed", clean_acc=fp,
+        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=fp,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
 
