@@ -1,9 +1,9 @@
 """`nawt bench`: training and evaluation throughput, with ratios against a plain
 reference measured in the same run (absolute numbers drift; ratios hold).
 
-The reference is the classic pipeline of ../shared/bench/bench_train.py
---pipeline A: PIL images, torchvision RandomCrop/Flip/ToTensor/Normalize,
-a DataLoader with worker processes, a plain fp32 SGD step.
+The reference is the classic CIFAR-10 training pipeline, built here
+(``_PILDataset``, ``time_reference``): PIL images, torchvision RandomCrop/
+Flip/ToTensor/Normalize, a DataLoader with worker processes, plain fp32 SGD.
 """
 
 from __future__ import annotations

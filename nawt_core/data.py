@@ -235,8 +235,8 @@ def synthetic(n_train: int = 5000, n_test: int = 1000, seed: int = 0) -> ArrayDa
     return ArrayData(x_tr, y_tr, x_te, y_te, "synthetic")
 
 
-def load_arrays(dataset: str, data_dir: str | Path = "data", *, train_subset=None, test_subset=None, seed: int = 0) -> ArrayData:
-    if dataset == "synthetic":
+def load_arrays(dataset: str, data_dir: str | Path = "data", *, train_subset=None, test_subset=None) -> ArrayData:
+    if dataset == "synthetic":  # one fixed data set: the training seed changes the model, not the data
         data = synthetic(train_subset or 5000, test_subset or 1000, seed=0)
     else:
         data = load_cifar10(data_dir)
