@@ -85,7 +85,7 @@ def train(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Train one model; every epoch, timing and checkpoint goes to the store."""
-    from nawt_core.runner import check_resumable, create_run
+    from nawt_core.records import check_resumable, create_run
 
     if restart and resume is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")

@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-from nawt_core.runner import Progress as TrainProgress
-from nawt_core.runner import Reporter
+from nawt_core.records import Progress as TrainProgress
+from nawt_core.records import Reporter
 from nawt_core.status import Status
 
 

@@ -23,6 +23,7 @@ or trains anything (``require_dataset``), like ``nawt train``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from . import spec
 from .compare import Comparison, compare
 from .config import TrainConfig
 from .errors import NawtError
+from .export import check_writable, export_all
 from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
@@ -81,8 +83,6 @@ def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder
     try:
         ensure_cifar10(Path(data_dir))
     except NawtError:
-        import os
-
         why = "NAWT_OFFLINE is set" if os.environ.get("NAWT_OFFLINE") else "and it could not be downloaded"
         raise NawtError(f"CIFAR-10 is not in {data_dir} ({why}); put the 'cifar-10-batches-py' folder there"
                         f"{hint}, or pass --dataset synthetic for a study on synthetic data; nothing was trained"
@@ -144,7 +144,9 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
 
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
-    from .runner import create_run, execute
+    # torch-using modules, imported here: plan() and the checks before it answer without torch
+    from .records import create_run
+    from .runner import execute
     from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     name = name or preset
@@ -161,7 +163,6 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
-    from .export import check_writable
 
     check_writable(out / "runs.csv")
     study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
@@ -225,8 +226,6 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
 
     # 3. tables and figures
-    from .export import export_all
-
     res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
     res.files = export_all(store, out, study=name, mode=rob["mode"])
     if figures:

@@ -34,14 +34,20 @@ from typing import Callable, Iterable, Iterator
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.func import functional_call, vmap
 
 from . import perturb as P
 from . import quantize as Q
+from .checkpoint import load, load_model_state
 from .config import TrainConfig
+from .data import load_arrays, synthetic, to_input
+from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision, synchronize
 from .errors import NawtError
-from .device import synchronize
 from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS
 from .evaluate import evaluate
+from .failures import describe
+from .hardware import check_precision
+from .models import build_model
 from .status import Status
 from .store import Evaluation, Run, Store, utcnow
 
@@ -69,8 +75,6 @@ _TEST_CACHE: dict[tuple, TestSet] = {}
 
 def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_subset: int | None = None) -> TestSet:
     """The run's test split on ``device`` (cached per process)."""
-    from .data import load_arrays, to_input
-
     n_test = test_subset if test_subset is not None else cfg.test_subset
     root = str(data_dir or cfg.data_dir)
     key = (cfg.dataset, root, cfg.train_subset, n_test, str(device))
@@ -95,9 +99,6 @@ def finished_run(store: Store, run_id: int) -> Run:
 
 def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConfig]:
     """A fresh model holding the run's final weights (the file is only read)."""
-    from .checkpoint import load
-    from .models import build_model
-
     cfg = TrainConfig.from_dict(run.config)
     state = load(run.checkpoint_final, map_location=device)
     model = build_model(cfg.arch)
@@ -110,8 +111,6 @@ def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConf
 
 
 def _device(name: str) -> torch.device:
-    from .device import keep_freed_memory, resolve_device
-
     dev = resolve_device(name)
     if dev.type == "cpu":
         keep_freed_memory()
@@ -120,9 +119,6 @@ def _device(name: str) -> torch.device:
 
 def _precision(requested: str, dev: torch.device) -> tuple[torch.dtype | None, dict]:
     """The autocast dtype of ``requested`` on ``dev``, and what an Evaluation's config records of it."""
-    from .device import autocast_dtype, resolve_precision
-    from .hardware import check_precision
-
     precision, reason = resolve_precision(check_precision(requested), dev)
     return autocast_dtype(precision, dev), {"precision": precision, "precision_reason": reason}
 
@@ -176,8 +172,6 @@ class Perturber:
     # many copies per forward pass
     @torch.no_grad()
     def batched(self, jobs: list[tuple[float, int]], x=None, y=None, chunk: int = 8) -> list[tuple[float, float]]:
-        from torch.func import functional_call, vmap
-
         x = self.x if x is None else x
         y = self.y if y is None else y
         self.restore()
@@ -303,8 +297,6 @@ class _recorded:
     def __exit__(self, et, e, tb):
         if et is None:
             return False
-        from .failures import describe
-
         why = "interrupted" if et is KeyboardInterrupt else describe(e, "evaluating")
         try:
             self.store.update_evaluation(self.ev.id, status=Status.FAILED, error=why[:500], finished_at=utcnow())
@@ -343,8 +335,6 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     probe = {}
     if strategy == "auto":
         strategy, probe = choose_strategy(pert, cfg.arch, chunk)
-    from .device import device_name
-
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
               "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
@@ -392,8 +382,6 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
     amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
-    from .device import device_name
-
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source, **prec}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
@@ -430,10 +418,6 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     used), loop_evals_per_s / batched_evals_per_s (each engine on its own),
     reference_evals_per_s, sweep_evals_per_s, ratio (sweep / reference, > 1 is
     faster), max_acc_diff (sweep vs reference accuracies: same seeds, same numbers)."""
-    from .data import synthetic, to_input
-    from .device import device_name
-    from .models import build_model
-
     P.check(mode, "weights", (strength,), copies)
     if strategy not in STRATEGIES:
         raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
@@ -443,8 +427,6 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     amp, prec = _precision(precision, dev)
     model = build_model(arch)
     if checkpoint:
-        from .checkpoint import load_model_state
-
         model.load_state_dict(load_model_state(checkpoint, map_location="cpu"))
     model = model.to(dev, memory_format=torch.channels_last).eval()
     data = synthetic(10, images, seed=seed)
