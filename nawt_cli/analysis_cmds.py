@@ -17,6 +17,8 @@ from rich.table import Table
 from nawt_core import evalspec as E
 from nawt_core.errors import NawtError
 from nawt_core.hardware import check_precision
+from nawt_core.runview import pct as _pct
+from nawt_core.status import Status
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -56,18 +58,12 @@ def _ints(values: list[str] | None, what: str) -> list[int] | None:
         raise NawtError(f"{what} must be whole numbers, comma-separated (got {' '.join(values or [])!r})") from None
 
 
-def _pct(x: float | None, std: float | None = None) -> str:
-    if x is None:
-        return "-"
-    return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
-
-
 def _check_finished(store, run_ids: list[int]) -> None:
     """All runs must exist and be completed before any sweep starts."""
     from nawt_core.compare import select_runs
 
     for r in select_runs(store, run_ids):
-        if r.status != "completed":
+        if r.status != Status.COMPLETED:
             raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
 
 

@@ -52,10 +52,6 @@ def open_store(db: str | None, data_dir: Path, *, create: bool = True):
     return Store(db or default_url(data_dir), create=create)
 
 
-def fail(message: str, code: int = 2) -> None:
-    raise NawtError(message)
-
-
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 

@@ -16,6 +16,8 @@ from nawt_core import spec
 from nawt_core.config import TrainConfig
 from nawt_core.errors import NawtError
 from nawt_core.runview import fmt_value
+from nawt_core.runview import pct as _pct
+from nawt_core.status import Status
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -83,7 +85,7 @@ def train(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Train one model; every epoch, timing and checkpoint goes to the store."""
-    from nawt_core.runner import check_resumable, create_run
+    from nawt_core.records import check_resumable, create_run
 
     if restart and resume is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
@@ -175,32 +177,15 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
 
     reporter = make_reporter(console)
     run = execute(store, run_id, reporter, data_dir=cifar_dir)
-    if run.status == "interrupted":
+    if run.status == Status.INTERRUPTED:
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
-    if run.status == "failed":
+    if run.status == Status.FAILED:
         raise NawtError(f"run {run.id} failed: {run.error}")
 
 
 # --------------------------------------------------------------------- runs
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
-
-
-def run_summary(run) -> dict:
-    from nawt_core.store import effective_status
-
-    return {
-        "id": run.id, "name": run.name, "method": run.method, "study": run.study,
-        "status": effective_status(run), "epoch": run.epoch, "epochs": run.epochs,
-        "train_loss": run.train_loss, "test_acc": run.test_acc, "best_test_acc": run.best_test_acc,
-        "final_test_acc": run.final_test_acc, "train_seconds": run.train_seconds,
-        "images_per_sec": run.images_per_sec, "device": run.device, "dataset": run.dataset,
-        "created_at": run.created_at,
-    }
-
-
 @app.command()
 def show(
     run_id: Annotated[int, typer.Argument(help="the run's id")],
@@ -214,6 +199,7 @@ def show(
     epochs = store.epochs(run_id)
     evals = store.evaluations(run_id)
     files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    from nawt_core.compare import run_summary  # the store (sqlmodel): not imported for --help
     from nawt_core.store import effective_status
 
     if json_out:

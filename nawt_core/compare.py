@@ -47,6 +47,7 @@ from . import spec
 from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode
+from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
@@ -131,11 +132,13 @@ def _num_key(x: float) -> str:
 
 
 def run_summary(r: Run) -> dict[str, Any]:
+    """One run as `nawt runs --json`, `nawt show`, compare and export see it (effective status)."""
     cfg = r.config or {}
     return {
         "id": r.id, "name": r.name, "method": r.method, "study": r.study, "status": effective_status(r),
-        "seed": r.seed, "dataset": r.dataset, "arch": cfg.get("arch"), "epochs": r.epochs,
+        "seed": r.seed, "dataset": r.dataset, "arch": cfg.get("arch"), "epoch": r.epoch, "epochs": r.epochs,
         "train_subset": cfg.get("train_subset"), "test_subset": cfg.get("test_subset"),
+        "train_loss": r.train_loss, "test_acc": r.test_acc, "images_per_sec": r.images_per_sec,
         "device": r.device, "train_seconds": r.train_seconds, "final_test_acc": r.final_test_acc,
         "best_test_acc": r.best_test_acc, "created_at": r.created_at, "finished_at": r.finished_at,
         "config_key": r.config_key, "notes": r.notes,
@@ -259,7 +262,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
     """Completed runs in groups of one method and the same settings, labelled."""
     groups: dict[tuple, Group] = {}
     for r in runs:
-        if r.status != "completed":
+        if r.status != Status.COMPLETED:
             continue
         s = settings(r)
         groups.setdefault((r.method, _frozen(s)), Group(r.method, s)).runs.append(r)

@@ -16,6 +16,7 @@ are in the sweep, nor on whether copies are evaluated one at a time or batched.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import torch
@@ -86,8 +87,6 @@ def perturb_(model: nn.Module, strength: float, *, mode: str = "absolute", seed:
 
 def perturbed_copy(model: nn.Module, strength: float, **kw) -> nn.Module:
     """A perturbed deep copy; ``model`` itself is left as it was."""
-    import copy
-
     return perturb_(copy.deepcopy(model), strength, **kw)
 
 

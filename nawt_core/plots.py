@@ -20,6 +20,7 @@ from pathlib import Path
 from . import spec
 from .compare import Comparison, method_order
 from .errors import NawtError
+from .export import check_writable
 from .store import Store
 
 KINDS = ("robustness", "quantization", "curves", "all")
@@ -204,8 +205,6 @@ def figure(comp: Comparison, kind: str = "all", store: Store | None = None):
 
 def save(comp: Comparison, path: str | Path, kind: str = "all", store: Store | None = None) -> Path:
     """Draws ``kind`` and writes it to ``path`` (format from the suffix: .png, .svg, .pdf)."""
-    from .export import check_writable
-
     path = check_writable(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise NawtError(f"cannot tell the figure format of {path.name}; use a .png, .svg or .pdf name")

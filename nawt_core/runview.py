@@ -30,6 +30,13 @@ BATCH_FOLDER = "cifar-10-batches-py"
 
 
 # ------------------------------------------------------------------ numbers
+def pct(x: float | None, std: float | None = None) -> str:
+    """An accuracy (a fraction) in percent with two decimals, ± its std if any; "-" for none."""
+    if x is None:
+        return "-"
+    return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
+
+
 def fmt_num(x: Any, digits: int = 4) -> str:
     """A number with `digits` significant digits and no binary noise: 0.0761, 5e-05, 200."""
     if isinstance(x, bool) or x is None:

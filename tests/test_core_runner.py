@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from nawt_core.spec import method_names
-from nawt_core.runner import create_run, execute, lr_at
+from nawt_core.records import create_run, lr_at
+from nawt_core.runner import execute
 from nawt_core.store import effective_status
 
 from helpers import REPO

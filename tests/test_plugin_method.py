@@ -55,7 +55,8 @@ def test_plugin_is_validated_from_its_spec(plugin, tiny_cfg):
 
 def test_plugin_trains_and_shows_in_compare_and_plots(plugin, store, tiny_cfg, data_dir):
     from nawt_core.compare import compare
-    from nawt_core.runner import create_run, execute
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
 
     run = execute(store, create_run(store, tiny_cfg(method=NAME, epochs=2, rho=0.1, train_subset=128,
                                                     test_subset=64), data_dir).id)
