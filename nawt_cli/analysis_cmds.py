@@ -82,6 +82,32 @@ def _progress():
 
 
 # ------------------------------------------------------------------ eval
+def _open_for_sweeps(run_ids: list[int], precision: str, test_subset: int | None, device: str, db, data_dir):
+    """The store, once the options both sweeps share are checked and every run is finished."""
+    check_precision(precision)
+    if test_subset is not None and test_subset < 1:
+        raise NawtError(f"test subset must be positive (got {test_subset})")
+    _check_device(device)
+    store = open_store(db, data_dir, create=False)
+    _check_finished(store, run_ids)
+    store.settle_stale()
+    return store
+
+
+def _sweep_each(store, run_ids: list[int], kind: str, options: dict, sweep) -> list[tuple]:
+    """Runs ``sweep(run_id, **recorder_kw)`` per run with a progress bar, recorded from the start."""
+    rec = EvalRecorder(store, run_ids, kind, options)
+    results = []
+    with rec:
+        for rid in run_ids:
+            with _progress() as prog:
+                task = prog.add_task(f"run {rid} {kind}", total=None)
+                ev = rec.run(rid, lambda rid=rid, **kw: sweep(rid, **kw),
+                             lambda d, t, task=task: prog.update(task, completed=d, total=t))
+            results.append((rid, ev, store.points(ev.id)))
+    return results
+
+
 @eval_app.command("robustness")
 def eval_robustness(
     run_ids: RunIds,
@@ -102,28 +128,15 @@ def eval_robustness(
     """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
     svals = _floats(strengths, "strengths")
     E.check_robustness(mode, svals or (), trials, targets)
-    check_precision(precision)
-    if test_subset is not None and test_subset < 1:
-        raise NawtError(f"test subset must be positive (got {test_subset})")
-    if strategy not in ("auto", "loop", "batched"):
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
-    _check_device(device)
-    store = open_store(db, data_dir, create=False)
-    _check_finished(store, run_ids)
-    store.settle_stale()
+    E.check_strategy(strategy)
+    store = _open_for_sweeps(run_ids, precision, test_subset, device, db, data_dir)
     from nawt_core.sweeps import robustness_sweep
 
-    rec = EvalRecorder(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials})
-    results = []
-    with rec:
-        for rid in run_ids:
-            with _progress() as prog:
-                task = prog.add_task(f"run {rid} robustness", total=None)
-                ev = rec.run(rid, lambda rid=rid, **kw: robustness_sweep(
-                    store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, precision=precision, **kw),
-                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
-            results.append((rid, ev, store.points(ev.id)))
+    results = _sweep_each(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials},
+                          lambda rid, **kw: robustness_sweep(
+                              store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
+                              device=device, data_dir=cifar_dir, test_subset=test_subset, strategy=strategy,
+                              precision=precision, **kw))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "clean_acc": ev.clean_acc, "config": ev.config,
                      "seed": ev.seed, "seconds": ev.seconds, "points": _rob_summary(pts)}
@@ -141,16 +154,9 @@ def eval_robustness(
 
 
 def _rob_summary(points) -> dict:
-    from nawt_core.compare import mean_std
+    from nawt_core.compare import point_summary  # the store (sqlmodel): not imported for --help
 
-    by: dict[float, list[float]] = {}
-    for p in points:
-        by.setdefault(p.param, []).append(p.accuracy)
-    out = {}
-    for s in sorted(by):
-        m, sd = mean_std(by[s])
-        out[s] = {"mean": m, "std": sd, "min": min(by[s]), "n": len(by[s])}
-    return out
+    return point_summary(points)
 
 
 @eval_app.command("quantization")
@@ -170,26 +176,13 @@ def eval_quantization(
     """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
     bvals = _ints(bits, "bits")
     E.check_quantization(E.DEFAULT_BITS if bvals is None else bvals, granularity)
-    check_precision(precision)
-    if test_subset is not None and test_subset < 1:
-        raise NawtError(f"test subset must be positive (got {test_subset})")
-    _check_device(device)
-    store = open_store(db, data_dir, create=False)
-    _check_finished(store, run_ids)
-    store.settle_stale()
+    store = _open_for_sweeps(run_ids, precision, test_subset, device, db, data_dir)
     from nawt_core.sweeps import quantization_sweep
 
-    rec = EvalRecorder(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn})
-    results = []
-    with rec:
-        for rid in run_ids:
-            with _progress() as prog:
-                task = prog.add_task(f"run {rid} quantization", total=None)
-                ev = rec.run(rid, lambda rid=rid, **kw: quantization_sweep(
-                    store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw),
-                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
-            results.append((rid, ev, store.points(ev.id)))
+    results = _sweep_each(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn},
+                          lambda rid, **kw: quantization_sweep(
+                              store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
+                              data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "fp_acc": ev.clean_acc, "config": ev.config,
                      "seconds": ev.seconds, "points": {int(p.param): p.accuracy for p in pts}}

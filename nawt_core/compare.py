@@ -157,6 +157,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
 
 
+def point_summary(points) -> dict[float, dict[str, float]]:
+    """One evaluation's points per parameter (strength or bits), in order:
+    mean, std, min and n over its trials (`nawt eval`, the TUI's detail screen)."""
+    by: dict[float, list[float]] = {}
+    for p in points:
+        by.setdefault(float(p.param), []).append(float(p.accuracy))
+    out = {}
+    for k in sorted(by):
+        m, sd = mean_std(by[k])
+        out[k] = {"mean": m, "std": sd, "min": min(by[k]), "n": len(by[k])}
+    return out
+
+
 # ------------------------------------------------------------------ scope
 def select_runs(store: Store, run_ids: list[int] | None = None, study: str | None = None,
                 all_runs: bool = False) -> list[Run]:
@@ -453,5 +466,5 @@ def _note_partial(comp: Comparison, rows: list[dict], what: str) -> None:
 
 
 __all__ = ["LOAD_FACTOR", "MODES", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
-           "latest_evaluation", "mean_std", "method_order", "run_summary", "select_runs", "settings",
+           "latest_evaluation", "mean_std", "method_order", "point_summary", "run_summary", "select_runs", "settings",
            "settings_text", "study_run_ids"]

@@ -35,6 +35,8 @@ MAX_STRENGTHS = 1_000
 DEFAULT_BITS = [8, 6, 5, 4, 3, 2]
 MIN_BITS, MAX_BITS = 1, 16
 GRANULARITIES = ("channel", "tensor")
+# How a robustness sweep evaluates its perturbed copies: see sweeps.py
+STRATEGIES = ("auto", "loop", "batched")
 
 
 def check_mode(mode: str) -> None:
@@ -57,6 +59,11 @@ def check_robustness(mode: str, strengths=(), trials: int = 1, targets: str = "w
         raise NawtError(f"trials must be at least 1 (got {trials})")
     if trials > MAX_TRIALS:
         raise NawtError(f"trials must be at most {MAX_TRIALS} (got {trials})")
+
+
+def check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
 
 
 def check_bits(bits) -> list[int]:
@@ -84,5 +91,5 @@ def check_quantization(bits, granularity: str = "channel") -> list[int]:
 
 
 __all__ = ["DEFAULT_BITS", "DEFAULT_STRENGTHS", "DEFAULT_TRIALS", "GRANULARITIES", "MAX_BITS", "MAX_STRENGTHS",
-           "MAX_TRIALS", "MIN_BITS", "MODES", "MODE_LABELS", "TARGETS", "check_bits", "check_mode",
-           "check_quantization", "check_robustness"]
+           "MAX_TRIALS", "MIN_BITS", "MODES", "MODE_LABELS", "STRATEGIES", "TARGETS", "check_bits", "check_mode",
+           "check_quantization", "check_robustness", "check_strategy"]

@@ -43,7 +43,7 @@ from .config import TrainConfig
 from .data import load_arrays, synthetic, to_input
 from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision, synchronize
 from .errors import NawtError
-from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS
+from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, STRATEGIES, check_strategy
 from .evaluate import evaluate
 from .failures import describe
 from .hardware import check_precision
@@ -53,7 +53,6 @@ from .store import Evaluation, Run, Store, utcnow
 
 log = logging.getLogger("nawt.sweeps")
 
-STRATEGIES = ("auto", "loop", "batched")
 
 Progress = Callable[[int, int], None]
 
@@ -324,8 +323,7 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     (strength, trial). Returns the completed Evaluation."""
     strengths = _check_strengths(DEFAULT_STRENGTHS.get(mode, [0.1]) if strengths is None else strengths)
     P.check(mode, targets, strengths, trials)
-    if strategy not in STRATEGIES:
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+    check_strategy(strategy)
     run = finished_run(store, run_id)
     dev = _device(device)
     amp, prec = _precision(precision, dev)
@@ -419,8 +417,7 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     reference_evals_per_s, sweep_evals_per_s, ratio (sweep / reference, > 1 is
     faster), max_acc_diff (sweep vs reference accuracies: same seeds, same numbers)."""
     P.check(mode, "weights", (strength,), copies)
-    if strategy not in STRATEGIES:
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+    check_strategy(strategy)
     if images < 1:
         raise NawtError(f"images must be at least 1 (got {images})")
     dev = _device(device)
