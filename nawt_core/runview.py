@@ -63,10 +63,12 @@ def fmt_value(v: Any, missing: str = "-") -> str:
 
 # ------------------------------------------------------------------ settings
 def run_settings(run: Any) -> dict[str, Any]:
-    """A run's settings: its config, the device it really used, without what other columns show."""
+    """A run's settings: its config, the device and precision it really used, without what other columns show."""
     cfg = dict(getattr(run, "config", None) or {})
     if getattr(run, "device", ""):
         cfg["device"] = run.device
+    if getattr(run, "precision", None):  # what auto resolved to, once the run has started
+        cfg["precision"] = run.precision
     method = cfg.get("method") or getattr(run, "method", "")
     out = {}
     for k, v in cfg.items():

@@ -56,14 +56,19 @@ def test_varying_settings_name_only_what_differs():
         cfg = TrainConfig(**kw)
         return Run(id=i, method=cfg.method, name=f"r{i}", config=cfg.to_dict())
 
-    runs = [run(1, train_subset=4000), run(2, train_subset=4000, precision="bf16"),
-            run(3, method="sam", rho=0.1), run(4, method="sam", rho=0.05, name="x", study="s")]
+    runs = [run(1, train_subset=4000, precision="fp32"), run(2, train_subset=4000, precision="bf16"),
+            run(3, method="sam", rho=0.1, precision="fp32"),
+            run(4, method="sam", rho=0.05, name="x", study="s", precision="fp32")]
     # name and study never count; rho only among the SAM runs, where it differs
     assert varying_keys(runs) == ["rho", "train_subset", "precision"]
     texts = varying_settings(runs)
     assert texts[1] == "subset 4000 fp32" and texts[2] == "subset 4000 bf16"
     assert texts[3] == "rho 0.1 subset all fp32" and texts[4] == "rho 0.05 subset all fp32"
     assert varying_settings(runs[:1]) == {1: ""}  # one run: nothing differs
+    # once started, a run shows the precision that auto resolved to, not "auto"
+    started = run(5, train_subset=4000)
+    started.precision = "bf16"
+    assert varying_settings([runs[0], started])[5] == "bf16"
     diff = {k: (a, b, d) for k, a, b, d in config_diff(runs[2].config, runs[3].config)}
     assert diff["rho"] == (0.1, 0.05, True) and diff["epochs"][2] is False
 

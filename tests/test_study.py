@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import statistics
 
 import pytest
 
@@ -54,7 +55,12 @@ def test_study_trains_sweeps_writes_and_resumes_after_interruption(tmp_path):
     c = res.comparison
     assert [a["method"] for a in c.accuracy] == ["standard", "sam"]
     assert next(t for t in c.timing if t["method"] == "standard")["ratio"] == pytest.approx(1.0)
-    assert next(t for t in c.timing if t["method"] == "sam")["ratio"] > 1.0  # two passes per step
+    # the ratio is median epoch time x epochs against standard's, from the stored epochs (wall time on a
+    # shared machine says nothing reliable about which is faster: that is the benchmark's job)
+    std_t, sam_t = (next(t for t in c.timing if t["method"] == m) for m in ("standard", "sam"))
+    sam_secs = sorted(e.epoch_seconds for e in store.epochs(sam.id))
+    assert sam_t["epoch_median"] == pytest.approx(statistics.median(sam_secs))
+    assert sam_t["ratio"] == pytest.approx(sam_t["median_time"] / std_t["median_time"])
     assert c.strengths == [0.0, 0.1] and c.bits == [8, 2]
     out = data / "studies" / "t1"
     assert res.out_dir == out
