@@ -14,7 +14,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nawt_core import evalspec as E
 from nawt_core.errors import NawtError
+from nawt_core.hardware import check_precision
+from nawt_core.runview import pct as _pct
+from nawt_core.status import Status
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -54,18 +58,12 @@ def _ints(values: list[str] | None, what: str) -> list[int] | None:
         raise NawtError(f"{what} must be whole numbers, comma-separated (got {' '.join(values or [])!r})") from None
 
 
-def _pct(x: float | None, std: float | None = None) -> str:
-    if x is None:
-        return "-"
-    return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
-
-
 def _check_finished(store, run_ids: list[int]) -> None:
     """All runs must exist and be completed before any sweep starts."""
     from nawt_core.compare import select_runs
 
     for r in select_runs(store, run_ids):
-        if r.status != "completed":
+        if r.status != Status.COMPLETED:
             raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
 
 
@@ -84,14 +82,40 @@ def _progress():
 
 
 # ------------------------------------------------------------------ eval
+def _open_for_sweeps(run_ids: list[int], precision: str, test_subset: int | None, device: str, db, data_dir):
+    """The store, once the options both sweeps share are checked and every run is finished."""
+    check_precision(precision)
+    if test_subset is not None and test_subset < 1:
+        raise NawtError(f"test subset must be positive (got {test_subset})")
+    _check_device(device)
+    store = open_store(db, data_dir, create=False)
+    _check_finished(store, run_ids)
+    store.settle_stale()
+    return store
+
+
+def _sweep_each(store, run_ids: list[int], kind: str, options: dict, sweep) -> list[tuple]:
+    """Runs ``sweep(run_id, **recorder_kw)`` per run with a progress bar, recorded from the start."""
+    rec = EvalRecorder(store, run_ids, kind, options)
+    results = []
+    with rec:
+        for rid in run_ids:
+            with _progress() as prog:
+                task = prog.add_task(f"run {rid} {kind}", total=None)
+                ev = rec.run(rid, lambda rid=rid, **kw: sweep(rid, **kw),
+                             lambda d, t, task=task: prog.update(task, completed=d, total=t))
+            results.append((rid, ev, store.points(ev.id)))
+    return results
+
+
 @eval_app.command("robustness")
 def eval_robustness(
     run_ids: RunIds,
-    mode: Annotated[str, typer.Option(help="absolute: W+s·N(0,1) (the poster's) | relative: W+s·max|W|·N | std: W+s·std(W)·N")] = "absolute",
+    mode: Annotated[str, typer.Option(help=" | ".join(E.MODE_LABELS.values()))] = E.MODES[0],
     strengths: Annotated[Optional[list[str]], typer.Option("--strengths", "-s", help="strengths, e.g. 0,0.05,0.1 \\[default per mode; absolute includes 0.1]")] = None,
-    trials: Annotated[int, typer.Option(help="perturbed copies per strength (1 to 10000; at most 1000 strengths)")] = 10,
+    trials: Annotated[int, typer.Option(help=f"perturbed copies per strength (1 to {E.MAX_TRIALS}; at most {E.MAX_STRENGTHS} strengths)")] = E.DEFAULT_TRIALS,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
-    targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = "weights",
+    targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = E.TARGETS[0],
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
@@ -102,34 +126,17 @@ def eval_robustness(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy of perturbed copies of each run, per strength (mean, std, min over trials); stored."""
-    from nawt_core import perturb
-
-    from nawt_core.hardware import check_precision
-
     svals = _floats(strengths, "strengths")
-    perturb.check(mode, targets, svals or (), trials)
-    check_precision(precision)
-    if test_subset is not None and test_subset < 1:
-        raise NawtError(f"test subset must be positive (got {test_subset})")
-    if strategy not in ("auto", "loop", "batched"):
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
-    _check_device(device)
-    store = open_store(db, data_dir, create=False)
-    _check_finished(store, run_ids)
-    store.settle_stale()
+    E.check_robustness(mode, svals or (), trials, targets)
+    E.check_strategy(strategy)
+    store = _open_for_sweeps(run_ids, precision, test_subset, device, db, data_dir)
     from nawt_core.sweeps import robustness_sweep
 
-    rec = EvalRecorder(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials})
-    results = []
-    with rec:
-        for rid in run_ids:
-            with _progress() as prog:
-                task = prog.add_task(f"run {rid} robustness", total=None)
-                ev = rec.run(rid, lambda rid=rid, **kw: robustness_sweep(
-                    store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, strategy=strategy, precision=precision, **kw),
-                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
-            results.append((rid, ev, store.points(ev.id)))
+    results = _sweep_each(store, run_ids, "robustness", {"mode": mode, "strengths": svals, "trials": trials},
+                          lambda rid, **kw: robustness_sweep(
+                              store, rid, mode=mode, strengths=svals, trials=trials, seed=seed, targets=targets,
+                              device=device, data_dir=cifar_dir, test_subset=test_subset, strategy=strategy,
+                              precision=precision, **kw))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "clean_acc": ev.clean_acc, "config": ev.config,
                      "seed": ev.seed, "seconds": ev.seconds, "points": _rob_summary(pts)}
@@ -147,23 +154,16 @@ def eval_robustness(
 
 
 def _rob_summary(points) -> dict:
-    from nawt_core.compare import mean_std
+    from nawt_core.compare import point_summary  # the store (sqlmodel): not imported for --help
 
-    by: dict[float, list[float]] = {}
-    for p in points:
-        by.setdefault(p.param, []).append(p.accuracy)
-    out = {}
-    for s in sorted(by):
-        m, sd = mean_std(by[s])
-        out[s] = {"mean": m, "std": sd, "min": min(by[s]), "n": len(by[s])}
-    return out
+    return point_summary(points)
 
 
 @eval_app.command("quantization")
 def eval_quantization(
     run_ids: RunIds,
-    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help="bit widths 1-16, e.g. 8,6,5,4,3,2")] = None,
-    granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = "channel",
+    bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help=f"bit widths {E.MIN_BITS}-{E.MAX_BITS} \\[default: {','.join(map(str, E.DEFAULT_BITS))}]")] = None,
+    granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = E.GRANULARITIES[0],
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
@@ -174,32 +174,15 @@ def eval_quantization(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Accuracy with symmetric uniform fake-quantized weights, per bit width; stored."""
-    from nawt_core import quantize
-
-    from nawt_core.hardware import check_precision
-
     bvals = _ints(bits, "bits")
-    quantize.check(bvals if bvals is not None else [8], granularity)
-    check_precision(precision)
-    if test_subset is not None and test_subset < 1:
-        raise NawtError(f"test subset must be positive (got {test_subset})")
-    _check_device(device)
-    store = open_store(db, data_dir, create=False)
-    _check_finished(store, run_ids)
-    store.settle_stale()
+    E.check_quantization(E.DEFAULT_BITS if bvals is None else bvals, granularity)
+    store = _open_for_sweeps(run_ids, precision, test_subset, device, db, data_dir)
     from nawt_core.sweeps import quantization_sweep
 
-    rec = EvalRecorder(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn})
-    results = []
-    with rec:
-        for rid in run_ids:
-            with _progress() as prog:
-                task = prog.add_task(f"run {rid} quantization", total=None)
-                ev = rec.run(rid, lambda rid=rid, **kw: quantization_sweep(
-                    store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
-                    data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw),
-                    lambda d, t, task=task: prog.update(task, completed=d, total=t))
-            results.append((rid, ev, store.points(ev.id)))
+    results = _sweep_each(store, run_ids, "quantization", {"bits": bvals, "granularity": granularity, "fold_bn": fold_bn},
+                          lambda rid, **kw: quantization_sweep(
+                              store, rid, bits=bvals, granularity=granularity, fold_bn=fold_bn, device=device,
+                              data_dir=cifar_dir, test_subset=test_subset, precision=precision, **kw))
     if json_out:
         print_json([{"run_id": rid, "evaluation_id": ev.id, "fp_acc": ev.clean_acc, "config": ev.config,
                      "seconds": ev.seconds, "points": {int(p.param): p.accuracy for p in pts}}

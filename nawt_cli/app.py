@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from nawt_core import spec
 from nawt_core.errors import NawtError
 
 app = typer.Typer(
@@ -27,6 +28,12 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True, highlight=False)
+
+try:  # before the commands are defined: their --method help lists the plugins' methods too
+    spec.load_plugins()
+except NawtError as _e:
+    err_console.print(f"error: {_e}", markup=False, soft_wrap=True)
+    sys.exit(2)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store \\[env NAWT_DB; default <data-dir>/nawt.db]")]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
@@ -43,10 +50,6 @@ def open_store(db: str | None, data_dir: Path, *, create: bool = True):
     from nawt_core.store import Store, default_url
 
     return Store(db or default_url(data_dir), create=create)
-
-
-def fail(message: str, code: int = 2) -> None:
-    raise NawtError(message)
 
 
 def print_json(obj: Any) -> None:

@@ -10,13 +10,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core.status import Status
+
 PROGRESS_EVERY_S = 2.0  # store writes: at most one every this many seconds
 
 
 class EvalRecorder:
     def __init__(self, store: Any, run_ids: list[int], kind: str, options: dict[str, Any]):
         self.store = store
-        self.rows = {rid: store.create_evaluation(run_id=rid, kind=kind, config=dict(options), status="queued",
+        self.rows = {rid: store.create_evaluation(run_id=rid, kind=kind, config=dict(options), status=Status.QUEUED,
                                                   host=socket.gethostname(), pid=os.getpid())
                      for rid in run_ids}
 
@@ -50,7 +52,7 @@ class EvalRecorder:
         except BaseException as e:
             why = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e) or type(e).__name__
             _write(log, f"error: {why}")
-            self.store.update_evaluation(ev.id, status="failed", error=why[:500])
+            self.store.update_evaluation(ev.id, status=Status.FAILED, error=why[:500])
             raise
         finally:
             if log:
@@ -69,8 +71,8 @@ class EvalRecorder:
         """Queued rows that will never start (an earlier one failed) say so."""
         for ev in self.rows.values():
             now = next((e for e in self.store.evaluations(ev.run_id) if e.id == ev.id), None)
-            if now is not None and now.status == "queued":
-                self.store.update_evaluation(ev.id, status="failed", error=f"not started: {why}"[:500])
+            if now is not None and now.status == Status.QUEUED:
+                self.store.update_evaluation(ev.id, status=Status.FAILED, error=f"not started: {why}"[:500])
 
 
 def _open_log(run_dir: str, eval_id: int):

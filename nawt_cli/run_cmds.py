@@ -14,16 +14,18 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from nawt_core.config import METHODS
+from nawt_core import spec
 from nawt_core.errors import NawtError
 from nawt_core.runview import check_tag, config_diff, fmt_num, fmt_value, run_tags, varying_settings
+from nawt_core.runview import pct as _pct
+from nawt_core.status import Status
 
 from .app import DataDirOpt, DbOpt, JsonOpt, app, console, open_store, print_json
-from .train_cmds import run_summary
 
 RunId = Annotated[int, typer.Argument(help="the run's id (see `nawt runs`)", show_default=False)]
-STATUS_CHOICES = ("queued", "running", "completed", "failed", "interrupted", "stale")
-COLORS = {"completed": "green", "running": "cyan", "failed": "red", "stale": "red", "interrupted": "yellow"}
+STATUS_CHOICES = tuple(Status)
+COLORS = {Status.COMPLETED: "green", Status.RUNNING: "cyan", Status.FAILED: "red", Status.STALE: "red",
+          Status.INTERRUPTED: "yellow"}
 # key, header, right-aligned; listed most useful first: a narrow terminal keeps the head of this list
 RUN_COLUMNS = [
     ("id", "id", True), ("name", "name", False), ("method", "method", False), ("status", "status", False),
@@ -33,10 +35,6 @@ RUN_COLUMNS = [
 ]
 CAPS = {"name": 24, "settings": 30, "tags": 16, "study": 14}  # widths past which a column wraps
 MIN_WRAP = 10
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
 
 
 def _cells(r: dict) -> dict[str, str]:
@@ -91,11 +89,13 @@ def runs(
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
     """List runs, with the settings that differ between them."""
-    if method is not None and method not in METHODS:
-        raise NawtError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    if method is not None:
+        spec.method(method)  # unknown: NawtError naming the registered methods
     if status is not None and status not in STATUS_CHOICES:
         raise NawtError(f"unknown status {status!r}; choose one of: {', '.join(STATUS_CHOICES)}")
     store = open_store(db, data_dir, create=False)
+    from nawt_core.compare import run_summary  # the store (sqlmodel): not imported for --help
+
     found = [r for r in store.list_runs(method=method, study=study) if set(tag or ()) <= set(run_tags(r))]
     rows = [run_summary(r) for r in found]
     if status:
@@ -116,6 +116,8 @@ def runs(
 
 # --------------------------------------------------------------------- diff
 def _results(run) -> dict[str, str]:
+    from nawt_core.compare import run_summary
+
     s = run_summary(run)
     return {"status": s["status"], "final test %": _pct(run.final_test_acc), "best test %": _pct(run.best_test_acc),
             "epochs": f"{run.epoch}/{run.epochs}", "train seconds": fmt_num(round(run.train_seconds or 0, 1)),
@@ -273,7 +275,7 @@ def logs(
                 out.write(chunk)
                 out.flush()
                 continue
-            if effective_status(store.get_run(run_id)) not in ("running", "queued"):
+            if effective_status(store.get_run(run_id)) not in (Status.RUNNING, Status.QUEUED):
                 out.write(fh.read())
                 break
             time.sleep(0.5)

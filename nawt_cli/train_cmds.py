@@ -12,9 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from nawt_core.config import METHODS, TrainConfig
+from nawt_core import spec
+from nawt_core.config import TrainConfig
 from nawt_core.errors import NawtError
 from nawt_core.runview import fmt_value
+from nawt_core.runview import pct as _pct
+from nawt_core.status import Status
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -41,9 +44,14 @@ def _parse_floats(text: str | None, what: str) -> list[float]:
         raise NawtError(f"{what} must be numbers separated by commas (got {text!r})") from None
 
 
+def _help(option: str) -> str:
+    """An option's help from the spec, with the methods that use it."""
+    return f"{spec.OPTIONS[option].help} \\[{', '.join(spec.uses(option))}]"
+
+
 @app.command()
 def train(
-    method: Annotated[str, typer.Option("--method", "-m", help=f"one of: {', '.join(METHODS)}")] = "standard",
+    method: Annotated[str, typer.Option("--method", "-m", help=f"one of: {', '.join(spec.method_names())}")] = "standard",
     epochs: Annotated[int, typer.Option(help="training epochs")] = 200,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
     lr: Annotated[float, typer.Option(help="peak learning rate (SGD, Nesterov momentum 0.9)")] = 0.1,
@@ -51,13 +59,14 @@ def train(
     momentum: Annotated[float, typer.Option()] = 0.9,
     schedule: Annotated[str, typer.Option(help="cosine, or step (x0.1 at 50% and 75% of the epochs)")] = "cosine",
     arch: Annotated[str, typer.Option(help="resnet20|resnet32|resnet44|resnet56|resnet110")] = "resnet20",
-    rho: Annotated[float, typer.Option(help="SAM neighbourhood (multistep-sam: the final one)")] = 0.05,
-    rho_stages: Annotated[Optional[str], typer.Option("--rho-stages", help="multistep-sam: rho per stage, e.g. 0,0.025,0.05")] = None,
-    stages: Annotated[int, typer.Option(help="multistep-sam: stages from 0 to rho when --rho-stages is not given")] = 3,
-    adaptive: Annotated[bool, typer.Option("--adaptive", help="ASAM: neighbourhood scaled by |w|")] = False,
-    ascent_steps: Annotated[int, typer.Option("--ascent-steps", help="SAM ascent steps (k >= 1)")] = 1,
-    noise_sigma: Annotated[float, typer.Option("--noise-sigma", help="naive-noise: std added to weights each epoch")] = 0.1,
-    noise_eta: Annotated[float, typer.Option("--noise-eta", help="noise-injection: std relative to max|W| per layer")] = 0.05,
+    # the methods' options: help and defaults from nawt_core/spec.py
+    rho: Annotated[float, typer.Option(help=_help("rho"))] = spec.OPTIONS["rho"].default,
+    rho_stages: Annotated[Optional[str], typer.Option("--rho-stages", help=_help("rho_stages"))] = None,
+    stages: Annotated[int, typer.Option(help=_help("stages"))] = spec.OPTIONS["stages"].default,
+    adaptive: Annotated[bool, typer.Option("--adaptive", help=_help("adaptive"))] = spec.OPTIONS["adaptive"].default,
+    ascent_steps: Annotated[int, typer.Option("--ascent-steps", help=_help("ascent_steps"))] = spec.OPTIONS["ascent_steps"].default,
+    noise_sigma: Annotated[float, typer.Option("--noise-sigma", help=_help("noise_sigma"))] = spec.OPTIONS["noise_sigma"].default,
+    noise_eta: Annotated[float, typer.Option("--noise-eta", help=_help("noise_eta"))] = spec.OPTIONS["noise_eta"].default,
     dataset: Annotated[str, typer.Option(help="cifar10 or synthetic (offline, learnable)")] = "cifar10",
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="use the first N test images")] = None,
@@ -76,7 +85,7 @@ def train(
     cifar_dir: CifarDirOpt = None,
 ) -> None:
     """Train one model; every epoch, timing and checkpoint goes to the store."""
-    from nawt_core.runner import check_resumable, create_run
+    from nawt_core.records import check_resumable, create_run
 
     if restart and resume is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
@@ -168,32 +177,15 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
 
     reporter = make_reporter(console)
     run = execute(store, run_id, reporter, data_dir=cifar_dir)
-    if run.status == "interrupted":
+    if run.status == Status.INTERRUPTED:
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
-    if run.status == "failed":
+    if run.status == Status.FAILED:
         raise NawtError(f"run {run.id} failed: {run.error}")
 
 
 # --------------------------------------------------------------------- runs
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
-
-
-def run_summary(run) -> dict:
-    from nawt_core.store import effective_status
-
-    return {
-        "id": run.id, "name": run.name, "method": run.method, "study": run.study,
-        "status": effective_status(run), "epoch": run.epoch, "epochs": run.epochs,
-        "train_loss": run.train_loss, "test_acc": run.test_acc, "best_test_acc": run.best_test_acc,
-        "final_test_acc": run.final_test_acc, "train_seconds": run.train_seconds,
-        "images_per_sec": run.images_per_sec, "device": run.device, "dataset": run.dataset,
-        "created_at": run.created_at,
-    }
-
-
 @app.command()
 def show(
     run_id: Annotated[int, typer.Argument(help="the run's id")],
@@ -207,6 +199,7 @@ def show(
     epochs = store.epochs(run_id)
     evals = store.evaluations(run_id)
     files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    from nawt_core.compare import run_summary  # the store (sqlmodel): not imported for --help
     from nawt_core.store import effective_status
 
     if json_out:
@@ -266,7 +259,7 @@ def bench(
     """Training and evaluation throughput on this device, with ratios to a plain reference."""
     from nawt_core.bench import run_bench
 
-    methods = methods or list(METHODS)
+    methods = methods or list(spec.method_names())
     for m in methods:
         TrainConfig(method=m).validate()
     result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,

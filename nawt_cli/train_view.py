@@ -9,8 +9,9 @@ from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
-from nawt_core.runner import Progress as TrainProgress
-from nawt_core.runner import Reporter
+from nawt_core.records import Progress as TrainProgress
+from nawt_core.records import Reporter
+from nawt_core.status import Status
 
 
 def epoch_line(row: dict, epochs: int) -> str:
@@ -57,7 +58,7 @@ class RichReporter(Reporter):
 
     def finish(self, run):
         self.progress.stop()
-        if run.status == "completed":
+        if run.status == Status.COMPLETED:
             self.console.print(f"[green]run {run.id} completed[/]: test accuracy {100 * (run.final_test_acc or 0):.2f}% "
                                f"(best {100 * (run.best_test_acc or 0):.2f}%), {run.train_seconds:.0f}s training; "
                                f"checkpoint {escape(str(run.checkpoint_final))}")
@@ -85,7 +86,7 @@ class PlainReporter(Reporter):
 
     def finish(self, run):
         print(f"run {run.id} {run.status}"
-              + (f": test accuracy {100 * (run.final_test_acc or 0):.2f}%" if run.status == "completed" else ""),
+              + (f": test accuracy {100 * (run.final_test_acc or 0):.2f}%" if run.status == Status.COMPLETED else ""),
               flush=True)
 
 

@@ -1,13 +1,16 @@
 """`nawt bench`: training and evaluation throughput, with ratios against a plain
 reference measured in the same run (absolute numbers drift; ratios hold).
 
-The reference is the classic pipeline of ../shared/bench/bench_train.py
---pipeline A: PIL images, torchvision RandomCrop/Flip/ToTensor/Normalize,
-a DataLoader with worker processes, a plain fp32 SGD step.
+The reference is the classic CIFAR-10 training pipeline, built here
+(``_PILDataset``, ``time_reference``): PIL images, torchvision RandomCrop/
+Flip/ToTensor/Normalize, a DataLoader with worker processes, plain fp32 SGD.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,8 +24,10 @@ from .data import CIFAR_MEAN, CIFAR_STD, DeviceData, load_arrays, synthetic
 from .device import (autocast_dtype, hardware_facts, keep_freed_memory, resolve_device, resolve_precision,
                      synchronize)
 from .evaluate import evaluate
+from .hardware import check_precision
 from .methods import make_method
 from .models import build_model
+from .sweeps import bench_sweep
 
 
 class _PILDataset(torch.utils.data.Dataset):
@@ -73,10 +78,6 @@ def time_reference(arrays, dev, *, steps: int, warmup: int, batch_size: int, wor
 def time_reference_process(dataset: str, data_dir, *, steps, warmup, batch_size, workers, device) -> float:
     """The reference in a fresh process, so that it runs as a user would run it:
     without the allocator tuning this process applied to itself."""
-    import json
-    import subprocess
-    import sys
-
     args = json.dumps(dict(dataset=dataset, data_dir=str(data_dir), steps=steps, warmup=warmup,
                            batch_size=batch_size, workers=workers, device=device))
     out = subprocess.run([sys.executable, "-m", "nawt_core.bench", args], capture_output=True, text=True)
@@ -142,8 +143,6 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
               precision: str = "auto", device: str = "auto", dataset: str = "synthetic",
               data_dir: str | Path = "data", reference: bool = True, workers: int = 2, sweep: bool = False,
               log: Callable[[str], None] | None = None) -> dict:
-    from .hardware import check_precision
-
     log = log or (lambda msg: None)
     requested = check_precision(precision)
     dev = resolve_device(device)
@@ -177,8 +176,6 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
     log("timing evaluation...")
     result["eval"] = {"img_s": time_eval(data, dev, precision)}
     if sweep:
-        from .sweeps import bench_sweep
-
         log("timing a perturbation sweep...")
         # 16 copies x 2,000 images: about a minute on 2 cores
         result["sweep"] = bench_sweep(device=str(dev), precision=precision)
@@ -186,6 +183,4 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
 
 
 if __name__ == "__main__":  # the reference pipeline, run by time_reference_process
-    import sys
-
     _reference_main(sys.argv[1])

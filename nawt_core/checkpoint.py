@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 
 from .errors import NawtError
+from .failures import describe, first_line
+from .store import pid_alive
 
 FORMAT = 1
 
@@ -21,8 +23,6 @@ def _tmp_name(path: Path, pid: int) -> Path:
 def save_atomic(state: dict, path: str | Path) -> None:
     """Writes ``path`` whole or not at all; a failure (disk full, folder deleted)
     is a NawtError naming the file, the old file stays as it was."""
-    from .failures import describe
-
     path = Path(path)
     tmp = _tmp_name(path, os.getpid())
     try:
@@ -42,8 +42,6 @@ def save_atomic(state: dict, path: str | Path) -> None:
 def clean_temporaries(folder: str | Path) -> list[Path]:
     """Removes half-written checkpoints (``.NAME.tmp-PID``) whose writer is gone:
     a kill during a write leaves one behind."""
-    from .store import pid_alive
-
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
@@ -75,8 +73,6 @@ def load(path: str | Path, map_location="cpu") -> dict:
 
 
 def _first(e: Exception) -> str:
-    from .failures import first_line
-
     return first_line(e, 160) or type(e).__name__
 
 

@@ -43,21 +43,17 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import METHODS, TrainConfig
+from . import spec
+from .config import TrainConfig
 from .errors import NawtError
+from .evalspec import MODES, check_mode
+from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
-MODES = ("absolute", "relative", "std")
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
 NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method")
-# options that only change what a method does (compared within a method only)
-METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "naive-noise": ("noise_sigma",),
-    "noise-injection": ("noise_eta",),
-    "sam": ("rho", "adaptive", "ascent_steps"),
-    "multistep-sam": ("rho", "rho_stages", "stages", "adaptive", "ascent_steps"),
-}
-ALL_OPTIONS = sorted({k for v in METHOD_OPTIONS.values() for k in v})
+# a method's options (spec.py) only change what that method does: compared within a method only
+ALL_OPTIONS = sorted(spec.OPTIONS)
 SWEEP_KEYS = {
     "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision"),
     "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
@@ -136,11 +132,13 @@ def _num_key(x: float) -> str:
 
 
 def run_summary(r: Run) -> dict[str, Any]:
+    """One run as `nawt runs --json`, `nawt show`, compare and export see it (effective status)."""
     cfg = r.config or {}
     return {
         "id": r.id, "name": r.name, "method": r.method, "study": r.study, "status": effective_status(r),
-        "seed": r.seed, "dataset": r.dataset, "arch": cfg.get("arch"), "epochs": r.epochs,
+        "seed": r.seed, "dataset": r.dataset, "arch": cfg.get("arch"), "epoch": r.epoch, "epochs": r.epochs,
         "train_subset": cfg.get("train_subset"), "test_subset": cfg.get("test_subset"),
+        "train_loss": r.train_loss, "test_acc": r.test_acc, "images_per_sec": r.images_per_sec,
         "device": r.device, "train_seconds": r.train_seconds, "final_test_acc": r.final_test_acc,
         "best_test_acc": r.best_test_acc, "created_at": r.created_at, "finished_at": r.finished_at,
         "config_key": r.config_key, "notes": r.notes,
@@ -148,7 +146,7 @@ def run_summary(r: Run) -> dict[str, Any]:
 
 
 def method_order(method: str) -> tuple[int, str]:
-    return (METHODS.index(method) if method in METHODS else len(METHODS), method)
+    return (spec.order(method), method)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -157,6 +155,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     if n < 2:
         return m, 0.0
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+
+
+def point_summary(points) -> dict[float, dict[str, float]]:
+    """One evaluation's points per parameter (strength or bits), in order:
+    mean, std, min and n over its trials (`nawt eval`, the TUI's detail screen)."""
+    by: dict[float, list[float]] = {}
+    for p in points:
+        by.setdefault(float(p.param), []).append(float(p.accuracy))
+    out = {}
+    for k in sorted(by):
+        m, sd = mean_std(by[k])
+        out[k] = {"mean": m, "std": sd, "min": min(by[k]), "n": len(by[k])}
+    return out
 
 
 # ------------------------------------------------------------------ scope
@@ -250,8 +261,9 @@ def settings(run: Run) -> dict[str, Any]:
     out["device"] = device_type(run)
     if run.precision:  # the precision used (the config's may say auto)
         out["precision"] = run.precision
-    for k in METHOD_OPTIONS.get(run.method, ()):
-        out[k] = cfg[k]
+    if run.method in spec.method_names():
+        for k in spec.method(run.method).options:
+            out[k] = cfg[k]
     return out
 
 
@@ -263,7 +275,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
     """Completed runs in groups of one method and the same settings, labelled."""
     groups: dict[tuple, Group] = {}
     for r in runs:
-        if r.status != "completed":
+        if r.status != Status.COMPLETED:
             continue
         s = settings(r)
         groups.setdefault((r.method, _frozen(s)), Group(r.method, s)).runs.append(r)
@@ -300,8 +312,7 @@ def _setting_text(key: str, value: Any) -> str:
 # ---------------------------------------------------------------- compare
 def compare(store: Store, run_ids: list[int] | None = None, study: str | None = None,
             mode: str = "absolute", all_runs: bool = False) -> Comparison:
-    if mode not in MODES:
-        raise NawtError(f"unknown robustness mode {mode!r}; choose one of: {', '.join(MODES)}")
+    check_mode(mode)
     runs, scope, one_study = _select(store, run_ids, study, all_runs)
     comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs))
     methods = {g.method for g in comp.groups}
@@ -455,5 +466,5 @@ def _note_partial(comp: Comparison, rows: list[dict], what: str) -> None:
 
 
 __all__ = ["LOAD_FACTOR", "MODES", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
-           "latest_evaluation", "mean_std", "method_order", "run_summary", "select_runs", "settings",
+           "latest_evaluation", "mean_std", "method_order", "point_summary", "run_summary", "select_runs", "settings",
            "settings_text", "study_run_ids"]

@@ -2,7 +2,8 @@
 
 The CLI, the TUI's launch form and ``nawt study`` all build a TrainConfig and
 call ``validate()`` before anything is written, so bad input never reaches the
-store or the disk.
+store or the disk. The methods and their options (names, bounds) come from
+spec.py; the fields below carry the options' values.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+from . import spec
 from .errors import NawtError
 from .hardware import PRECISIONS  # auto, fp32, bf16; re-exported for the CLI and the TUI
 
-METHODS = ("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")
 ARCHS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("cosine", "step")
@@ -67,27 +68,23 @@ class TrainConfig:
             if not cond:
                 raise NawtError(msg)
 
-        need(self.method in METHODS, f"unknown method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        spec.method(self.method)  # unknown method: NawtError naming the registered ones
         need(self.arch in ARCHS, f"unknown arch {self.arch!r}; choose one of: {', '.join(ARCHS)}")
         need(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; choose one of: {', '.join(DATASETS)}")
         need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose cosine or step")
         need(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose auto, fp32 or bf16")
-        for key in ("lr", "momentum", "weight_decay", "rho", "noise_sigma", "noise_eta"):
+        for key in ("lr", "momentum", "weight_decay"):
             v = getattr(self, key)
             need(math.isfinite(v), f"{key.replace('_', ' ')} must be a finite number (got {v})")
-        need(all(math.isfinite(r) for r in self.rho_stages), f"rho stages must be finite numbers (got {self.rho_stages})")
+        for opt in spec.OPTIONS.values():  # every option, used or not: a stored config stays sane
+            problem = opt.check(getattr(self, opt.name))
+            need(problem is None, problem or "")
         need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
         need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
         need(self.batch_size <= MAX_TRAIN, f"batch size must be at most {MAX_TRAIN} (got {self.batch_size})")
         need(self.lr > 0, f"learning rate must be positive (got {self.lr})")
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1) (got {self.momentum})")
         need(self.weight_decay >= 0, f"weight decay must not be negative (got {self.weight_decay})")
-        need(self.rho >= 0, f"rho must not be negative (got {self.rho})")
-        need(all(r >= 0 for r in self.rho_stages), f"rho stages must not be negative (got {self.rho_stages})")
-        need(self.stages >= 1, f"stages must be at least 1 (got {self.stages})")
-        need(self.ascent_steps >= 1, f"ascent steps must be at least 1 (got {self.ascent_steps})")
-        need(self.noise_sigma >= 0, f"noise sigma must not be negative (got {self.noise_sigma})")
-        need(self.noise_eta >= 0, f"noise eta must not be negative (got {self.noise_eta})")
         for key, most in (("train_subset", MAX_TRAIN), ("test_subset", MAX_TEST)):
             v = getattr(self, key)
             need(v is None or v > 0, f"{key.replace('_', ' ')} must be positive (got {v})")
@@ -109,13 +106,9 @@ class TrainConfig:
         return [self.rho * i / (self.stages - 1) for i in range(self.stages)]
 
     def rho_at(self, epoch: int) -> float:
-        """rho used in 0-based ``epoch`` (SAM: constant; multistep: staged; others: 0)."""
-        if self.method == "sam":
-            return self.rho
-        if self.method != "multistep-sam":
-            return 0.0
-        stages = self.rho_schedule()
-        return stages[min(epoch * len(stages) // self.epochs, len(stages) - 1)]
+        """rho used in 0-based ``epoch``: the method's schedule (spec.py); 0 for a method without SAM."""
+        rho = spec.method(self.method).rho_at(self, epoch)
+        return 0.0 if rho is None else rho
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -11,6 +11,7 @@ import logging
 import os
 import pickle
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from .errors import NawtError
+from .runview import find_cifar_batches  # torch-free: the TUI's new-run form checks the same way
 
 log = logging.getLogger("nawt.data")
 
@@ -40,16 +42,9 @@ class ArrayData:
 
 
 # ------------------------------------------------------------------ CIFAR-10
-def _find_batches(data_dir: Path) -> Path | None:
-    """The ``cifar-10-batches-py`` folder under ``data_dir``, or ``data_dir`` itself."""
-    from .runview import find_cifar_batches  # torch-free: the TUI's new-run form checks the same way
-
-    return find_cifar_batches(data_dir)
-
-
 def _tv_split(root: Path, train: bool):
     """torchvision's CIFAR10 for one split (md5-verified files only: it unpickles them)."""
-    from torchvision.datasets import CIFAR10
+    from torchvision.datasets import CIFAR10  # torchvision is slow to import: only CIFAR-10's files need it
 
     return CIFAR10(str(root), train=train, download=False)
 
@@ -174,7 +169,7 @@ def ensure_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> P
     """The folder holding the batches: found, or downloaded and md5-verified by
     torchvision. ``NAWT_OFFLINE=1`` skips the download attempt."""
     data_dir = Path(data_dir)
-    folder = _find_batches(data_dir)
+    folder = find_cifar_batches(data_dir)
     if folder is None:
         if not download or os.environ.get("NAWT_OFFLINE"):
             raise NawtError(
@@ -182,7 +177,7 @@ def ensure_cifar10(data_dir: str | Path = "data", *, download: bool = True) -> P
                 "(or pass --cifar-dir), or use --dataset synthetic offline"
             )
         _download(data_dir)
-        folder = _find_batches(data_dir)
+        folder = find_cifar_batches(data_dir)
     return folder
 
 
@@ -202,8 +197,6 @@ _CACHE: dict[Path, ArrayData] = {}
 def _as_root(folder: Path) -> Path:
     """torchvision wants the parent of ``cifar-10-batches-py``; a folder with
     another name is exposed through a temporary link with the expected one."""
-    import tempfile
-
     tmp = Path(tempfile.mkdtemp(prefix="nawt-cifar-"))
     (tmp / BATCH_FOLDER).symlink_to(folder.resolve(), target_is_directory=True)
     return tmp
@@ -235,8 +228,8 @@ def synthetic(n_train: int = 5000, n_test: int = 1000, seed: int = 0) -> ArrayDa
     return ArrayData(x_tr, y_tr, x_te, y_te, "synthetic")
 
 
-def load_arrays(dataset: str, data_dir: str | Path = "data", *, train_subset=None, test_subset=None, seed: int = 0) -> ArrayData:
-    if dataset == "synthetic":
+def load_arrays(dataset: str, data_dir: str | Path = "data", *, train_subset=None, test_subset=None) -> ArrayData:
+    if dataset == "synthetic":  # one fixed data set: the training seed changes the model, not the data
         data = synthetic(train_subset or 5000, test_subset or 1000, seed=0)
     else:
         data = load_cifar10(data_dir)

@@ -102,7 +102,7 @@ class deterministic_mode:
 
 def keep_freed_memory() -> bool:
     """Stops glibc from handing large activation buffers back to the OS after
-    every operation (the page-fault cost in ../shared/bench/README.md): CPU
+    every operation (each large activation buffer then page-faults afresh): CPU
     evaluation at batch 1000 runs about twice as fast. No effect elsewhere."""
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -21,6 +21,11 @@ def first_line(text: str, limit: int = 200) -> str:
     return _ENFORCE.sub("", line)[:limit]
 
 
+def short(e: BaseException) -> str:
+    """An exception's first line (a database error's driver message, not SQLAlchemy's wrapping)."""
+    return first_line(str(getattr(e, "orig", None) or e)) or type(e).__name__
+
+
 def is_out_of_memory(e: BaseException) -> bool:
     if isinstance(e, MemoryError):
         return True

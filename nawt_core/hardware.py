@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import NawtError
+
 PRECISIONS = ("auto", "fp32", "bf16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # the flags a device label shows: what decides bf16 speed, and the vector width
@@ -101,8 +103,6 @@ def cpu_facts(threads: int | None = None, path: str | os.PathLike = "/proc/cpuin
 
 
 def check_precision(requested: str) -> str:
-    from .errors import NawtError
-
     if requested not in PRECISIONS:
         raise NawtError(f"unknown precision {requested!r}; choose auto, fp32 or bf16")
     return requested

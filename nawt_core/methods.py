@@ -1,9 +1,12 @@
-"""Training methods: one small class each behind one interface, registered by CLI name.
+"""Training methods: one small torch class each behind one interface, tied by
+CLI name to its torch-free description in spec.py (label, colour, options, rho
+schedule). ``register_method(spec, impl)`` registers both, for plugins too.
 
     step(x, y) -> (loss, correct)   one optimisation step; both are 0-d device
                                     tensors, so the caller decides when to sync
     on_epoch_start(epoch) / on_epoch_end(epoch)
-    rho                             the SAM neighbourhood in use (None if not SAM)
+    rho                             the SAM neighbourhood in use (None if not SAM),
+                                    set per epoch from the spec's schedule
 
 Weight arithmetic uses ``torch._foreach_*`` so that SAM's perturb/restore is a
 handful of kernel launches rather than one per parameter.
@@ -17,14 +20,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import spec
 from .config import TrainConfig
+from .errors import NawtError
 from .models import weight_params
 
-REGISTRY: dict[str, type["Method"]] = {}
+
+def register_method(method_spec: spec.MethodSpec, impl: type["Method"]) -> spec.MethodSpec:
+    """The public hook (spec.register_method): the method's description and its torch class."""
+    return spec.register_method(method_spec, impl)
 
 
 def register(cls):
-    REGISTRY[cls.name] = cls
+    """A built-in class, tied to the spec of the same name in spec.py."""
+    spec.register_method(spec.method(cls.name), cls)
     return cls
 
 
@@ -40,6 +49,7 @@ class Method:
         self.gen = gen  # the method's own RNG (noise), saved in checkpoints
         self.device = next(model.parameters()).device
         self.autocast_dtype = autocast_dtype
+        self.spec = spec.method(cfg.method)
         self.rho: float | None = None
 
     def autocast(self):
@@ -64,7 +74,7 @@ class Method:
         return self.plain_step(x, y)
 
     def on_epoch_start(self, epoch: int) -> None:
-        pass
+        self.rho = self.spec.rho_at(self.cfg, epoch)
 
     def on_epoch_end(self, epoch: int) -> None:
         pass
@@ -193,11 +203,11 @@ class MultiStepSAM(SAM):
     """SAM whose neighbourhood grows in stages through training (0 -> rho_max by
     default); a stage with rho = 0 takes a plain single-pass step."""
 
-    name = "multistep-sam"
-
-    def on_epoch_start(self, epoch: int) -> None:
-        self.rho = self.cfg.rho_at(epoch)
+    name = "multistep-sam"  # its rho per epoch: spec.py's staged schedule
 
 
 def make_method(model, optimizer, cfg: TrainConfig, **kwargs) -> Method:
-    return REGISTRY[cfg.method](model, optimizer, cfg, **kwargs)
+    cls = spec.impl(spec.method(cfg.method).name)
+    if cls is None:
+        raise NawtError(f"method {cfg.method!r} has no torch class; register it with register_method(spec, impl)")
+    return cls(model, optimizer, cfg, **kwargs)

@@ -16,36 +16,20 @@ are in the sweep, nor on whether copies are evaluated one at a time or batched.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 
 import torch
 import torch.nn as nn
 
 from .errors import NawtError
+from .evalspec import MODES, TARGETS, check_robustness
 from .models import weight_params
-
-MODES = ("absolute", "relative", "std")
-TARGETS = ("weights", "all")
-# Sane maxima: a sweep's memory stays flat in them, but its time does not.
-MAX_TRIALS = 10_000
-MAX_STRENGTHS = 1_000
 
 
 def check(mode: str, targets: str = "weights", strengths=(), trials: int = 1) -> None:
-    if mode not in MODES:
-        raise NawtError(f"unknown perturbation mode {mode!r}; choose one of: {', '.join(MODES)}")
-    if targets not in TARGETS:
-        raise NawtError(f"unknown targets {targets!r}; choose weights or all")
-    strengths = list(strengths)
-    if len(set(strengths)) > MAX_STRENGTHS:
-        raise NawtError(f"at most {MAX_STRENGTHS} perturbation strengths per sweep (got {len(set(strengths))})")
-    for s in strengths:
-        if not (s >= 0) or s == float("inf"):
-            raise NawtError(f"perturbation strength must be a finite number >= 0 (got {s})")
-    if trials < 1:
-        raise NawtError(f"trials must be at least 1 (got {trials})")
-    if trials > MAX_TRIALS:
-        raise NawtError(f"trials must be at most {MAX_TRIALS} (got {trials})")
+    """evalspec.check_robustness, in the argument order the sweeps use."""
+    check_robustness(mode, strengths, trials, targets)
 
 
 def target_params(model: nn.Module, targets: str = "weights") -> list[tuple[str, torch.Tensor]]:
@@ -103,8 +87,6 @@ def perturb_(model: nn.Module, strength: float, *, mode: str = "absolute", seed:
 
 def perturbed_copy(model: nn.Module, strength: float, **kw) -> nn.Module:
     """A perturbed deep copy; ``model`` itself is left as it was."""
-    import copy
-
     return perturb_(copy.deepcopy(model), strength, **kw)
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from . import spec
 from .compare import Comparison, method_order
 from .errors import NawtError
+from .export import check_writable
 from .store import Store
 
 KINDS = ("robustness", "quantization", "curves", "all")
-COLORS = {"standard": "#1f77b4", "naive-noise": "#d62728", "noise-injection": "#2ca02c", "sam": "#ff7f0e",
-          "multistep-sam": "#9467bd"}
 STYLES = ("-", "--", ":", "-.")
 MIN_WIDTH_PX = 1600
 PANEL_IN = (6.0, 4.6)  # inches per panel
@@ -74,7 +74,7 @@ def _robustness(ax, comp: Comparison) -> bool:
         mean = [100 * v["mean"] for v in p]
         lo = [100 * max(v["mean"] - v["std"], v["min"]) for v in p]
         hi = [100 * (v["mean"] + v["std"]) for v in p]
-        c = COLORS.get(r["method"])
+        c = spec.colour(r["method"])
         ax.plot(xs, mean, marker="o", ms=3, color=c, ls=style(r["method"], r["group"]),
                 label=_label(r["method"], r["group"], f", {r['runs']} run{'s' if r['runs'] != 1 else ''}"))
         ax.fill_between(xs, lo, hi, alpha=0.15, color=c)
@@ -105,7 +105,7 @@ def _quantization(ax, comp: Comparison) -> bool:
             continue
         mean = [100 * q["points"][b]["mean"] for b in bs]
         std = [100 * q["points"][b]["std"] for b in bs]
-        c, ls = COLORS.get(q["method"]), style(q["method"], q["group"])
+        c, ls = spec.colour(q["method"]), style(q["method"], q["group"])
         ax.errorbar(bs, mean, yerr=std, marker="o", ms=3, capsize=2, color=c, ls=ls,
                     label=_label(q["method"], q["group"], f", {q['runs']} run{'s' if q['runs'] != 1 else ''}"))
         if q["fp"] is not None:
@@ -137,7 +137,7 @@ def _curves(ax, comp: Comparison, store: Store) -> bool:
         if not pts:
             continue
         group = labels.get(r.id, "")
-        ax.plot(*zip(*pts), marker=".", ms=4, color=COLORS.get(r.method), ls=style(r.method, f"{group}#{r.id}"),
+        ax.plot(*zip(*pts), marker=".", ms=4, color=spec.colour(r.method), ls=style(r.method, f"{group}#{r.id}"),
                 label=_label(r.method, group, f" #{r.id} seed {r.seed}"))
         drawn = True
     ax.set_xlabel("epoch")
@@ -205,8 +205,6 @@ def figure(comp: Comparison, kind: str = "all", store: Store | None = None):
 
 def save(comp: Comparison, path: str | Path, kind: str = "all", store: Store | None = None) -> Path:
     """Draws ``kind`` and writes it to ``path`` (format from the suffix: .png, .svg, .pdf)."""
-    from .export import check_writable
-
     path = check_writable(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise NawtError(f"cannot tell the figure format of {path.name}; use a .png, .svg or .pdf name")

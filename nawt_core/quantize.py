@@ -19,27 +19,9 @@ import torch
 import torch.nn as nn
 
 from .errors import NawtError
+from .evalspec import GRANULARITIES, MAX_BITS, MIN_BITS
+from .evalspec import check_quantization as check
 from .models import weight_params
-
-GRANULARITIES = ("channel", "tensor")
-MIN_BITS, MAX_BITS = 1, 16
-
-
-def check(bits, granularity: str = "channel") -> list[int]:
-    out = []
-    for b in bits:
-        try:
-            bi = int(b)
-        except (TypeError, ValueError):
-            raise NawtError(f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (got {b!r})") from None
-        if bi != b or not MIN_BITS <= bi <= MAX_BITS:
-            raise NawtError(f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (got {b})")
-        out.append(bi)
-    if not out:
-        raise NawtError("give at least one bit width")
-    if granularity not in GRANULARITIES:
-        raise NawtError(f"unknown granularity {granularity!r}; choose channel or tensor")
-    return out
 
 
 def levels(bits: int) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NawtError
+from .status import Status
 from .store import effective_status, pid_alive
 
 
@@ -27,10 +28,10 @@ def stop_run(store: Any, run_id: int, host: str | None = None, now: datetime | N
     host = host or socket.gethostname()
     run = store.get_run(run_id)
     status = effective_status(run, now=now, host=host)
-    if status == "stale":
+    if status == Status.STALE:
         raise NawtError(f"run {run_id} is stale: its process is gone, nothing to stop "
                         f"(resume it with `nawt train --resume {run_id}`)")
-    if status not in ("running", "queued"):
+    if status not in (Status.RUNNING, Status.QUEUED):
         raise NawtError(f"run {run_id} is {status}; only a running or queued run can be stopped")
     store.update_run(run_id, stop_requested=True)
     pid = _local_pid(run, host)
@@ -49,7 +50,7 @@ def check_removable(store: Any, run_id: int, host: str | None = None, now: datet
     host = host or socket.gethostname()
     run = store.get_run(run_id)
     status = effective_status(run, now=now, host=host)
-    if status == "running" or (status == "queued" and _local_pid(run, host)):
+    if status == Status.RUNNING or (status == Status.QUEUED and _local_pid(run, host)):
         raise NawtError(f"run {run_id} is {status}: stop it first (`nawt stop {run_id}`)")
     return run
 

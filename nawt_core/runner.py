@@ -1,8 +1,7 @@
-"""One training run, from config to checkpoint, recorded in the store.
-
-``create_run`` validates and records a queued run without importing torch (so
-``nawt train --detach`` and the TUI stay fast); ``execute`` trains it, resuming
-from ``last.pt`` when the run was interrupted or its process died.
+"""One training run, from config to checkpoint, recorded in the store: the
+trainer (torch). The run's queued row, resume checks and the reporter
+interface live in records.py, without torch; ``execute`` trains a recorded
+run, resuming from ``last.pt`` when it was interrupted or its process died.
 
 The store is written at epoch ends and by a heartbeat at most every
 HEARTBEAT_S seconds, never per step; the host syncs with the device only at
@@ -15,21 +14,26 @@ import math
 import os
 import signal
 import socket
-import subprocess
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .config import TrainConfig
-from .errors import NawtError
+import torch
 from sqlalchemy.exc import SQLAlchemyError
 
-from .store import Run, Store, effective_status, utcnow
-
-HEARTBEAT_S = 2.0
-RESUMABLE = ("interrupted", "failed", "queued")
+from .checkpoint import clean_temporaries, load, save_atomic
+from .config import TrainConfig
+from .data import DeviceData, load_arrays
+from .device import (autocast_dtype, deterministic_mode, device_name, keep_freed_memory, resolve_device,
+                     resolve_precision, seed_everything)
+from .errors import NawtError
+from .evaluate import evaluate
+from .failures import describe
+from .machine import LoadMeter
+from .methods import make_method
+from .models import build_model
+from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at
+from .status import Status
+from .store import Run, Store, utcnow
 
 
 class Interrupted(Exception):
@@ -40,132 +44,11 @@ class Diverged(Exception):
     """The loss became NaN or infinite."""
 
 
-@dataclass
-class Progress:
-    """What a reporter is told at each heartbeat."""
-
-    epoch: int  # 0-based epoch in progress
-    epochs: int
-    batch: int
-    batches: int
-    loss: float
-    acc: float
-    images_per_sec: float
-    rho: float | None
-
-
-class Reporter:
-    """Receives training events; the CLI draws them, tests record them."""
-
-    def start(self, run: Run, start_epoch: int) -> None: ...
-    def batch(self, batch: int) -> None: ...
-    def heartbeat(self, p: Progress) -> None: ...
-    def epoch(self, row: dict) -> None: ...
-    def finish(self, run: Run) -> None: ...
-
-
-# ------------------------------------------------------------- run records
-def runs_root(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "runs"
-
-
-def git_commit() -> str | None:
-    here = Path(__file__).resolve().parent.parent
-    if not (here / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") -> Run:
-    """Validates ``cfg`` and records it as a queued run with its own folder."""
-    cfg.validate()
-    root = runs_root(data_dir)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise NawtError(f"cannot create {root}: {e.strerror}") from None
-    if not os.access(root, os.W_OK):
-        raise NawtError(f"the data directory {root} is not writable")
-    run = store.create_run(
-        name=cfg.label(), method=cfg.method, study=cfg.study, config=cfg.to_dict(),
-        config_key=cfg.key(), seed=cfg.seed, status="queued", dataset=cfg.dataset,
-        epochs=cfg.epochs, nawt_version=__version__, git_commit=git_commit(),
-        host=socket.gethostname(), pid=os.getpid(),  # queued, held by this process (see effective_status)
-    )
-    run_dir = root / str(run.id)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        # a folder left by another database: never adopt (or resume) its files
-        run_dir = root / f"{run.id}-{uuid.uuid4().hex[:8]}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return store.update_run(run.id, run_dir=str(run_dir))
-
-
-def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
-    """The run, if it can be continued; with ``restart`` it is reset to train
-    from scratch (its folder recreated, its epochs dropped)."""
-    run = store.get_run(run_id)
-    status = effective_status(run)
-    if status == "completed":
-        raise NawtError(f"run {run_id} is already completed")
-    if status == "running":
-        raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
-    if restart:
-        return restart_run(store, run)
-    folder = Path(run.run_dir) if run.run_dir else None
-    if folder is None or not folder.is_dir() or (run.epoch > 0 and not (folder / "last.pt").exists()):
-        what = f"its folder {folder} is gone" if folder is None or not folder.is_dir() else \
-            f"its checkpoint {folder / 'last.pt'} is gone"
-        raise NawtError(f"run {run_id} cannot be resumed: {what}; train it again from scratch with "
-                        f"`nawt train --resume {run_id} --restart`")
-    return run
-
-
-def restart_run(store: Store, run: Run) -> Run:
-    """Resets ``run`` to epoch 0: folder recreated, last.pt and epoch rows dropped."""
-    folder = Path(run.run_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "last.pt").unlink(missing_ok=True)
-    except OSError as e:
-        raise NawtError(f"cannot recreate the run folder {folder}: {e.strerror}") from None
-    store.truncate_epochs(run.id, 0)
-    return store.update_run(run.id, status="queued", epoch=0, batch=0, train_seconds=0.0, error=None,
-                            started_at=None, finished_at=None, checkpoint_last=None, checkpoint_final=None,
-                            test_acc=None, best_test_acc=None, final_test_acc=None, train_loss=None,
-                            train_acc=None, pid=os.getpid(), host=socket.gethostname())
-
-
-# ----------------------------------------------------------------- schedule
-def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Cosine to zero over all steps, or x0.1 at 50 % and 75 % of the epochs
-    (the 100/150 milestones of the 200-epoch recipe)."""
-    total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / total))
-    epoch = step // steps_per_epoch
-    drops = (epoch >= cfg.epochs * 0.5) + (epoch >= cfg.epochs * 0.75)
-    return cfg.lr * 0.1**drops
-
-
 # ------------------------------------------------------------------ training
 class Trainer:
     """Builds everything a run needs and trains it epoch by epoch."""
 
     def __init__(self, store: Store, run: Run, reporter: Reporter | None = None, *, data_dir: str | Path | None = None):
-        import torch
-
-        from .data import DeviceData, load_arrays
-        from .device import (autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision,
-                             seed_everything)
-        from .methods import make_method
-        from .models import build_model
-
-        self.torch = torch
         self.store, self.run, self.reporter = store, run, reporter or Reporter()
         self.cfg = cfg = TrainConfig.from_dict(run.config)
         self.run_dir = Path(run.run_dir)
@@ -197,11 +80,10 @@ class Trainer:
 
     # ------------------------------------------------------------ state
     def state(self, epoch: int) -> dict:
-        t = self.torch
         return {
             "format": 1, "epoch": epoch, "config": self.cfg.to_dict(), "owner": self.owner(),
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "rng": {"torch": t.get_rng_state(), "data": self.data_gen.get_state(),
+            "rng": {"torch": torch.get_rng_state(), "data": self.data_gen.get_state(),
                     "method": self.method_gen.get_state()},
             "train_seconds": self.train_seconds, "best_test_acc": self.best,
         }
@@ -211,15 +93,13 @@ class Trainer:
         return f"{self.run.id}@{self.run.created_at.isoformat()}"
 
     def restore(self, path: Path) -> None:
-        from .checkpoint import load
-
         state = load(path, map_location=self.device)
         if state.get("owner") != self.owner():
             raise NawtError(f"checkpoint {path} belongs to another run (not run {self.run.id} of this database)")
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
-            self.torch.set_rng_state(state["rng"]["torch"].cpu())
+            torch.set_rng_state(state["rng"]["torch"].cpu())
             self.data_gen.set_state(state["rng"]["data"].cpu())
             self.method_gen.set_state(state["rng"]["method"].cpu())
         except (KeyError, RuntimeError, ValueError) as e:
@@ -230,19 +110,17 @@ class Trainer:
 
     # ------------------------------------------------------------ loop
     def train(self) -> Run:
-        from .checkpoint import clean_temporaries
-
         clean_temporaries(self.run_dir)  # left by a kill during a checkpoint write
         last = self.run_dir / "last.pt"
         if last.exists():
             self.restore(last)
             self.store.truncate_epochs(self.run.id, self.start_epoch)
         self.run = self.store.update_run(
-            self.run.id, status="running", pid=os.getpid(), host=socket.gethostname(),
+            self.run.id, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
             started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,
             error=None, stop_requested=False, device=self.device_label, dataset=self.data.source,
             precision=self.precision, precision_reason=self.precision_reason,
-            torch_version=self.torch.__version__, epochs=self.cfg.epochs, batches=self.steps,
+            torch_version=torch.__version__, epochs=self.cfg.epochs, batches=self.steps,
             epoch=self.start_epoch, batch=0,
         )
         self.reporter.start(self.run, self.start_epoch)
@@ -251,23 +129,20 @@ class Trainer:
                 for epoch in range(self.start_epoch, self.cfg.epochs):
                     self._epoch(epoch)
             final = self.run_dir / "final.pt"
-            from .checkpoint import save_atomic
 
             save_atomic(self.state(self.cfg.epochs), final)
         except Interrupted:
-            return self._end("interrupted", None)
+            return self._end(Status.INTERRUPTED, None)
         except Diverged as e:
-            return self._end("failed", str(e))
+            return self._end(Status.FAILED, str(e))
         except KeyboardInterrupt:
-            self._end("interrupted", None)
+            self._end(Status.INTERRUPTED, None)
             raise
         except Exception as e:  # disk full, out of memory, the folder deleted, ...
-            from .failures import describe
-
             reason = describe(e)
-            self._end("failed", reason)
+            self._end(Status.FAILED, reason)
             raise NawtError(reason) from None
-        return self._end("completed", None, checkpoint_final=str(final),
+        return self._end(Status.COMPLETED, None, checkpoint_final=str(final),
                          final_test_acc=self.run.test_acc)
 
     def _end(self, status: str, error: str | None, **fields) -> Run:
@@ -275,7 +150,6 @@ class Trainer:
             self.run = self.store.update_run(self.run.id, status=status, error=error,
                                              finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
         except SQLAlchemyError as e:  # e.g. the database's disk is full: say so, the next start repairs it
-            from .failures import describe
 
             raise NawtError(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
                             f"could not record it: {describe(e)}; the next nawt train/eval/study records it") from None
@@ -287,14 +161,12 @@ class Trainer:
             raise Interrupted()
 
     def _epoch(self, epoch: int) -> None:
-        from .machine import LoadMeter
-
-        t, cfg, dev = self.torch, self.cfg, self.device
+        cfg, dev = self.cfg, self.device
         self.meter = LoadMeter((dev.index or 0) if dev.type == "cuda" else None)
         self.model.train()
         self.method.on_epoch_start(epoch)
-        loss_sum = t.zeros((), device=dev)
-        correct = t.zeros((), device=dev, dtype=t.long)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.long)
         seen, last_beat = 0, time.perf_counter()
         t0 = last_beat
         for i, (x, y) in enumerate(self.data.train_batches(cfg.batch_size, self.data_gen)):
@@ -313,7 +185,7 @@ class Trainer:
                 self._heartbeat(epoch, i + 1, loss_sum, correct, seen, now - t0)
         mean_loss = loss_sum.item() / seen  # the epoch's one sync
         if dev.type == "cuda":
-            t.cuda.synchronize(dev)
+            torch.cuda.synchronize(dev)
         secs = time.perf_counter() - t0
         if not math.isfinite(mean_loss):
             raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
@@ -334,9 +206,6 @@ class Trainer:
         self.reporter.heartbeat(p)
 
     def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips) -> None:
-        from .checkpoint import save_atomic
-        from .evaluate import evaluate
-
         te = time.perf_counter()
         test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
                                        autocast_dtype=self.amp)
@@ -388,17 +257,14 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
     """Trains (or resumes) run ``run_id`` to completion, interruption or failure.
     Failures that are not nawt's own end the run ``failed`` with a one-line
     reason (see failures.describe) and are raised as that NawtError."""
-    from .device import deterministic_mode
-    from .failures import describe
-
     run = check_resumable(store, run_id, restart=restart)
     with deterministic_mode():
         try:
             trainer = Trainer(store, run, reporter, data_dir=data_dir)
         except Exception as e:  # bad data, out of memory, a missing device ...
             reason = describe(e, "preparing the run")
-            if run.status in ("queued", "running"):  # a run that never started records why; others stay as they were
-                store.update_run(run_id, status="failed", error=reason, finished_at=utcnow())
+            if run.status in (Status.QUEUED, Status.RUNNING):  # a run that never started records why; others stay as they were
+                store.update_run(run_id, status=Status.FAILED, error=reason, finished_at=utcnow())
             if isinstance(e, NawtError):
                 raise
             raise NawtError(reason) from None

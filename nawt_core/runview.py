@@ -10,18 +10,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import spec
 from .config import TrainConfig
 
 CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
 # Shown in their own columns (or not a setting at all): never listed as "what differs".
 NOT_SETTINGS = ("name", "study", "data_dir", "method")
-# Settings that only mean something for some methods.
-METHOD_KEYS = {
-    "rho": ("sam", "multistep-sam"), "rho_stages": ("multistep-sam",), "stages": ("multistep-sam",),
-    "adaptive": ("sam", "multistep-sam"), "ascent_steps": ("sam", "multistep-sam"),
-    "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",),
-}
 # Short labels for the compact "what differs" text; a key missing here is shown by its name.
 LABELS = {
     "train_subset": "subset", "test_subset": "test", "batch_size": "bs", "weight_decay": "wd",
@@ -35,6 +30,13 @@ BATCH_FOLDER = "cifar-10-batches-py"
 
 
 # ------------------------------------------------------------------ numbers
+def pct(x: float | None, std: float | None = None) -> str:
+    """An accuracy (a fraction) in percent with two decimals, ± its std if any; "-" for none."""
+    if x is None:
+        return "-"
+    return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
+
+
 def fmt_num(x: Any, digits: int = 4) -> str:
     """A number with `digits` significant digits and no binary noise: 0.0761, 5e-05, 200."""
     if isinstance(x, bool) or x is None:
@@ -70,7 +72,7 @@ def run_settings(run: Any) -> dict[str, Any]:
     method = cfg.get("method") or getattr(run, "method", "")
     out = {}
     for k, v in cfg.items():
-        if k in NOT_SETTINGS or (k in METHOD_KEYS and method not in METHOD_KEYS[k]):
+        if k in NOT_SETTINGS or (k in spec.OPTIONS and method not in spec.uses(k)):
             continue
         out[k] = v
     return out

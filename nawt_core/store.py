@@ -22,12 +22,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from .errors import NawtError
+from .failures import short
+from .status import Status
 
 log = logging.getLogger("nawt.store")
 
-STATUSES = ("queued", "running", "completed", "failed", "interrupted")
-# Shown, never stored: a run or evaluation whose process is gone. See effective_status.
-STALE = "stale"
 # A running run is stale when its process is gone (same host), or when its
 # heartbeat has been silent this long (another host, or a reused pid).
 LOST_AFTER_S = 600.0
@@ -50,7 +49,7 @@ class Run(SQLModel, table=True):
     config: dict = Field(default_factory=dict, sa_column=Column(JSON))
     config_key: str = Field(default="", index=True)  # hash of the config, for study de-duplication
     seed: int = 0
-    status: str = Field(default="queued", index=True)
+    status: str = Field(default=Status.QUEUED.value, index=True)
     dataset: str = ""
     device: str = ""
     precision: str | None = None  # fp32 or bf16 as used (config's may say auto); set when training starts
@@ -113,7 +112,7 @@ class Evaluation(SQLModel, table=True):
     kind: str = Field(index=True)  # clean | robustness | quantization
     config: dict = Field(default_factory=dict, sa_column=Column(JSON))
     seed: int = 0
-    status: str = "running"  # queued | running | completed | failed
+    status: str = Status.RUNNING.value  # queued | running | completed | failed
     device: str = ""
     host: str = ""  # where the evaluating process runs (with pid: tells a dead one)
     pid: int | None = None
@@ -140,7 +139,7 @@ class Study(SQLModel, table=True):
     preset: str = ""
     config: dict = Field(default_factory=dict, sa_column=Column(JSON))
     out_dir: str = ""
-    status: str = "running"
+    status: str = Status.RUNNING.value
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 
@@ -262,7 +261,7 @@ class Store:
             added = upgrade_schema(self.engine)
         except SQLAlchemyError as e:
             self.engine.dispose()
-            reason = _short(e)
+            reason = short(e)
             secret = make_url(self.url).password
             raise NawtError(f"cannot open the database {where}: "
                             f"{reason.replace(secret, '***') if secret else reason}") from None
@@ -344,15 +343,15 @@ class Store:
         (killed, out of memory, the database full when it tried to say so):
         runs become interrupted (resumable), evaluations failed. Returns what changed."""
         changed = []
-        for run in self.list_runs(status="running") + self.list_runs(status="queued"):
+        for run in self.list_runs(status=Status.RUNNING) + self.list_runs(status=Status.QUEUED):
             if _gone(run, host):
-                why = "started" if run.status == "queued" else "finished"
-                self.update_run(run.id, status="interrupted", finished_at=utcnow(),
+                why = "started" if run.status == Status.QUEUED else "finished"
+                self.update_run(run.id, status=Status.INTERRUPTED, finished_at=utcnow(),
                                 error=f"its process (pid {run.pid}) ended before the run {why}")
                 changed.append(f"run {run.id}")
-        for ev in self.evaluations(status="running") + self.evaluations(status="queued"):
+        for ev in self.evaluations(status=Status.RUNNING) + self.evaluations(status=Status.QUEUED):
             if _gone(ev, host):
-                self.update_evaluation(ev.id, status="failed", finished_at=utcnow(),
+                self.update_evaluation(ev.id, status=Status.FAILED, finished_at=utcnow(),
                                        error=f"its process (pid {ev.pid}) ended before the evaluation finished")
                 changed.append(f"evaluation {ev.id}")
         return changed
@@ -419,7 +418,7 @@ class Store:
         if kind is not None:
             q = q.where(Evaluation.kind == kind)
         if completed_only:
-            q = q.where(Evaluation.status == "completed")
+            q = q.where(Evaluation.status == Status.COMPLETED)
         with self._session() as s:
             return list(s.exec(q).all())
 
@@ -451,11 +450,6 @@ class Store:
             return list(s.exec(select(Study).order_by(Study.created_at)).all())
 
 
-def _short(e: Exception) -> str:
-    text = str(getattr(e, "orig", None) or e)
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -485,21 +479,20 @@ def effective_status(row: Run | Evaluation, now: datetime | None = None, host: s
     - a queued or running evaluation whose process is gone from this host.
     """
     if isinstance(row, Evaluation):
-        return STALE if row.status in ("queued", "running") and _gone(row, host) else row.status
-    if row.status == "queued":
-        return STALE if _gone(row, host) else "queued"
-    if row.status != "running":
+        return Status.STALE if row.status in (Status.QUEUED, Status.RUNNING) and _gone(row, host) else row.status
+    if row.status == Status.QUEUED:
+        return Status.STALE if _gone(row, host) else Status.QUEUED
+    if row.status != Status.RUNNING:
         return row.status
     if _gone(row, host):
-        return STALE  # its process is gone: nothing will ever finish it
+        return Status.STALE  # its process is gone: nothing will ever finish it
     now = now or utcnow()
     beat = row.heartbeat_at or row.started_at or row.created_at
     silent = (as_utc(now) - as_utc(beat)).total_seconds()
-    return STALE if silent > LOST_AFTER_S else "running"
+    return Status.STALE if silent > LOST_AFTER_S else Status.RUNNING
 
 
 __all__ = [
-    "STATUSES",
     "Epoch",
     "EvalPoint",
     "Evaluation",

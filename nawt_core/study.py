@@ -23,14 +23,18 @@ or trains anything (``require_dataset``), like ``nawt train``.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import spec
 from .compare import Comparison, compare
-from .config import METHODS, TrainConfig
+from .config import TrainConfig
 from .errors import NawtError
+from .export import check_writable, export_all
+from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -79,8 +83,6 @@ def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder
     try:
         ensure_cifar10(Path(data_dir))
     except NawtError:
-        import os
-
         why = "NAWT_OFFLINE is set" if os.environ.get("NAWT_OFFLINE") else "and it could not be downloaded"
         raise NawtError(f"CIFAR-10 is not in {data_dir} ({why}); put the 'cifar-10-batches-py' folder there"
                         f"{hint}, or pass --dataset synthetic for a study on synthetic data; nothing was trained"
@@ -94,11 +96,10 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    methods = list(methods) if methods else list(METHODS)
+    methods = list(methods) if methods else list(spec.method_names())
     for m in methods:
-        if m not in METHODS:
-            raise NawtError(f"unknown method {m!r}; choose from: {', '.join(METHODS)}")
-    methods = sorted(dict.fromkeys(methods), key=METHODS.index)
+        spec.method(m)  # unknown: NawtError naming the registered methods
+    methods = sorted(dict.fromkeys(methods), key=spec.order)
     seeds = p["seeds"] if seeds is None else seeds
     if seeds < 1:
         raise NawtError(f"seeds must be at least 1 (got {seeds})")
@@ -117,15 +118,15 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
 def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     """A completed run with this config key, else the latest resumable one."""
     runs = store.find_runs(cfg.key())
-    done = [r for r in runs if r.status == "completed" and r.checkpoint_final and Path(r.checkpoint_final).exists()]
+    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final and Path(r.checkpoint_final).exists()]
     if done:
         return done[-1]
-    live = [r for r in runs if effective_status(r) == "running"]
+    live = [r for r in runs if effective_status(r) == Status.RUNNING]
     if live:
         r = live[-1]
         raise NawtError(f"run {r.id} ({cfg.method}, seed {cfg.seed}) is training now (pid {r.pid} on {r.host}); "
                         "wait for it, or stop it, then run the study again")
-    resumable = [r for r in runs if r.status in ("interrupted", "failed", "queued", "running")]
+    resumable = [r for r in runs if r.status in (Status.INTERRUPTED, Status.FAILED, Status.QUEUED, Status.RUNNING)]
     return resumable[-1] if resumable else None
 
 
@@ -143,7 +144,9 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
 
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
-    from .runner import create_run, execute
+    # torch-using modules, imported here: plan() and the checks before it answer without torch
+    from .records import create_run
+    from .runner import execute
     from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     name = name or preset
@@ -160,20 +163,19 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
-    from .export import check_writable
 
     check_writable(out / "runs.csv")
-    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=METHODS.index),
+    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
                  "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
                  "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
                  "sweeps": sw, "run_ids": []}
-    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status="running", finished_at=None)
+    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
     res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
     # 1. training
     for cfg in cfgs:
         run = _pick(store, cfg)
-        if run is not None and run.status == "completed":
+        if run is not None and run.status == Status.COMPLETED:
             say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
             res.skipped.append(run.id)
         else:
@@ -188,11 +190,11 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             rep = reporter_factory(cfg) if reporter_factory else None
             run = execute(store, run.id, rep, data_dir=data_dir)
             res.trained.append(run.id)
-            if run.status == "interrupted":
-                store.upsert_study(name, status="interrupted")
+            if run.status == Status.INTERRUPTED:
+                store.upsert_study(name, status=Status.INTERRUPTED)
                 say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
                 raise KeyboardInterrupt
-            if run.status != "completed":
+            if run.status != Status.COMPLETED:
                 say(f"run {run.id} {cfg.method} failed: {run.error}")
                 res.failed.append(run.id)
             continue
@@ -211,7 +213,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                  "fold_bn": quant.get("fold_bn", False)}
     for rid in res.run_ids:
         run = store.get_run(rid)
-        if run.status != "completed":
+        if run.status != Status.COMPLETED:
             continue
         if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
                            seed=rob.get("seed", 0)) is None:
@@ -224,8 +226,6 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
 
     # 3. tables and figures
-    from .export import export_all
-
     res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
     res.files = export_all(store, out, study=name, mode=rob["mode"])
     if figures:
@@ -236,7 +236,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
             except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
                 say(f"{kind} figure skipped: {e}")
-    store.upsert_study(name, status="failed" if res.failed else "completed", finished_at=utcnow())
+    store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
     return res
 
 

@@ -34,26 +34,25 @@ from typing import Callable, Iterable, Iterator
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.func import functional_call, vmap
 
 from . import perturb as P
 from . import quantize as Q
+from .checkpoint import load, load_model_state
 from .config import TrainConfig
+from .data import load_arrays, synthetic, to_input
+from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision, synchronize
 from .errors import NawtError
-from .device import synchronize
+from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, STRATEGIES, check_strategy
 from .evaluate import evaluate
+from .failures import describe
+from .hardware import check_precision
+from .models import build_model
+from .status import Status
 from .store import Evaluation, Run, Store, utcnow
 
 log = logging.getLogger("nawt.sweeps")
 
-DEFAULT_STRENGTHS = {
-    # absolute: the poster's w += s * N(0,1); 0.1 is its plotted point
-    "absolute": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1],
-    "relative": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2],
-    "std": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
-}
-DEFAULT_TRIALS = 10
-DEFAULT_BITS = [8, 6, 5, 4, 3, 2]
-STRATEGIES = ("auto", "loop", "batched")
 
 Progress = Callable[[int, int], None]
 
@@ -75,8 +74,6 @@ _TEST_CACHE: dict[tuple, TestSet] = {}
 
 def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_subset: int | None = None) -> TestSet:
     """The run's test split on ``device`` (cached per process)."""
-    from .data import load_arrays, to_input
-
     n_test = test_subset if test_subset is not None else cfg.test_subset
     root = str(data_dir or cfg.data_dir)
     key = (cfg.dataset, root, cfg.train_subset, n_test, str(device))
@@ -91,7 +88,7 @@ def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_su
 def finished_run(store: Store, run_id: int) -> Run:
     """The run, if it finished training and its final checkpoint exists."""
     run = store.get_run(run_id)
-    if run.status != "completed":
+    if run.status != Status.COMPLETED:
         raise NawtError(f"run {run_id} has not finished training (status {run.status}); "
                         "evaluate it once it has completed")
     if not run.checkpoint_final or not Path(run.checkpoint_final).exists():
@@ -101,9 +98,6 @@ def finished_run(store: Store, run_id: int) -> Run:
 
 def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConfig]:
     """A fresh model holding the run's final weights (the file is only read)."""
-    from .checkpoint import load
-    from .models import build_model
-
     cfg = TrainConfig.from_dict(run.config)
     state = load(run.checkpoint_final, map_location=device)
     model = build_model(cfg.arch)
@@ -116,8 +110,6 @@ def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConf
 
 
 def _device(name: str) -> torch.device:
-    from .device import keep_freed_memory, resolve_device
-
     dev = resolve_device(name)
     if dev.type == "cpu":
         keep_freed_memory()
@@ -126,9 +118,6 @@ def _device(name: str) -> torch.device:
 
 def _precision(requested: str, dev: torch.device) -> tuple[torch.dtype | None, dict]:
     """The autocast dtype of ``requested`` on ``dev``, and what an Evaluation's config records of it."""
-    from .device import autocast_dtype, resolve_precision
-    from .hardware import check_precision
-
     precision, reason = resolve_precision(check_precision(requested), dev)
     return autocast_dtype(precision, dev), {"precision": precision, "precision_reason": reason}
 
@@ -182,8 +171,6 @@ class Perturber:
     # many copies per forward pass
     @torch.no_grad()
     def batched(self, jobs: list[tuple[float, int]], x=None, y=None, chunk: int = 8) -> list[tuple[float, float]]:
-        from torch.func import functional_call, vmap
-
         x = self.x if x is None else x
         y = self.y if y is None else y
         self.restore()
@@ -309,11 +296,9 @@ class _recorded:
     def __exit__(self, et, e, tb):
         if et is None:
             return False
-        from .failures import describe
-
         why = "interrupted" if et is KeyboardInterrupt else describe(e, "evaluating")
         try:
-            self.store.update_evaluation(self.ev.id, status="failed", error=why[:500], finished_at=utcnow())
+            self.store.update_evaluation(self.ev.id, status=Status.FAILED, error=why[:500], finished_at=utcnow())
         except Exception:  # noqa: BLE001 - e.g. the database's disk is full: the next start records it
             pass
         if et is KeyboardInterrupt or isinstance(e, NawtError):
@@ -338,8 +323,7 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     (strength, trial). Returns the completed Evaluation."""
     strengths = _check_strengths(DEFAULT_STRENGTHS.get(mode, [0.1]) if strengths is None else strengths)
     P.check(mode, targets, strengths, trials)
-    if strategy not in STRATEGIES:
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+    check_strategy(strategy)
     run = finished_run(store, run_id)
     dev = _device(device)
     amp, prec = _precision(precision, dev)
@@ -349,12 +333,10 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     probe = {}
     if strategy == "auto":
         strategy, probe = choose_strategy(pert, cfg.arch, chunk)
-    from .device import device_name
-
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
               "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
-                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         _, clean_acc = pert.clean_eval()
@@ -362,7 +344,7 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
         while batch := list(itertools.islice(done, POINTS_PER_WRITE)):
             store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": acc, "loss": loss}
                                      for (s, t), (loss, acc) in batch])
-        return store.update_evaluation(ev.id, status="completed", clean_acc=clean_acc,
+        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=clean_acc,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
 
@@ -398,18 +380,16 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
     amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
-    from .device import device_name
-
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source, **prec}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
-                status="running", device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)
         store.add_points(ev.id, [{"param": float(b), "trial": 0, "accuracy": acc, "loss": loss}
                                  for b, (loss, acc) in zip(bits, res)])
-        return store.update_evaluation(ev.id, status="completed", clean_acc=fp,
+        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=fp,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
 
@@ -436,21 +416,14 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     used), loop_evals_per_s / batched_evals_per_s (each engine on its own),
     reference_evals_per_s, sweep_evals_per_s, ratio (sweep / reference, > 1 is
     faster), max_acc_diff (sweep vs reference accuracies: same seeds, same numbers)."""
-    from .data import synthetic, to_input
-    from .device import device_name
-    from .models import build_model
-
     P.check(mode, "weights", (strength,), copies)
-    if strategy not in STRATEGIES:
-        raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+    check_strategy(strategy)
     if images < 1:
         raise NawtError(f"images must be at least 1 (got {images})")
     dev = _device(device)
     amp, prec = _precision(precision, dev)
     model = build_model(arch)
     if checkpoint:
-        from .checkpoint import load_model_state
-
         model.load_state_dict(load_model_state(checkpoint, map_location="cpu"))
     model = model.to(dev, memory_format=torch.channels_last).eval()
     data = synthetic(10, images, seed=seed)

@@ -10,7 +10,8 @@ import pytest
 
 from helpers import run_cli
 from nawt_core.config import TrainConfig
-from nawt_core.runner import create_run, execute
+from nawt_core.records import create_run
+from nawt_core.runner import execute
 from nawt_core.store import Store
 
 

@@ -93,7 +93,8 @@ def test_train_runs_show_and_corrupt_checkpoint_on_resume(data_dir):
 
 
 def test_completed_run_cannot_be_resumed(data_dir, store, tiny_cfg):
-    from nawt_core.runner import create_run, execute
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
 
     run = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
     assert "already completed" in _one_error_line(run_cli("train", "--resume", str(run.id), "--data-dir", str(data_dir)))

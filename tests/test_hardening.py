@@ -46,7 +46,8 @@ def _dead_pid() -> int:
 def prepared(tmp_path_factory):
     """A data dir with run 1 (completed) and run 2 (interrupted, with last.pt)."""
     from nawt_core.config import TrainConfig
-    from nawt_core.runner import create_run, execute
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
     from nawt_core.store import Store
 
     d = tmp_path_factory.mktemp("prepared") / "data"
@@ -335,7 +336,7 @@ def test_failure_reasons_are_one_readable_line():
 
 
 def _trained(store, tiny_cfg, data_dir, **kw):
-    from nawt_core.runner import create_run
+    from nawt_core.records import create_run
 
     return create_run(store, tiny_cfg(**{"train_subset": 128, "test_subset": 50, **kw}), data_dir)
 
@@ -364,7 +365,8 @@ def test_disk_full_while_saving_fails_the_run_with_a_reason(store, tiny_cfg, dat
 
 def test_out_of_memory_during_training_fails_the_run(store, tiny_cfg, data_dir):
     from nawt_core.errors import NawtError
-    from nawt_core.runner import Reporter, execute
+    from nawt_core.records import Reporter
+    from nawt_core.runner import execute
 
     class Boom(Reporter):
         def batch(self, batch):
@@ -379,7 +381,8 @@ def test_out_of_memory_during_training_fails_the_run(store, tiny_cfg, data_dir):
 
 def test_folder_deleted_while_training_fails_with_a_reason(store, tiny_cfg, data_dir):
     from nawt_core.errors import NawtError
-    from nawt_core.runner import Reporter, execute
+    from nawt_core.records import Reporter
+    from nawt_core.runner import execute
 
     class Deleter(Reporter):
         def batch(self, batch):

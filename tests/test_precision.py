@@ -110,7 +110,8 @@ def hardware(monkeypatch):
 
 
 def test_a_run_records_the_precision_it_used_and_resume_keeps_it(hardware, store, tiny_cfg, data_dir):
-    from nawt_core.runner import Trainer, create_run
+    from nawt_core.records import create_run
+    from nawt_core.runner import Trainer
 
     hardware(EPYC)
     small = dict(epochs=1, train_subset=128, test_subset=64)
@@ -132,7 +133,8 @@ def test_a_run_records_the_precision_it_used_and_resume_keeps_it(hardware, store
 
 
 def test_sweeps_record_their_precision_and_old_ones_count_as_fp32(hardware, store, tiny_cfg, data_dir):
-    from nawt_core.runner import create_run, execute
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
     from nawt_core.sweeps import find_evaluation, quantization_sweep
 
     hardware(XEON)

@@ -75,7 +75,7 @@ def test_varying_settings_name_only_what_differs():
 
 def test_runs_table_fits_the_terminal_and_says_what_it_left_out(demo):
     from nawt_cli.run_cmds import runs_table
-    from nawt_cli.train_cmds import run_summary
+    from nawt_core.compare import run_summary
     from nawt_core.runview import varying_settings
 
     found = demo.list_runs()

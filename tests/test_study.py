@@ -10,7 +10,7 @@ import statistics
 import pytest
 
 from nawt_core.errors import NawtError
-from nawt_core.runner import Reporter
+from nawt_core.records import Reporter
 from nawt_core.store import Store
 
 TINY = {"epochs": 2, "train_subset": 256, "test_subset": 100, "batch_size": 64, "lr": 0.05}

@@ -11,7 +11,8 @@ import torch
 
 from nawt_core.config import TrainConfig
 from nawt_core.errors import NawtError
-from nawt_core.runner import create_run, execute
+from nawt_core.records import create_run
+from nawt_core.runner import execute
 from nawt_core.store import Store
 
 
