@@ -12,8 +12,11 @@ from typing import Callable, Iterable
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
+from . import actions
 from .data import DataSource
+from .messages import ActionDone
 from .screens.runs import RunsScreen
 
 
@@ -34,45 +37,43 @@ class NawtApp(App):
         super().__init__()
         self.source = DataSource(db_url, data_dir, now=now, host=host, cifar_dir=cifar_dir)
         self.refresh_interval = refresh_interval
+        self.runs_screen = RunsScreen()  # the base screen, under every other
 
     def get_default_screen(self) -> Screen:
-        return RunsScreen()
+        return self.runs_screen
+
+    def on_mount(self) -> None:
+        # published after every run action: screens showing runs reload, without knowing who acted
+        self.runs_changed: Signal[ActionDone] = Signal(self, "runs_changed")
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.message, severity="information" if message.ok else "error",
+                    timeout=6 if message.ok else 10)
+        self.runs_changed.publish(message)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        runs = self._runs_screen()
         yield SystemCommand("Runs: new training run", "Open the new-run form (n)", self._on_runs("new_run"))
         yield SystemCommand("Runs: compare", "Compare marked (or shown) runs (c)", self._on_runs("compare"))
-        yield SystemCommand("Runs: start a study", "nawt study --preset … (S)", self._on_runs("study"))
-        yield SystemCommand("Runs: export CSV", "Write the runs table to a CSV file (w)",
-                            self._on_runs("export"))
+        yield SystemCommand("Runs: start a study", "nawt study --preset … (S)", lambda: actions.study(self))
+        yield SystemCommand("Runs: export CSV", "Write the runs table to a CSV file (w)", self._on_runs("export"))
         yield SystemCommand("Runs: clear filters", "Show every run (esc)", self._on_runs("clear_filters"))
-        if runs is not None:
-            yield SystemCommand("Runs: stop run", "Stop the run under the cursor (x)", self._on_runs("stop"))
-            yield SystemCommand("Runs: resume run", "Resume the run under the cursor (r)",
-                                self._on_runs("resume"))
-            yield SystemCommand("Runs: evaluate", "Evaluate marked runs or the one under the cursor (e)",
-                                self._on_runs("evaluate"))
-            yield SystemCommand("Runs: delete run", "Delete the run under the cursor (d)",
-                                self._on_runs("delete"))
+        yield SystemCommand("Runs: stop run", "Stop the run under the cursor (x)", self._on_runs("stop"))
+        yield SystemCommand("Runs: resume run", "Resume the run under the cursor (r)", self._on_runs("resume"))
+        yield SystemCommand("Runs: evaluate", "Evaluate marked runs or the one under the cursor (e)",
+                            self._on_runs("evaluate"))
+        yield SystemCommand("Runs: delete run", "Delete the run under the cursor (d)", self._on_runs("delete"))
         yield SystemCommand("Toggle dark / light", "Switch between the dark and light theme (T)",
                             self.action_toggle_theme)
         yield SystemCommand("Help: key bindings", "Every key binding (?)", self.action_help)
 
-    def _runs_screen(self) -> RunsScreen | None:
-        for s in self.screen_stack:
-            if isinstance(s, RunsScreen):
-                return s
-        return None
-
     def _on_runs(self, action: str) -> Callable[[], None]:
-        def run() -> None:
-            screen = self._runs_screen()
-            if screen is None:
-                return
-            while self.screen is not screen and len(self.screen_stack) > 1:
+        """A palette command that acts on the runs table: back to it, then its key binding's action."""
+
+        async def run() -> None:
+            while len(self.screen_stack) > 1:
                 self.pop_screen()
-            getattr(screen, f"action_{action}")()
+            await self.run_action(action, self.runs_screen)
 
         return run
 

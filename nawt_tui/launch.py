@@ -130,10 +130,11 @@ def delete_run(store: Any, run_id: int, host: str, data_dir: str, now: datetime 
 
 def train_args(values: dict[str, Any]) -> list[str]:
     """`nawt train` arguments from validated form values (None/'' means: CLI default)."""
+    from nawt_core.spec import OPTIONS
+
     flags = [
         ("method", "--method"), ("arch", "--arch"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
-        ("lr", "--lr"), ("schedule", "--schedule"), ("rho", "--rho"), ("stages", "--stages"),
-        ("noise_sigma", "--noise-sigma"), ("noise_eta", "--noise-eta"), ("seed", "--seed"),
+        ("lr", "--lr"), ("schedule", "--schedule"), ("seed", "--seed"),
         ("device", "--device"), ("precision", "--precision"), ("dataset", "--dataset"),
         ("train_subset", "--train-subset"), ("test_subset", "--test-subset"), ("name", "--name"),
     ]
@@ -143,8 +144,14 @@ def train_args(values: dict[str, Any]) -> list[str]:
         if v is None or v == "":
             continue
         args += [flag, str(v)]
-    if values.get("adaptive"):
-        args.append("--adaptive")
+    for o in OPTIONS.values():  # the method options, as the spec names them
+        v = values.get(o.name)
+        if o.kind is bool:
+            args += [o.flag] if v else []
+        elif o.kind is list:
+            args += [o.flag, _list(v)] if v else []
+        elif v is not None and v != "":
+            args += [o.flag, str(v)]
     return args
 
 

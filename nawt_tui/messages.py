@@ -1,40 +1,39 @@
-"""Messages that workers post back to the screens (post_message is thread-safe)."""
+"""Messages that workers and actions post (post_message is thread-safe)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 
 
+@dataclass
 class RunsLoaded(Message):
     """A fresh snapshot of all runs, or the reason there is none."""
 
-    def __init__(self, views: list[Any] | None, error: str | None = None) -> None:
-        super().__init__()
-        self.views = views
-        self.error = error
+    views: list[Any] | None
+    error: str | None = None
 
 
+@dataclass
 class DetailLoaded(Message):
-    def __init__(self, detail: Any | None, error: str | None = None) -> None:
-        super().__init__()
-        self.detail = detail
-        self.error = error
+    detail: Any | None
+    error: str | None = None
 
 
+@dataclass
 class CompareLoaded(Message):
-    def __init__(self, comparison: Any | None, error: str | None = None) -> None:
-        super().__init__()
-        self.comparison = comparison
-        self.error = error
+    comparison: Any | None
+    error: str | None = None
 
 
+@dataclass
 class ActionDone(Message):
-    """An action (launch, stop, delete, export) finished in a worker."""
+    """A run action (launch, stop, delete, export, …) finished; the app shows it and signals
+    `runs_changed` with it, so the open screens reload (and the runs table moves to `run_id`)."""
 
-    def __init__(self, message: str, ok: bool = True, run_id: int | None = None) -> None:
-        super().__init__()
-        self.message = message
-        self.ok = ok
-        self.run_id = run_id
+    message: str
+    ok: bool = True
+    run_id: int | None = None
+    deleted: int | None = None

@@ -429,7 +429,7 @@ def test_validate_eval_options():
 @run_async
 async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
 
@@ -437,7 +437,7 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
         calls.append(args)
         return LaunchResult(True, "started run 9", 9)
 
-    monkeypatch.setattr(new_run, "run_detached_cli", fake_launch)
+    monkeypatch.setattr(actions, "run_detached_cli", fake_launch)
     app = make_app(demo_db, cifar_dir="/srv/cifar")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
@@ -472,10 +472,10 @@ async def test_new_run_form_rejects_bad_values_and_launches_good_ones(demo_db, m
 async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, monkeypatch):
     """multistep-sam with stages and ASAM, bf16, step schedule; Launch reached with Tab alone."""
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     batches = Path("data/cifar-10-batches-py")  # CIFAR-10 where nawt looks by default (the data dir)
     batches.mkdir(parents=True)
@@ -518,10 +518,10 @@ async def test_new_run_form_sam_options_and_keyboard_launch_at_80x24(demo_db, mo
 @run_async
 async def test_new_run_form_says_when_cifar10_is_missing(demo_db, monkeypatch, tmp_path):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)
     app = make_app(demo_db, cifar_dir=str(tmp_path / "nothing-here"))
@@ -560,10 +560,10 @@ async def test_new_run_form_says_when_cifar10_is_missing(demo_db, monkeypatch, t
 @run_async
 async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import new_run
+    from nawt_tui import actions
 
     calls = []
-    monkeypatch.setattr(new_run, "run_detached_cli",
+    monkeypatch.setattr(actions, "run_detached_cli",
                         lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
     monkeypatch.setenv("NAWT_CIFAR_DIR", "/no/such/cifar")
     app = make_app(demo_db)
@@ -581,10 +581,59 @@ async def test_new_run_form_launches_anyway_when_asked_twice(demo_db, monkeypatc
     assert calls[0][calls[0].index("--cifar-dir") + 1] == "/no/such/cifar"
 
 
+@pytest.fixture
+def sixth_method():
+    """A method defined only here, made known through the public hook (no torch class: the TUI needs none)."""
+    from nawt_core import spec
+
+    m = spec.register_method(spec.MethodSpec("tiny-noise", "tiny noise", "#8c564b",
+                                             "a test method: per-batch noise", options=("noise_eta", "ascent_steps")))
+    yield m
+    spec.unregister_method(m.name)
+
+
+@run_async
+async def test_a_registered_sixth_method_shows_in_the_new_run_form(demo_db, monkeypatch, sixth_method):
+    from textual.widgets import Select
+
+    from nawt_tui import actions
+    from nawt_tui.launch import LaunchResult
+
+    calls = []
+    monkeypatch.setattr(actions, "run_detached_cli",
+                        lambda args, timeout=120.0: calls.append(args) or LaunchResult(True, "started run 9", 9))
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        method = form.query_one("#f-method", Select)
+        assert [v for _l, v in method._options if v != Select.BLANK][-1] == "tiny-noise"
+        assert form.query_one("#f-noise_eta").disabled  # standard: its options are off
+        method.value = "tiny-noise"
+        await pilot.pause()
+        assert not form.query_one("#f-noise_eta").disabled and not form.query_one("#f-ascent_steps").disabled
+        assert all(form.query_one(f"#f-{k}").disabled for k in ("rho", "stages", "adaptive", "noise_sigma"))
+        form.query_one("#f-ascent_steps").value = "0"  # the spec's bound (>= 1) holds for the new method
+        form.query_one("#f-dataset").value = "synthetic"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "ascent steps" in str(form.query_one("#form-errors").render()) and calls == []
+        form.query_one("#f-ascent_steps").value = "2"
+        form.query_one("#f-noise_eta").value = "0.02"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form)
+    args = calls[0]
+    assert args[args.index("--method") + 1] == "tiny-noise"
+    assert args[args.index("--noise-eta") + 1] == "0.02" and args[args.index("--ascent-steps") + 1] == "2"
+    assert "--rho" not in args and "--noise-sigma" not in args
+
+
 @run_async
 async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import runs as runs_mod
+    from nawt_tui import actions as runs_mod
     from nawt_tui.screens.dialogs import EvalScreen
 
     calls = []
@@ -726,7 +775,7 @@ async def test_diff_overlay_and_tags_from_the_runs_screen(demo_db):
 @run_async
 async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
     from nawt_tui.launch import LaunchResult
-    from nawt_tui.screens import runs as runs_mod
+    from nawt_tui import actions as runs_mod
 
     resumed, spawned = [], []
     monkeypatch.setattr(runs_mod, "run_detached_cli",
@@ -930,3 +979,45 @@ def test_snapshot_eval_dialog(demo_db, snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_tui_modules_import_one_another_without_a_cycle():
+    """Every import between nawt_tui modules, at module level or inside a function, goes one way:
+    screens call nawt_tui.actions and post messages; none imports a screen that imports it back."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "nawt_tui"
+    mods = {".".join(p.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                    + ([base] if base else []))
+                for alias in node.names:
+                    target = f"{base}.{alias.name}"
+                    deps.add(target if target in mods else base)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d in mods and d != name and not name.startswith(d + ".")
+                       and d != "nawt_tui"}
+    assert "nawt_tui.actions" in graph["nawt_tui.screens.runs"]  # the guard sees the imports
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for dep in graph[node]:
+                if dep == start:
+                    return [*path, dep]
+                if dep not in path:
+                    stack.append((dep, [*path, dep]))
+        return None
+
+    cycles = [c for m in graph if (c := cycle_from(m))]
+    assert not cycles, " -> ".join(cycles[0])

@@ -17,9 +17,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
 
+from nawt_core import spec
+
 from ..data import DataError, fmt_acc, fmt_duration, pct
 from ..messages import CompareLoaded
-from ..widgets.plots import COLORS, METHOD_COLORS, LinePlot
+from ..widgets.plots import LinePlot, method_colour
 
 MODES = ("absolute", "relative", "std")
 
@@ -248,7 +250,7 @@ class CompareScreen(Screen):
             t.add_row(*cells, key=_row_key(row))
             xs = [s for s in c.strengths if s in pts and not pts[s]["partial"]]
             series.append((_series_name(row), xs, [pct(pts[s]["mean"]) for s in xs],
-                           METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
+                           method_colour(row["method"], i)))
         mode = c.robustness_mode or self.mode
         for pid in ("#plot-rob", "#plot-rob2"):
             plot = self.query_one(pid, LinePlot)
@@ -276,7 +278,7 @@ class CompareScreen(Screen):
             t.add_row(*cells, key=_row_key(row))
             xs = [b for b in c.bits if b in pts and not pts[b]["partial"]]
             series.append((_series_name(row), [float(b) for b in xs], [pct(pts[b]["mean"]) for b in xs],
-                           METHOD_COLORS.get(row["method"], COLORS[i % len(COLORS)])))
+                           method_colour(row["method"], i)))
         for pid in ("#plot-quant", "#plot-quant2"):
             self.query_one(pid, LinePlot).set_series(
                 series, xticks=[float(b) for b in sorted(c.bits)] or None,
@@ -353,4 +355,5 @@ def _id_list(ids: list[int], room: int) -> str:
 
 
 def _method_style(method: str) -> str:
-    return "bold"
+    """Bold, in the method's colour from its spec (the colour of its curves and of the figures)."""
+    return f"bold {spec.colour(method) or ''}".strip()

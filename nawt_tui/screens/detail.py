@@ -13,12 +13,14 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from nawt_core import spec
 from nawt_core.runview import fmt_value
 
+from .. import actions
 from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
-from .runs import status_style
+from ..styles import status_style
 
 TABS = ["curves", "config", "files", "evals", "log"]
 
@@ -78,6 +80,7 @@ class DetailScreen(Screen):
                            ("clean", "clean %"), ("points", "mean % by strength / bits")]:
             t.add_column(label, key=key)
         self.reload()
+        self.app.runs_changed.subscribe(self, lambda _done: self.reload())  # e.g. an evaluation was started
         self._timer = self.set_interval(max(self.app.refresh_interval, 1.0) * 2, self.reload)
 
     def on_screen_suspend(self) -> None:
@@ -180,7 +183,7 @@ class DetailScreen(Screen):
         rho = [e.rho for e in ep]
         self.query_one("#plot-rho", LinePlot).set_series(
             [("rho", xs, rho, "magenta+")],
-            empty="not used by this method" if d.run.method not in ("sam", "multistep-sam") else "no data yet")
+            empty="no data yet" if uses_rho(d.run.method) else "not used by this method")
 
     def _show_config(self, d: RunDetail) -> None:
         r = d.run
@@ -291,39 +294,25 @@ class DetailScreen(Screen):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
-    def _runs(self) -> Any:
-        from .runs import RunsScreen
-
-        for s in self.app.screen_stack:
-            if isinstance(s, RunsScreen):
-                return s
-        return None
-
-    def _delegate(self, action: str) -> None:
-        runs = self._runs()
-        if runs is None:
-            return
-        runs.move_to_run(self.run_id)
-        if runs.cursor_run_id() != self.run_id:
-            self.app.notify("the run is hidden by the runs filter", severity="warning")
-            return
-        getattr(runs, f"action_{action}")()
+    def _act(self, action: Any) -> None:
+        if self.detail is not None:
+            action(self.app, self.detail.view)
 
     def action_stop(self) -> None:
-        self._delegate("stop")
+        self._act(actions.stop)
 
     def action_resume(self) -> None:
-        self._delegate("resume")
+        self._act(actions.resume)
 
     def action_evaluate(self) -> None:
-        runs = self._runs()
-        if runs is None or self.detail is None:
-            return
-        if self.detail.run.status != "completed":
-            self.app.notify("this run has not finished training; evaluate it once it has completed",
-                            severity="warning")
-            return
-        runs.open_eval_dialog([self.run_id])
+        if self.detail is not None:
+            actions.evaluate(self.app, [self.run_id], {self.run_id: self.detail.run.status})
+
+
+def uses_rho(method: str) -> bool:
+    """A SAM method (its spec has a rho schedule); a method not registered here: unknown, so no."""
+    m = next((m for m in spec.methods() if m.name == method), None)
+    return m is not None and m.rho is not None
 
 
 def eval_state(ev: Any, status: str | None) -> str:

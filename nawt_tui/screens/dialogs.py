@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import re
 from typing import Any
 
 from textual import on
@@ -12,9 +12,10 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from nawt_core.config import PRECISIONS
-
+from ..eval_form import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, MODE_CHOICES, validate_eval
 from ..launch import eval_args
+
+__all__ = ["ConfirmScreen", "EvalScreen", "PromptScreen", "StudyScreen", "show_message", "validate_eval"]
 
 
 def show_message(widget: Static, text: str) -> None:
@@ -82,90 +83,6 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-# What `nawt eval` uses when no strengths are given (nawt_core.sweeps.DEFAULT_STRENGTHS, which imports torch).
-DEFAULT_STRENGTHS = {
-    "absolute": "0,0.01,0.02,0.03,0.05,0.075,0.1",
-    "relative": "0,0.01,0.02,0.05,0.1,0.2",
-    "std": "0,0.05,0.1,0.2,0.3,0.5",
-}
-PERTURB_MODES = (
-    ("absolute: w + s·N(0,1) (the poster's)", "absolute"),
-    ("relative: w + s·max|W|·N(0,1)", "relative"),
-    ("std: w + s·std(W)·N(0,1)", "std"),
-)
-DEFAULT_BITS = "8,6,5,4,3,2"
-MIN_BITS, MAX_BITS = 1, 16
-
-
-def _split(text: str) -> list[str]:
-    return [t for t in text.replace(",", " ").split() if t]
-
-
-def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Dialog values to `nawt eval` options, and an error message per bad field.
-
-    robustness: mode, strengths (each a finite number >= 0; blank: the mode's default), trials >= 1;
-    quantization: bits (whole numbers 1-16), granularity, fold_bn; both: precision (auto, fp32 or bf16)."""
-    kind = values.get("kind")
-    out: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    if kind == "robustness":
-        mode = values.get("mode") or "absolute"
-        if mode not in DEFAULT_STRENGTHS:
-            errors["mode"] = "mode must be absolute, relative or std"
-        out["mode"] = mode
-        strengths: list[float] = []
-        for tok in _split(values.get("strengths") or ""):
-            try:
-                v = float(tok)
-            except ValueError:
-                errors["strengths"] = f"strengths must be numbers separated by commas (not {tok!r})"
-                break
-            if not (0 <= v < math.inf):
-                errors["strengths"] = f"strengths must be finite and ≥ 0 (not {tok})"
-                break
-            strengths.append(v)
-        out["strengths"] = sorted(set(strengths)) or None
-        raw = (values.get("trials") or "").strip()
-        try:
-            trials = int(raw)
-        except ValueError:
-            errors["trials"] = "trials must be a whole number ≥ 1"
-        else:
-            if not 1 <= trials <= 10000:
-                errors["trials"] = "trials must be between 1 and 10000"
-            out["trials"] = trials
-    elif kind == "quantization":
-        bits: list[int] = []
-        toks = _split(values.get("bits") or "")
-        if not toks:
-            errors["bits"] = f"give at least one bit width ({MIN_BITS}-{MAX_BITS})"
-        for tok in toks:
-            try:
-                b = int(tok)
-            except ValueError:
-                errors["bits"] = f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (not {tok!r})"
-                break
-            if not MIN_BITS <= b <= MAX_BITS:
-                errors["bits"] = f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (not {b})"
-                break
-            if b not in bits:
-                bits.append(b)
-        out["bits"] = sorted(bits, reverse=True)
-        gran = values.get("granularity") or "channel"
-        if gran not in ("channel", "tensor"):
-            errors["granularity"] = "granularity must be channel or tensor"
-        out["granularity"] = gran
-        out["fold_bn"] = bool(values.get("fold_bn"))
-    else:
-        errors["kind"] = "choose robustness or quantization"
-    precision = values.get("precision") or "auto"
-    if precision not in PRECISIONS:
-        errors["precision"] = "precision must be auto, fp32 or bf16"
-    out["precision"] = precision
-    return out, errors
-
-
 class EvalScreen(ModalScreen[dict | None]):
     """Choose an evaluation and its settings for the given runs; dismisses with the `nawt` args."""
 
@@ -186,13 +103,13 @@ class EvalScreen(ModalScreen[dict | None]):
                     value="robustness", allow_blank=False, id="eval-kind", compact=True,
                 )
                 yield Label("mode", classes="rob")
-                yield Select(list(PERTURB_MODES), value="absolute", allow_blank=False, id="eval-mode",
+                yield Select(list(MODE_CHOICES), value=MODE_CHOICES[0][1], allow_blank=False, id="eval-mode",
                              compact=True, classes="rob")
                 yield Label("strengths", classes="rob")
-                yield Input(DEFAULT_STRENGTHS["absolute"], placeholder="e.g. 0,0.02,0.05,0.1 (≥ 0)",
+                yield Input(DEFAULT_STRENGTHS[MODE_CHOICES[0][1]], placeholder="e.g. 0,0.02,0.05,0.1 (≥ 0)",
                             id="eval-strengths", compact=True, classes="rob")
                 yield Label("trials", classes="rob")
-                yield Input("10", placeholder="≥ 1 noisy copies per strength", id="eval-trials",
+                yield Input(DEFAULT_TRIALS, placeholder="≥ 1 noisy copies per strength", id="eval-trials",
                             type="integer", compact=True, classes="rob")
                 yield Label("bits", classes="quant")
                 yield Input(DEFAULT_BITS, placeholder="e.g. 8,6,4 (1-16)", id="eval-bits", compact=True,
@@ -295,8 +212,6 @@ class StudyScreen(ModalScreen[dict | None]):
 
     def _submit(self) -> None:
         name = self.query_one("#study-name", Input).value.strip()
-        import re
-
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
             self.query_one("#study-error", Static).update(
                 "a name is required: letters, digits, '-', '_' or '.', up to 64")

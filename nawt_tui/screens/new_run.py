@@ -3,117 +3,24 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from nawt_core.config import ARCHS, PRECISIONS, SCHEDULES
+from nawt_core import spec
 from nawt_core.runview import cifar_problem
 
-from ..data import METHODS
-from ..launch import LaunchResult, common_args, run_detached_cli, train_args
-from ..messages import ActionDone
+from .. import actions
+from ..launch import LaunchResult, common_args, train_args
+from ..train_form import FIELDS, SELECTS, layout, method_choices, method_options, option_help, validate
 from .dialogs import show_message
 
-DATASETS = (("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic"))
-DEVICES = (("auto", "auto"), ("cuda", "cuda"), ("cpu", "cpu"))
-# key, label, options (label, value), default, help
-SELECTS: dict[str, tuple[str, tuple[tuple[str, str], ...], str, str]] = {
-    "method": ("method", tuple((m, m) for m in METHODS), "standard", "training method"),
-    "dataset": ("dataset", DATASETS, "cifar10", "synthetic: offline, fast"),
-    "arch": ("arch", tuple((a, a) for a in ARCHS), "resnet20", "CIFAR ResNet depth"),
-    "device": ("device", DEVICES, "auto", "auto: cuda when present"),
-    "precision": ("precision", tuple((x, x) for x in PRECISIONS), "auto", "auto: bf16 if native"),
-    "schedule": ("lr schedule", tuple((x, x) for x in SCHEDULES), "cosine", "step: ×0.1 at 50%, 75%"),
-}
-# key, label, default, kind, help
-FIELDS: list[tuple[str, str, str, str, str]] = [
-    ("epochs", "epochs", "200", "int", "≥ 1"),
-    ("batch_size", "batch size", "128", "int", "1 … 65536"),
-    ("lr", "learning rate", "0.1", "float", "> 0"),
-    ("rho", "rho (SAM)", "0.05", "float", "≥ 0, sam / multistep-sam"),
-    ("stages", "stages", "3", "int", "≥ 1, multistep-sam: 0→rho"),
-    ("noise_sigma", "noise sigma", "0.1", "float", "≥ 0, naive-noise"),
-    ("noise_eta", "noise eta", "0.05", "float", "≥ 0, noise-injection"),
-    ("seed", "seed", "0", "int", "≥ 0"),
-    ("train_subset", "train subset", "", "int", "blank = all images"),
-    ("test_subset", "test subset", "", "int", "blank = all images"),
-]
-# the form, top to bottom: ("select"|"input"|"check"|"name", key)
-LAYOUT: list[tuple[str, str]] = [
-    ("select", "method"), ("select", "dataset"), ("folder", "cifar_dir"), ("select", "arch"), ("select", "device"),
-    ("select", "precision"), ("name", "name"), ("input", "epochs"), ("input", "batch_size"),
-    ("input", "lr"), ("select", "schedule"), ("input", "rho"), ("input", "stages"), ("check", "adaptive"),
-    ("input", "noise_sigma"), ("input", "noise_eta"), ("input", "seed"), ("input", "train_subset"),
-    ("input", "test_subset"),
-]
-USES = {"rho": ("sam", "multistep-sam"), "stages": ("multistep-sam",), "adaptive": ("sam", "multistep-sam"),
-        "noise_sigma": ("naive-noise",), "noise_eta": ("noise-injection",)}
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def validate(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Form values (strings; `adaptive` a bool) to typed values, and an error message per bad field."""
-    out: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    method = values.get("method") or ""
-    if method not in METHODS:
-        errors["method"] = "choose a method"
-    out["method"] = method
-    for key, (label, options, _default, _help) in SELECTS.items():
-        if key == "method":
-            continue
-        v = values.get(key) or None
-        if v is not None and v not in {value for _l, value in options}:
-            errors[key] = f"choose a {label}"
-        out[key] = v
-    out["adaptive"] = bool(values.get("adaptive")) and method in USES["adaptive"]
-    name = (values.get("name") or "").strip()
-    if name and not NAME_RE.match(name):
-        errors["name"] = "letters, digits, '-', '_', '.' (up to 64)"
-    out["name"] = name or None
-    for key, label, _default, kind, _help in FIELDS:
-        if key in USES and method not in USES[key]:
-            out[key] = None
-            continue
-        raw = (values.get(key) or "").strip()
-        if raw == "":
-            if key in ("train_subset", "test_subset"):
-                out[key] = None
-                continue
-            errors[key] = f"{label} is required"
-            continue
-        try:
-            v: Any = int(raw) if kind == "int" else float(raw)
-        except ValueError:
-            errors[key] = f"{label} must be {'a whole number' if kind == 'int' else 'a number'}"
-            continue
-        if kind == "float" and v != v:
-            errors[key] = f"{label} must be a number"
-            continue
-        if key == "epochs" and not 1 <= v <= 100000:
-            errors[key] = "epochs must be between 1 and 100000"
-        elif key == "batch_size" and not 1 <= v <= 65536:
-            errors[key] = "batch size must be between 1 and 65536"
-        elif key == "lr" and not 0 < v <= 10:
-            errors[key] = "learning rate must be > 0 (and ≤ 10)"
-        elif key in ("rho", "noise_sigma", "noise_eta") and not 0 <= v <= 10:
-            errors[key] = f"{label} must be between 0 and 10"
-        elif key == "stages" and not 1 <= v <= 1000:
-            errors[key] = "stages must be between 1 and 1000"
-        elif key == "seed" and not 0 <= v < 2**32:
-            errors[key] = "seed must be between 0 and 2^32-1"
-        elif key in ("train_subset", "test_subset") and v < 1:
-            errors[key] = f"{label} must be ≥ 1 (or blank for all)"
-        out[key] = v
-    return out, errors
-
+__all__ = ["FIELDS", "SELECTS", "NewRunScreen", "validate"]
 
 class NewRunScreen(ModalScreen[LaunchResult | None]):
     BINDINGS = [
@@ -157,9 +64,10 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
             yield Label("New training run  (nawt train --detach)", classes="dialog-title")
             with VerticalScroll(id="new-run-scroll"):
                 with Grid(id="new-run-grid"):
-                    for what, key in LAYOUT:
+                    for what, key in layout():
                         if what == "select":
                             label, options, default, help_ = SELECTS[key]
+                            options = method_choices() if key == "method" else options
                             yield Label(label)
                             yield Select(list(options), value=default, allow_blank=False, id=f"f-{key}",
                                          compact=True)
@@ -172,10 +80,18 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                             yield Label("dataset folder")
                             yield Input(self.default_folder(), placeholder="folder holding cifar-10-batches-py",
                                         id="f-cifar_dir", compact=True)
-                        elif what == "check":
-                            help_ = "ASAM (sam, multistep-sam)"
-                            yield Label("adaptive")
-                            yield Checkbox("--adaptive", id="f-adaptive", compact=True)
+                        elif what == "option":
+                            o = spec.OPTIONS[key]
+                            help_ = option_help(o)
+                            yield Label(o.title)
+                            if o.kind is bool:
+                                yield Checkbox(o.flag, bool(o.default), id=f"f-{key}", tooltip=o.help,
+                                               compact=True)
+                            else:
+                                default = ",".join(f"{x:g}" for x in o.default) if o.kind is list else str(o.default)
+                                yield Input(default, placeholder="default" if o.kind is list else help_,
+                                            id=f"f-{key}", type="integer" if o.kind is int else "text",
+                                            tooltip=o.help, compact=True)
                         else:
                             _key, label, default, kind, help_ = fields[key]
                             yield Label(label)
@@ -221,20 +137,21 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
             v = self.query_one(f"#f-{key}", Select).value
             vals[key] = "" if v is Select.BLANK else str(v)
         vals["name"] = self.query_one("#f-name", Input).value
-        vals["adaptive"] = self.query_one("#f-adaptive", Checkbox).value
         for key, *_ in FIELDS:
             vals[key] = self.query_one(f"#f-{key}", Input).value
+        for o in method_options():
+            vals[o.name] = self.query_one(f"#f-{o.name}").value
         return vals
 
     @on(Select.Changed, "#f-method")
     def _sync_method(self) -> None:
         method = self.query_one("#f-method", Select).value
-        for key, methods in USES.items():
-            self.query_one(f"#f-{key}").disabled = method not in methods
+        for o in method_options():
+            self.query_one(f"#f-{o.name}").disabled = method not in spec.uses(o.name)
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        for key, *_ in FIELDS:
-            self.query_one(f"#f-{key}", Input).set_class(key in errors, "-invalid")
+        for key in [f[0] for f in FIELDS] + [o.name for o in method_options()]:
+            self.query_one(f"#f-{key}").set_class(key in errors, "-invalid")
         self.query_one("#f-name", Input).set_class("name" in errors, "-invalid")
         self._message("\n".join(f"✗ {m}" for m in errors.values()))
 
@@ -262,22 +179,14 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self._message("launching…")
         self._launch(args)
 
-    @work(thread=True, exit_on_error=False, group="launch")
     def _launch(self, args: list[str]) -> None:
-        res = run_detached_cli(args)
-        self.app.call_from_thread(self._launched, res)
+        actions.launch(self.app, args, self._launched)
 
     def _launched(self, res: LaunchResult) -> None:
         self.launching = False
         if not res.ok:
             self._message(f"✗ {res.message}")
             return
-        from .runs import RunsScreen
-
-        for s in self.app.screen_stack:
-            if isinstance(s, RunsScreen):
-                s.post_message(ActionDone(f"started run {res.run_id}: {res.message}"
-                                          if res.run_id is not None else res.message, True, res.run_id))
         self.dismiss(res)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
@@ -12,30 +10,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
-from nawt_core.runview import differing_keys, settings_text
+from nawt_core import spec
 
-from .. import columns
-from ..data import CSV_FIELDS, METHODS, STATUS_FILTERS, DataError, RunView, progress_bar
-from ..launch import delete_run, run_detached_cli, spawn_background, stop_run
+from .. import actions
+from ..data import STATUS_FILTERS, DataError, RunView
 from ..messages import ActionDone, RunsLoaded
-from .dialogs import ConfirmScreen, EvalScreen, PromptScreen, StudyScreen
-
-BAR_WIDTH = 7
-
-
-def status_style(app: Any, status: str) -> str:
-    theme = app.current_theme
-    return {
-        "running": f"bold {theme.success or 'green'}",
-        "queued": theme.secondary or "blue",
-        "completed": theme.primary or "blue",
-        "failed": f"bold {theme.error or 'red'}",
-        "stale": f"bold {theme.warning or 'yellow'}",
-        "interrupted": theme.warning or "yellow",
-        "stopping": f"italic {theme.warning or 'yellow'}",
-    }.get(status, "")
+from ..widgets.runs_table import RunsTable
+from .compare import CompareScreen
+from .detail import DetailScreen
+from .diff import DiffScreen
+from .new_run import NewRunScreen
+from .overlay import OverlayScreen
 
 
 class RunsScreen(Screen):
@@ -65,22 +52,13 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__(id="runs-screen")
-        self.views: dict[int, RunView] = {}
-        self._cells: dict[str, dict[str, Text]] = {}
-        self.marked: set[int] = set()
         self.text_filter = ""
         self.method_filter: str | None = None
         self.status_filter: str | None = None
-        self.sort_column = "id"
-        self.sort_reverse = True
         self.error: str | None = None
         self.loaded = False
         self._loading = False
-        self._focus_run: int | None = None
         self._timer: Any = None
-        self.last_spawn_args: list[str] | None = None
-        self.plan: list[tuple[str, int]] = []  # (column, width) shown at this terminal width
-        self.differ_keys: list[str] = []  # settings that differ between the shown runs
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -88,19 +66,20 @@ class RunsScreen(Screen):
         with Horizontal(id="filter-bar"):
             yield Input(placeholder="/ filter: name, method, study, tag:NAME…", id="filter-input")
             yield Static("", id="filter-state")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table")
         yield Static("", id="empty-note")
         yield Static("connecting…", id="status-line")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = self.app.source.display_url
-        self._relayout([])
+        self.table.relayout([])
         self._update_filter_state()
-        self.query_one(DataTable).focus()
+        self.table.focus()
         self.refresh_runs()
         self._timer = self.set_interval(self.app.refresh_interval, self.refresh_runs)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self._rerender_all())
+        self.app.runs_changed.subscribe(self, self._runs_changed)
 
     def on_screen_suspend(self) -> None:
         if self._timer is not None:
@@ -112,8 +91,25 @@ class RunsScreen(Screen):
             self.refresh_runs()
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#runs-table", DataTable)
+    def table(self) -> RunsTable:
+        return self.query_one("#runs-table", RunsTable)
+
+    @property
+    def views(self) -> dict[int, RunView]:
+        return self.table.views
+
+    @property
+    def marked(self) -> set[int]:
+        return self.table.marked
+
+    def cursor_run_id(self) -> int | None:
+        return self.table.cursor_run_id()
+
+    def move_to_run(self, run_id: int) -> None:
+        self.table.move_to_run(run_id)
+
+    def visible_views(self) -> list[RunView]:
+        return self.table.visible_views()
 
     # ------------------------------------------------------------ loading
     def refresh_runs(self) -> None:
@@ -157,78 +153,8 @@ class RunsScreen(Screen):
                        for word in self.text_filter.lower().split())
         return True
 
-    def visible_views(self) -> list[RunView]:
-        """The rows in table order (what export writes)."""
-        table = self.table
-        out = []
-        for row in table.ordered_rows:
-            v = self.views.get(int(row.key.value))
-            if v is not None:
-                out.append(v)
-        return out
-
-    def render_cells(self, v: RunView) -> dict[str, Text]:
-        text = v.cell_text()
-        status = "stopping" if v.stop_requested and v.live else v.status
-        theme = self.app.current_theme
-        text["settings"] = settings_text(dict(v.settings), self.differ_keys) or "—"
-        cells: dict[str, Text] = {}
-        for key in columns.ORDER:
-            cells[key] = Text(text[key], no_wrap=True, overflow="ellipsis")
-        mark = "●" if v.id in self.marked else " "
-        cells["id"] = Text.assemble((mark, theme.accent or "magenta"), f"{v.id:>3}")
-        cells["status"] = Text(status, style=status_style(self.app, status))
-        for key in ("acc", "best", "loss", "ips", "elapsed", "eta"):
-            cells[key].justify = "right"
-        bar_style = theme.primary or "blue"
-        if v.status in ("stale", "failed"):
-            bar_style = theme.error or "red"
-        elif v.status == "running":
-            bar_style = theme.success or "green"
-        frac = v.fraction
-        cells["progress"] = Text.assemble(
-            (progress_bar(frac, BAR_WIDTH), bar_style), f" {v.epoch}/{v.epochs}",
-            no_wrap=True, overflow="ellipsis",
-        )
-        return cells
-
     def apply_views(self, views: list[RunView]) -> None:
-        """Adds, removes and updates rows in place: the cursor stays on its run."""
-        table = self.table
-        self.views = {v.id: v for v in views}
-        self.marked &= set(self.views)
-        cursor_key = self.cursor_run_id()
-        visible = [v for v in views if self.matches(v)]
-        self.differ_keys = differing_keys([dict(v.settings) for v in visible])
-        if self._relayout(visible):
-            self._cells = {}
-        want = {str(v.id) for v in visible}
-        existing = {row_key.value for row_key in table.rows}
-        resort = False
-        for key in existing - want:
-            table.remove_row(key)
-            self._cells.pop(key, None)
-            resort = True
-        for v in visible:
-            key = str(v.id)
-            cells = self.render_cells(v)
-            if key not in existing:
-                table.add_row(*[cells[k] for k, _w in self.plan], key=key)
-                self._cells[key] = cells
-                resort = True
-                continue
-            old = self._cells[key]
-            for col, _w in self.plan:
-                if old.get(col) != cells[col]:
-                    table.update_cell(key, col, cells[col])
-                    if col == self.sort_column:
-                        resort = True
-            self._cells[key] = cells
-        if resort:
-            self.apply_sort(keep=cursor_key)
-        if self._focus_run is not None and str(self._focus_run) in want:
-            self.move_to_run(self._focus_run)
-            self._focus_run = None
+        visible = self.table.apply_views(views, self.matches)
         empty = self.query_one("#empty-note", Static)
         if not views:
             empty.update("No runs yet. Press [b]n[/b] to start a training, or run "
@@ -238,7 +164,7 @@ class RunsScreen(Screen):
         empty.display = not visible
 
     def _rerender_all(self) -> None:
-        self._cells = {k: {} for k in self._cells}
+        self.table.forget_cells()
         self.apply_views(list(self.views.values()))
 
     def rebuild_rows(self) -> None:
@@ -247,63 +173,9 @@ class RunsScreen(Screen):
         self._update_filter_state()
         self._update_status_line()
 
-    def cursor_run_id(self) -> int | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return int(key.value) if key.value is not None else None
-
-    def move_to_run(self, run_id: int) -> None:
-        table = self.table
-        try:
-            index = table.get_row_index(str(run_id))
-        except Exception:
-            return
-        table.move_cursor(row=index, animate=False)
-
-    def apply_sort(self, keep: int | None = None) -> None:
-        table = self.table
-        col = self.sort_column
-        views = self.views
-        table.sort("id", key=lambda cell: views[int(str(cell).strip(" ●"))].sort_value(col)
-                   if int(str(cell).strip(" ●")) in views else (True, 0, 0),
-                   reverse=self.sort_reverse)
-        if keep is not None:
-            self.move_to_run(keep)
-
-    def _relayout(self, visible: list[RunView]) -> bool:
-        """Sizes the columns to the terminal; True when they changed (the rows are then re-added)."""
-        natural = {"name": max([len(v.name) for v in visible] + [4]),
-                   "settings": max([len(settings_text(dict(v.settings), self.differ_keys)) for v in visible] + [1]),
-                   "study": max([len(v.study or "") for v in visible] + [1]),
-                   "tags": max([len(" ".join(v.tags)) for v in visible] + [1])}
-        plan = columns.plan(self.app.size.width, natural)
-        if plan == self.plan:
-            return False
-        self.plan = plan
-        table = self.table
-        table.clear(columns=True)
-        for key, width in plan:
-            table.add_column(columns.LABELS[key], key=key, width=width)
-        if self.sort_column not in dict(plan):
-            self.sort_column, self.sort_reverse = "id", True
-        self._update_headers()
-        return True
-
     def on_resize(self) -> None:
         if self.loaded:
             self.apply_views(sorted(self.views.values(), key=lambda v: v.id))
-
-    def _update_headers(self) -> None:
-        table = self.table
-        for key, _w in self.plan:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(columns.LABELS[key] + arrow)
-        table.refresh()
 
     def _update_filter_state(self) -> None:
         parts = []
@@ -336,17 +208,8 @@ class RunsScreen(Screen):
         line.update(" · ".join(parts))
 
     # ------------------------------------------------------------ events
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: RunsTable.RowSelected) -> None:
         self.action_open_detail()
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
-        if key == self.sort_column:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_column, self.sort_reverse = key, False
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -357,19 +220,14 @@ class RunsScreen(Screen):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
-    def on_action_done(self, message: ActionDone) -> None:
-        self.app.notify(message.message, severity="information" if message.ok else "error",
-                        timeout=6 if message.ok else 10)
-        if message.run_id is not None:
-            self._focus_run = message.run_id
+    def _runs_changed(self, done: ActionDone) -> None:
+        if done.deleted is not None:
+            self.marked.discard(done.deleted)
+        if done.run_id is not None:
+            self.table.focus_run = done.run_id
         self.refresh_runs()
-        from .detail import DetailScreen
 
-        for s in self.app.screen_stack:  # a started evaluation shows in the open run detail at once
-            if isinstance(s, DetailScreen):
-                s.reload()
-
-    # ------------------------------------------------------------ actions
+    # ------------------------------------------------------------ actions (the work: nawt_tui.actions)
     def _target_ids(self) -> list[int]:
         if self.marked:
             return sorted(self.marked)
@@ -380,23 +238,22 @@ class RunsScreen(Screen):
         rid = self.cursor_run_id()
         return self.views.get(rid) if rid is not None else None
 
+    def _on_cursor(self, action: Callable[[Any, RunView], None]) -> None:
+        v = self._cursor_view()
+        if v is not None:
+            action(self.app, v)
+
     def action_open_detail(self) -> None:
         rid = self.cursor_run_id()
         if rid is None:
             self.app.bell()
             return
-        from .detail import DetailScreen
-
         self.app.push_screen(DetailScreen(rid))
 
     def action_new_run(self) -> None:
-        from .new_run import NewRunScreen
-
         self.app.push_screen(NewRunScreen())
 
     def action_compare(self) -> None:
-        from .compare import CompareScreen
-
         ids = sorted(self.marked) or [v.id for v in self.visible_views()]
         self.app.push_screen(CompareScreen(run_ids=ids))
 
@@ -404,55 +261,38 @@ class RunsScreen(Screen):
         if len(self.marked) != 2:
             self.app.notify("mark two runs (space) to see their differences", severity="warning")
             return
-        from .diff import DiffScreen
-
         self.app.push_screen(DiffScreen(*sorted(self.marked)))
 
     def action_overlay(self) -> None:
         ids = sorted(self.marked) or [v.id for v in self.visible_views()]
-        if not ids:
-            return
-        from .overlay import OverlayScreen
-
-        self.app.push_screen(OverlayScreen(ids))
+        if ids:
+            self.app.push_screen(OverlayScreen(ids))
 
     def action_tags(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
+        self._on_cursor(actions.tags)
 
-        def done(text: str | None) -> None:
-            if text is not None:
-                self._do_tags(v.id, text)
+    def action_stop(self) -> None:
+        self._on_cursor(actions.stop)
 
-        self.app.push_screen(PromptScreen(f"Tags of run #{v.id} (space-separated; empty clears)",
-                                          " ".join(v.tags), "e.g. baseline poster", allow_empty=True), done)
+    def action_resume(self) -> None:
+        self._on_cursor(actions.resume)
 
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_tags(self, run_id: int, text: str) -> None:
-        from nawt_core.runview import check_tag
+    def action_delete(self) -> None:
+        self._on_cursor(actions.delete)
 
-        try:
-            tags = list(dict.fromkeys(check_tag(t) for t in text.split()))
-            self.app.source.set_tags(run_id, tags)
-        except Exception as e:
-            self.post_message(ActionDone(f"tags not changed: {e}", ok=False))
-        else:
-            self.post_message(ActionDone(f"run {run_id} tags: {' '.join(tags) or '(none)'}"))
+    def action_evaluate(self) -> None:
+        ids = self._target_ids()
+        actions.evaluate(self.app, ids, {i: self.views[i].stored_status for i in ids})
+
+    def action_study(self) -> None:
+        actions.study(self.app)
+
+    def action_export(self) -> None:
+        actions.export(self.app, self.visible_views())
 
     def action_mark(self) -> None:
-        rid = self.cursor_run_id()
-        if rid is None:
-            return
-        self.marked ^= {rid}
-        v = self.views[rid]
-        cells = self.render_cells(v)
-        self.table.update_cell(str(rid), "id", cells["id"])
-        self._cells[str(rid)]["id"] = cells["id"]
+        self.table.toggle_mark()
         self._update_filter_state()
-        table = self.table
-        if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
 
     def action_filter(self) -> None:
         self.query_one("#filter-input", Input).focus()
@@ -473,7 +313,7 @@ class RunsScreen(Screen):
         self.table.focus()
 
     def action_cycle_method(self) -> None:
-        order = [None, *METHODS]
+        order = [None, *spec.method_names()]
         self.method_filter = order[(order.index(self.method_filter) + 1) % len(order)]
         self.rebuild_rows()
 
@@ -483,148 +323,10 @@ class RunsScreen(Screen):
         self.rebuild_rows()
 
     def action_cycle_sort(self) -> None:
-        keys = [k for k, _w in self.plan]
-        i = keys.index(self.sort_column) if self.sort_column in keys else -1
-        self.sort_column = keys[(i + 1) % len(keys)]
-        self.sort_reverse = False
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
+        table = self.table
+        keys = [k for k, _w in table.plan]
+        i = keys.index(table.sort_column) if table.sort_column in keys else -1
+        table.sort_by(keys[(i + 1) % len(keys)], False)
 
     def action_reverse_sort(self) -> None:
-        self.sort_reverse = not self.sort_reverse
-        self._update_headers()
-        self.apply_sort(keep=self.cursor_run_id())
-
-    def action_stop(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status not in ("running", "queued"):
-            self.app.notify(f"run {v.id} is {v.status}; only a running or queued run can be stopped",
-                            severity="warning")
-            return
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._do_stop(v.id)
-
-        self.app.push_screen(ConfirmScreen(
-            "Stop run", f"Stop run #{v.id} ({v.name or v.method})?\nIt finishes its current step, "
-            "saves a checkpoint and becomes [b]interrupted[/b]; resume it later with r.", "Stop"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_stop(self, run_id: int) -> None:
-        src = self.app.source
-        try:
-            msg = stop_run(src.store(), run_id, src.host, src.now())
-        except Exception as e:
-            self.post_message(ActionDone(f"stop failed: {e}", ok=False))
-        else:
-            self.post_message(ActionDone(msg))
-
-    def action_resume(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status not in ("interrupted", "stale", "failed"):
-            self.app.notify(f"run {v.id} is {v.status}; only an interrupted, stale or failed run "
-                            "can be resumed", severity="warning")
-            return
-        self.app.notify(f"resuming run {v.id}…")
-        self._do_resume(v.id)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_resume(self, run_id: int) -> None:
-        src = self.app.source
-        res = run_detached_cli(["train", "--resume", str(run_id), *src.cli_args(), "--detach"])
-        self.post_message(ActionDone(f"resumed run {run_id}" if res.ok else res.message, res.ok))
-
-    def action_evaluate(self) -> None:
-        ids = self._target_ids()
-        if not ids:
-            return
-        not_done = [i for i in ids if self.views[i].stored_status != "completed"]
-        if not_done:  # `nawt eval` refuses a run that has not finished training
-            self.app.notify(f"run {not_done[0]} has not finished training; evaluate it once it has "
-                            "completed", severity="warning")
-            return
-        self.open_eval_dialog(ids)
-
-    def open_eval_dialog(self, ids: list[int]) -> None:
-        def done(choice: dict | None) -> None:
-            if choice:
-                self._do_spawn(choice["args"], "eval")
-
-        self.app.push_screen(EvalScreen(ids), done)
-
-    def action_study(self) -> None:
-        def done(choice: dict | None) -> None:
-            if choice:
-                self._do_spawn(["study", "--preset", choice["preset"], "--name", choice["name"]],
-                               f"study-{choice['name']}")
-
-        self.app.push_screen(StudyScreen(classes="dialog-screen"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_spawn(self, args: list[str], tag: str) -> None:
-        src = self.app.source
-        self.last_spawn_args = [*args, *src.cli_args()]
-        res = spawn_background(self.last_spawn_args, src.data_dir, tag)
-        self.post_message(ActionDone(res.message, res.ok))
-
-    def action_export(self) -> None:
-        stamp = self.app.source.now().strftime("%Y%m%d-%H%M%S")
-        default = str(Path(self.app.source.data_dir) / f"runs-{stamp}.csv")
-
-        def done(path: str | None) -> None:
-            if path:
-                self._do_export(path, self.visible_views())
-
-        self.app.push_screen(PromptScreen("Export the table to CSV", default, "path/to/file.csv"), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_export(self, path: str, views: list[RunView]) -> None:
-        try:
-            p = Path(path).expanduser()
-            p.parent.mkdir(parents=True, exist_ok=True)
-            write_csv(p, views)
-        except OSError as e:
-            self.post_message(ActionDone(f"export failed: {e.strerror or e}: {path}", ok=False))
-        else:
-            self.post_message(ActionDone(f"exported {len(views)} runs to {p}"))
-
-    def action_delete(self) -> None:
-        v = self._cursor_view()
-        if v is None:
-            return
-        if v.status == "running":
-            self.app.notify(f"run {v.id} is running: stop it first (x)", severity="warning")
-            return
-        where = f"\nIts folder {v.run_dir} is removed too." if v.run_dir else ""
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._do_delete(v.id)
-
-        self.app.push_screen(ConfirmScreen(
-            "Delete run", f"Delete run #{v.id} ({v.name or v.method}, {v.status}) and all its "
-            f"metrics and evaluations?{where}\nThis cannot be undone.", "Delete", danger=True), done)
-
-    @work(thread=True, exit_on_error=False, group="actions")
-    def _do_delete(self, run_id: int) -> None:
-        src = self.app.source
-        try:
-            msg = delete_run(src.store(), run_id, src.host, src.data_dir, src.now())
-        except Exception as e:
-            self.post_message(ActionDone(f"delete failed: {e}", ok=False))
-        else:
-            self.marked.discard(run_id)
-            self.post_message(ActionDone(msg))
-
-
-def write_csv(path: Path, views: list[RunView]) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(CSV_FIELDS))
-        w.writeheader()
-        for v in views:
-            w.writerow(v.csv_row())
+        self.table.sort_by(self.table.sort_column, not self.table.sort_reverse)

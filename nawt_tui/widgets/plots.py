@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from nawt_core import spec
+
 # Distinct plotext colours, readable on dark and light backgrounds.
 COLORS = ("blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "yellow+", "gray")
-METHOD_COLORS = {
-    "standard": "blue+",
-    "naive-noise": "red+",
-    "noise-injection": "magenta+",
-    "sam": "green+",
-    "multistep-sam": "orange+",
-}
+
+
+def method_colour(method: str, i: int = 0) -> str | tuple[int, int, int]:
+    """The method's colour from its spec (as in the figures), as plotext RGB; else the i-th of COLORS."""
+    hex_ = spec.colour(method)
+    if not hex_:
+        return COLORS[i % len(COLORS)]
+    return (int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16))
 
 
 class LinePlot(PlotextPlot):

@@ -1,0 +1,86 @@
+"""The evaluate dialog's choices and checks, from nawt_core.evalspec (what `nawt eval` itself checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nawt_core import evalspec
+from nawt_core.config import PRECISIONS
+from nawt_core.errors import NawtError
+
+MODE_CHOICES = tuple((evalspec.MODE_LABELS.get(m, m), m) for m in evalspec.MODES)
+
+
+def numbers_text(values: list[Any]) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+DEFAULT_STRENGTHS = {m: numbers_text(evalspec.DEFAULT_STRENGTHS[m]) for m in evalspec.MODES}
+DEFAULT_BITS = numbers_text(evalspec.DEFAULT_BITS)
+DEFAULT_TRIALS = str(evalspec.DEFAULT_TRIALS)
+
+
+def _split(text: str) -> list[str]:
+    return [t for t in text.replace(",", " ").split() if t]
+
+
+def _numbers(text: str, what: str) -> tuple[list[float], str | None]:
+    out = []
+    for tok in _split(text):
+        try:
+            out.append(float(tok))
+        except ValueError:
+            return out, f"{what} must be numbers separated by commas (not {tok!r})"
+    return out, None
+
+
+def _why(check: Any, *args: Any) -> str | None:
+    try:
+        check(*args)
+    except NawtError as e:
+        return str(e)
+    return None
+
+
+def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dialog values to `nawt eval` options, and an error message per bad field.
+
+    robustness: mode, strengths (blank: the mode's default), trials; quantization: bits, granularity,
+    fold_bn; both: precision. The bounds are evalspec's, as `nawt eval` checks them."""
+    kind = values.get("kind")
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if kind == "robustness":
+        out["mode"] = mode = values.get("mode") or evalspec.MODES[0]
+        strengths, err = _numbers(values.get("strengths") or "", "strengths")
+        raw = (values.get("trials") or "").strip()
+        try:
+            trials = int(raw)
+        except ValueError:
+            errors["trials"] = "trials must be a whole number ≥ 1"
+        else:
+            out["trials"] = trials
+            if why := _why(evalspec.check_robustness, evalspec.MODES[0], (), trials):
+                errors["trials"] = why
+        out["strengths"] = sorted(set(strengths)) or None
+        if why := err or _why(evalspec.check_robustness, evalspec.MODES[0], strengths):
+            errors["strengths"] = why if why.startswith("strengths") else f"strengths: {why}"
+        if why := _why(evalspec.check_mode, mode):
+            errors["mode"] = why
+    elif kind == "quantization":
+        bits, err = _numbers(values.get("bits") or "", "bits")
+        try:
+            out["bits"] = sorted(set(evalspec.check_bits(bits)), reverse=True)
+        except NawtError as e:
+            errors["bits"] = err or str(e)
+        out["granularity"] = gran = values.get("granularity") or evalspec.GRANULARITIES[0]
+        if why := _why(evalspec.check_quantization, [evalspec.MAX_BITS], gran):
+            errors["granularity"] = why
+        out["fold_bn"] = bool(values.get("fold_bn"))
+    else:
+        errors["kind"] = "choose robustness or quantization"
+    precision = values.get("precision") or "auto"
+    if precision not in PRECISIONS:
+        errors["precision"] = f"precision must be one of {', '.join(PRECISIONS)}"
+    out["precision"] = precision
+    return out, errors
