@@ -47,6 +47,7 @@ from . import spec
 from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode
+from .hardware import device_kind
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
@@ -236,13 +237,11 @@ _DEFAULTS = TrainConfig().to_dict()
 
 
 def device_type(run: Run) -> str:
-    """cpu or cuda, from the device the run trained on (its label names a CPU
-    as ``cpu (...)`` and a GPU by its model name)."""
-    dev = (run.device or "").strip()
-    if not dev:
-        dev = str((run.config or {}).get("device", ""))
-        return "" if dev in ("", "auto") else dev.split(":")[0]
-    return "cpu" if dev.startswith("cpu") else ("mps" if dev.startswith("mps") else "cuda")
+    """cpu or cuda: from the device label the run trained on, else its config."""
+    if (run.device or "").strip():
+        return device_kind(run.device)
+    dev = str((run.config or {}).get("device", ""))
+    return "" if dev in ("", "auto") else dev.split(":")[0]
 
 
 def data_kind(source: str | None) -> str:

@@ -77,6 +77,20 @@ class HardwareFacts:
         return d
 
 
+def device_kind(label: str) -> str:
+    """cpu or cuda, from a stored device label: today's ('… · sm_90 · cuda:0' or
+    'AMD EPYC · 2 threads · …') and older ones ('cpu (2 threads, AVX512)', or a
+    GPU's bare model name). '' when there is no label."""
+    label = (label or "").strip()
+    if not label:
+        return ""
+    if " · cuda:" in label or label.startswith("cuda"):
+        return "cuda"
+    if label.startswith("cpu") or " thread" in label:
+        return "cpu"
+    return "cuda"  # an older GPU label: the model name alone
+
+
 def read_cpu_info(path: str | os.PathLike = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
     """(model name, flags) of the first processor in ``path``; ('', {}) where it
     cannot be read (not Linux): then auto keeps fp32 on the CPU."""

@@ -225,3 +225,26 @@ def test_tui_forms_offer_precision_and_pass_it_on():
     assert "precision" in errors
     opts, _ = validate_eval({"kind": "robustness", "trials": "2"})
     assert opts["precision"] == "auto"  # a blank choice is the default
+
+
+def test_device_kind_reads_every_label_nawt_has_stored():
+    from nawt_core.hardware import HardwareFacts, device_kind
+
+    cpu = HardwareFacts("cpu", cpu_model="AMD EPYC", cpu_flags=frozenset({"avx512_bf16"}), threads=2)
+    gpu = HardwareFacts("cuda", gpu_name="NVIDIA H100 80GB HBM3", capability=(9, 0), index=3)
+    assert device_kind(cpu.label()) == "cpu" and device_kind(gpu.label()) == "cuda"
+    assert device_kind("cpu (2 threads, AVX512)") == "cpu"  # labels stored before the hardware facts
+    assert device_kind("NVIDIA GeForce RTX 3090") == "cuda"
+    assert device_kind("") == ""
+
+
+def test_compare_groups_cpu_runs_as_cpu(store, tiny_cfg, data_dir):
+    from nawt_core.compare import compare
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
+
+    run = create_run(store, tiny_cfg(epochs=1), data_dir)
+    execute(store, run.id)
+    c = compare(store, all_runs=True)
+    assert [g.settings["device"] for g in c.groups] == ["cpu"]
+    assert [t["device"] for t in c.timing] == ["cpu"]
