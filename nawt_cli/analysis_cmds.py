@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
+from rich import box
 from rich.table import Table
 
 from nawt_core import evalspec as E
@@ -226,7 +227,12 @@ def comparison_tables(comp) -> list[Table]:
         for c in names:
             if c == "settings" and not show_group:
                 continue
-            t.add_column(c, justify="left" if c in ("method", "settings", "run ids", "device") else "right")
+            if c == "method":  # never cut a method's name: the other columns wrap instead
+                width = max([len(c)] + [len(r["method"]) for r in comp.accuracy + comp.timing])
+                t.add_column(c, no_wrap=True, min_width=width)
+                continue
+            t.add_column(c, justify="left" if c in ("settings", "run ids", "device") else "right",
+                         overflow="fold")  # a narrow terminal wraps a number, never cuts it
 
     def row(t: Table, method: str, group: str, *cells: str) -> None:
         t.add_row(method, *([group or "-"] if show_group else []), *cells)
@@ -237,15 +243,15 @@ def comparison_tables(comp) -> list[Table]:
         row(t, a["method"], a["group"], str(a["n"]), _pct(a["mean"], a["std"]), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
-    t = Table(title="Training time (evaluation excluded): median epoch x epochs, and the total; "
-                    "ratio to standard of the same settings")
-    cols(t, ["method", "settings", "runs", "epochs", "epoch s median (min-max)", "median x epochs", "total s",
-             "load", "ratio", "device"])
+    t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
+                    "the total; load average; ratio to standard of the same settings",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # 11 columns: fits 80 without rules
+    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "×ep s", "total", "load", "ratio", "device"])
     for r in comp.timing:
-        spread = "-" if r["epoch_median"] is None else \
-            f"{r['epoch_median']:.1f} ({r['epoch_min']:.1f}-{r['epoch_max']:.1f})"
+        median, spread = ("-", "-") if r["epoch_median"] is None else \
+            (f"{r['epoch_median']:.1f}", f"{r['epoch_min']:.1f}-{r['epoch_max']:.1f}")
         ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}" + ("!" if r["load_flag"] else "")
-        row(t, r["method"], r["group"], str(r["n"]), str(r["epochs"]), spread, _secs(r["median_time"]),
+        row(t, r["method"], r["group"], str(r["n"]), str(r["epochs"]), median, spread, _secs(r["median_time"]),
             _secs(r["train_seconds"]), "-" if r["load_avg"] is None else f"{r['load_avg']:.1f}", ratio,
             r["device"] or "-")
     tables.append(t)
@@ -264,7 +270,7 @@ def comparison_tables(comp) -> list[Table]:
         tables.append(t)
     if comp.quantization:
         t = Table(title="Accuracy (%) with quantized weights, per bit width")
-        cols(t, ["method", "settings", "runs", "fp32"])
+        cols(t, ["method", "settings", "runs", "unquantized"])
         for b in comp.bits:
             t.add_column(f"{b}-bit", justify="right")
         for q in comp.quantization:
