@@ -11,7 +11,10 @@ stopped: finished runs and sweeps are found in the store, an interrupted run
 resumes from its last completed epoch.
 
 Presets
-- ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods.
+- ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods,
+  3 seeds each (so differences come with confidence intervals).
+- ``cpu``: sized for a 2-core CPU (about 1-2 hours) yet on all the data: 10
+  epochs on all 50,000 images, 10 trials per strength, 8...2 bits.
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
 - ``smoke``: a few minutes on 2 CPU cores: 3 epochs on 8,000 training and
   1,000 test images of CIFAR-10; 2 trials per strength.
@@ -40,9 +43,15 @@ from .store import Run, Store, effective_status, utcnow
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "train": {"epochs": 200, "train_subset": None, "test_subset": None},
-        "seeds": 1,
+        "seeds": 3,
         "robustness": {"mode": "absolute", "strengths": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "trials": 10},
         "quantization": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},
+    },
+    "cpu": {
+        "train": {"epochs": 10, "train_subset": None, "test_subset": None},
+        "seeds": 1,
+        "robustness": {"mode": "absolute", "strengths": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "trials": 10},
+        "quantization": {"bits": [8, 7, 6, 5, 4, 3, 2], "granularity": "channel"},
     },
     "quick": {
         "train": {"epochs": 30, "train_subset": None, "test_subset": None},

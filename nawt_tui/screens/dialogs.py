@@ -201,8 +201,9 @@ class StudyScreen(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Start a study", classes="dialog-title")
-            yield Select([("smoke (3 epochs, CIFAR-10 subset)", "smoke"), ("quick (30 epochs, CIFAR-10)", "quick"),
-                          ("paper (200 epochs, the poster's full study)", "paper")],
+            yield Select([("smoke (3 epochs, CIFAR-10 subset)", "smoke"), ("cpu (10 epochs, all CIFAR-10: 1-2 h on 2 cores)", "cpu"),
+                          ("quick (30 epochs, CIFAR-10)", "quick"),
+                          ("paper (200 epochs x 3 seeds, the poster's study)", "paper")],
                          value="smoke", allow_blank=False, id="study-preset")
             yield Input(placeholder="study name (letters, digits, - _)", id="study-name")
             yield Static("", id="study-error", classes="form-error")
