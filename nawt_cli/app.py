@@ -46,10 +46,10 @@ PrecisionOpt = Annotated[str, typer.Option(
                         "or a CPU with avx512_bf16/amx_bf16; else fp32), fp32 or bf16 (autocast)")]
 
 
-def open_store(db: str | None, data_dir: Path, *, create: bool = True):
+def open_store(db: str | None, data_dir: Path, *, create: bool = True, upgrade: bool = True):
     from nawt_core.store import Store, default_url
 
-    return Store(db or default_url(data_dir), create=create)
+    return Store(db or default_url(data_dir), create=create, upgrade=upgrade)
 
 
 def print_json(obj: Any) -> None:

@@ -16,11 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, Column, event, inspect, literal, text
+from sqlalchemy import JSON, Column, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
+from . import migrate
 from .errors import NawtError
 from .failures import short
 from .status import Status
@@ -206,67 +207,27 @@ def _engine(url: str, create: bool):
         raise NawtError(f"the database driver for {parsed.drivername} is not installed{hint}: {e}") from None
 
 
-def _default_sql(col, dialect) -> str | None:
-    """The column's scalar default as SQL, or None when it has none (or a callable one)."""
-    d = col.default
-    if d is None or not getattr(d, "is_scalar", False):
-        return None
-    return str(literal(d.arg, col.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-
-
-def upgrade_schema(engine) -> list[str]:
-    """Adds the columns the models have and the live tables lack ("table.column"
-    for each): nullable ones as NULL, others with their scalar default. Anything
-    else cannot be added in place and is one error line saying what to do."""
-    insp = inspect(engine)
-    quote = engine.dialect.identifier_preparer.quote
-    added = []
-    for table in SQLModel.metadata.sorted_tables:
-        live = {c["name"] for c in insp.get_columns(table.name)}
-        for col in table.columns:
-            if col.name in live:
-                continue
-            default = _default_sql(col, engine.dialect)
-            if not col.nullable and default is None:
-                raise NawtError(
-                    f"the database was made by another version of nawt: column {table.name}.{col.name} is "
-                    "missing and has no default to fill it; open it with the nawt that made it, or start a new "
-                    "store (--db or --data-dir)")
-            ddl = (f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(col.name)} "
-                   f"{col.type.compile(dialect=engine.dialect)}"
-                   + ("" if default is None else f" NOT NULL DEFAULT {default}" if not col.nullable else f" DEFAULT {default}"))
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(ddl))
-            except SQLAlchemyError:
-                # another process may have added it a moment ago
-                if col.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                    raise
-            added.append(f"{table.name}.{col.name}")
-        if any(a.startswith(f"{table.name}.") for a in added):
-            for index in table.indexes:
-                index.create(engine, checkfirst=True)
-    return added
-
-
 class Store:
     """All reads and writes of runs, epochs and evaluations; one short session each."""
 
-    def __init__(self, url: str | None = None, *, create: bool = True):
+    def __init__(self, url: str | None = None, *, create: bool = True, upgrade: bool = True):
+        """``upgrade=False`` opens the database as it is (``nawt db current``)."""
         self.url = url or default_url()
         where = mask_url(self.url)
         self.engine = _engine(self.url, create)
         try:
-            SQLModel.metadata.create_all(self.engine)  # new tables only
-            added = upgrade_schema(self.engine)
+            notice = migrate.upgrade(self.engine) if upgrade else None
+        except NawtError:
+            self.engine.dispose()
+            raise
         except SQLAlchemyError as e:
             self.engine.dispose()
             reason = short(e)
             secret = make_url(self.url).password
             raise NawtError(f"cannot open the database {where}: "
                             f"{reason.replace(secret, '***') if secret else reason}") from None
-        if added:
-            log.info("upgraded the database schema: added %s", ", ".join(added))
+        if notice:
+            log.info("%s", notice)
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -504,7 +465,6 @@ __all__ = [
     "default_url",
     "effective_status",
     "mask_url",
-    "upgrade_schema",
     "pid_alive",
     "as_utc",
     "utcnow",
