@@ -139,6 +139,34 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     return resumable[-1] if resumable else None
 
 
+def sweep_run(store: Store, run_id: int, sw: dict, *, device: str = "auto", data_dir="data",
+              precision: str = "auto", say: Callable[[str], None] = lambda s: None) -> None:
+    """The study's robustness and quantization sweeps of one completed run, each
+    skipped when the same settings (precision included) are already stored.
+    The study runs it for its runs; a queue worker runs it right after training one."""
+    from .device import resolve_device, resolve_precision
+    from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
+
+    run = store.get_run(run_id)
+    if run.status != Status.COMPLETED:
+        return
+    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
+    rob, quant = sw["robustness"], sw["quantization"]
+    rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
+               "targets": rob.get("targets", "weights")}
+    quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
+                 "fold_bn": quant.get("fold_bn", False)}
+    if find_evaluation(store, run_id, "robustness", {**rob_key, "precision": sweep_precision},
+                       seed=rob.get("seed", 0)) is None:
+        say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
+            f"x {rob['trials']} trials)")
+        robustness_sweep(store, run_id, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
+                         precision=precision)
+    if find_evaluation(store, run_id, "quantization", {**quant_key, "precision": sweep_precision}) is None:
+        say(f"run {run_id} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
+        quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision)
+
+
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
               seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
@@ -156,7 +184,6 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     # torch-using modules, imported here: plan() and the checks before it answer without torch
     from .records import create_run
     from .runner import execute
-    from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     name = name or preset
     if not NAME_RE.match(name):
@@ -212,27 +239,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         store.upsert_study(name, config=dict(study_cfg))
 
     # 2. sweeps (skipped when the same settings, precision included, are already stored)
-    from .device import resolve_device, resolve_precision
-
-    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
-    rob, quant = sw["robustness"], sw["quantization"]
-    rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
-               "targets": rob.get("targets", "weights")}
-    quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
-                 "fold_bn": quant.get("fold_bn", False)}
     for rid in res.run_ids:
-        run = store.get_run(rid)
-        if run.status != Status.COMPLETED:
-            continue
-        if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
-                           seed=rob.get("seed", 0)) is None:
-            say(f"run {rid} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
-                f"x {rob['trials']} trials)")
-            robustness_sweep(store, rid, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
-                             precision=precision)
-        if find_evaluation(store, rid, "quantization", {**quant_key, "precision": sweep_precision}) is None:
-            say(f"run {rid} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-            quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
+        sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
 
     # 3. tables and figures
     res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
@@ -249,4 +257,4 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     return res
 
 
-__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study"]
+__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study", "sweep_run"]
