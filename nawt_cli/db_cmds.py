@@ -31,7 +31,7 @@ def current(json_out: JsonOpt = False, db: DbOpt = None, data_dir: DataDirOpt = 
     if json_out:
         print_json({"current": w.current, "head": w.head, "up_to_date": w.up_to_date, "state": state})
         return
-    console.print(f"revision {w.current or 'none'} (head {w.head}): {state}", markup=False, highlight=False)
+    console.print(f"revision {w.current or 'none'} (head {w.head}): {state}", markup=False, highlight=False, soft_wrap=True)
 
 
 @db_app.command()
@@ -39,11 +39,11 @@ def upgrade(db: DbOpt = None, data_dir: DataDirOpt = "data") -> None:
     """Upgrade the database to this nawt's newest schema (opening it does too)."""
     store = open_store(db, data_dir, create=False, upgrade=False)
     notice = migrate.upgrade(store.engine)
-    console.print(notice or f"already at revision {migrate.head()}", markup=False, highlight=False)
+    console.print(notice or f"already at revision {migrate.head()}", markup=False, highlight=False, soft_wrap=True)
 
 
 @db_app.command()
 def history() -> None:
     """Every schema revision, oldest first, and what it adds."""
     for rev, msg in migrate.revisions():
-        console.print(f"{rev}  {msg}", markup=False, highlight=False)
+        console.print(f"{rev}  {msg}", markup=False, highlight=False, soft_wrap=True)

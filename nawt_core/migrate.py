@@ -111,7 +111,8 @@ def upgrade(engine) -> str | None:
             conn.rollback()
             raise NawtError(f"cannot upgrade the database schema: {e}") from None
         conn.commit()
-    steps = [r for r, _ in revisions()]
-    start = steps.index(w.current) + 1 if w.current else 0
-    done = [msg.split(":", 1)[0] for r, msg in revisions()[start:]] + cfg.attributes.get("notes", [])
+    start = [r for r, _ in revisions()].index(w.current) + 1 if w.current else 0
+    done = [msg.split(":", 1)[0] for r, msg in revisions()[start:]]
+    if cfg.attributes.get("notes"):  # the baseline's: what a database older than it lacked
+        done[0] += f" ({'; '.join(cfg.attributes['notes'])})"
     return (f"upgraded the database schema {w.current or 'unversioned'} → {w.head}: " + "; ".join(done))

@@ -34,3 +34,6 @@ def tiny_cfg(data_dir: Path):
         return TrainConfig(**base).validate()
 
     return make
+
+
+pytest_plugins = ["pgserver"]  # pg_server, pg_url and db_url (sqlite and postgresql)

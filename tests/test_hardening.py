@@ -279,42 +279,23 @@ def test_names_with_markup_are_shown_literally(home):
 
 
 # ----------------------------------------------------------- schema upgrade
-def test_old_database_is_upgraded_by_adding_columns(home, caplog):
-    from nawt_core.store import Store
+# (more in test_migrations.py)
+def test_upgrade_notice_is_one_line_on_the_cli(tmp_path):
+    import shutil
 
-    con = sqlite3.connect(home / "nawt.db")
-    con.execute("alter table run drop column notes")
-    con.execute("alter table evaluation drop column pid")
-    con.execute("alter table evaluation drop column host")
-    con.execute("drop index ix_run_study")
-    con.execute("alter table run drop column study")
-    con.commit()
-    con.close()
-    with caplog.at_level("INFO", logger="nawt.store"):
-        store = Store(f"sqlite:///{home / 'nawt.db'}", create=False)
-    assert "upgraded the database schema: added" in caplog.text
-    for col in ("run.notes", "run.study", "evaluation.pid", "evaluation.host"):
-        assert col in caplog.text
-    runs = store.list_runs()
-    assert [(r.id, r.status, r.notes, r.study) for r in runs] == [(1, "completed", "", None), (2, "interrupted", "", None)]
-    assert store.list_runs(study="x") == []  # the index came back too
-    con = sqlite3.connect(home / "nawt.db")
-    assert "ix_run_study" in {r[0] for r in con.execute("select name from sqlite_master where type='index'")}
-    con.close()
-    caplog.clear()
-    with caplog.at_level("INFO", logger="nawt.store"):
-        Store(f"sqlite:///{home / 'nawt.db'}", create=False)
-    assert "upgraded" not in caplog.text  # once only
+    from nawt_core import migrate
 
-
-def test_upgrade_notice_is_one_line_on_the_cli(home):
-    con = sqlite3.connect(home / "nawt.db")
+    db = tmp_path / "nawt.db"
+    shutil.copy(Path(__file__).parent / "data" / "nawt-pre-alembic.db", db)
+    con = sqlite3.connect(db)
     con.execute("alter table run drop column notes")
     con.commit()
     con.close()
-    proc = run_cli("runs", "--json", "--data-dir", str(home))
+    proc = run_cli("runs", "--json", "--data-dir", str(tmp_path))
     assert proc.returncode == 0
-    assert proc.stderr.strip() == "info: upgraded the database schema: added run.notes"
+    later = "".join(f"; {msg.split(':')[0]}" for _, msg in migrate.revisions()[1:])
+    assert proc.stderr.strip() == f"info: upgraded the database schema unversioned → {migrate.head()}: " \
+        f"baseline (added run.notes){later}"
 
 
 # --------------------------------------------------------- failure reasons
