@@ -32,8 +32,8 @@ def add_run(store, method, acc, secs, *, device="cpu", epochs=2, seed=0, status=
 
 
 @pytest.fixture
-def filled(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'n.db'}")
+def filled(db_url):
+    s = Store(db_url)  # once on SQLite, once on PostgreSQL
     ids = {}
     ids["sam0"] = add_run(s, "sam", 0.90, 30.0, seed=0, rob={"absolute": {0.0: [0.9], 0.1: [0.5, 0.7]}},
                           quant={8: 0.9, 2: 0.3}, study="st").id
