@@ -167,17 +167,60 @@ def sweep_run(store: Store, run_id: int, sw: dict, *, device: str = "auto", data
         quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision)
 
 
+def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult, study_cfg: dict,
+                  launch: Callable[[list[int]], bool], say: Callable[[str], None]) -> None:
+    """Queues the study's unfinished runs (a run already queued keeps its place),
+    has ``launch`` execute them, and sorts the outcome into ``res``."""
+    from .queue import enqueue
+    from .records import create_run
+
+    pending = []
+    for cfg in cfgs:
+        run = _pick(store, cfg)
+        if run is not None and run.status == Status.COMPLETED:
+            say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
+            res.skipped.append(run.id)
+        else:
+            run = run or create_run(store, cfg, home)
+            enqueue(store, run.id)
+            say(f"run {run.id} {cfg.method} seed {cfg.seed}: queued"
+                + (f" (resumes from epoch {run.epoch})" if run.epoch else ""))
+            pending.append(run.id)
+        res.run_ids.append(run.id)
+    study_cfg["run_ids"] = res.run_ids
+    store.upsert_study(res.name, config=dict(study_cfg))
+    stopped = launch(pending) if pending else False
+    unfinished = []
+    for rid in pending:
+        run = store.get_run(rid)
+        if run.status == Status.COMPLETED:
+            res.trained.append(rid)
+        elif run.status == Status.FAILED:
+            say(f"run {rid} {run.method} failed: {run.error}")
+            res.failed.append(rid)
+        else:
+            unfinished.append(rid)
+    if stopped or unfinished:
+        store.upsert_study(res.name, status=Status.INTERRUPTED)
+        say(f"runs {', '.join(map(str, unfinished)) or '-'} not finished; run the same command again to continue")
+        raise KeyboardInterrupt
+
+
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
               seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
-              home=None) -> StudyResult:
+              home=None, launch: Callable[[list[int]], bool] | None = None) -> StudyResult:
     """Trains, sweeps and writes one study; see the module docstring.
 
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
     is where run folders (``<home>/runs/ID``) and the study folder
     (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
+
+    ``launch`` (``--jobs N``): the runs to train are queued instead, and
+    ``launch(run_ids)`` executes them (local worker processes, Ray) and says
+    whether it was stopped; the workers sweep each run they finish.
 
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
@@ -209,7 +252,9 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
     # 1. training
-    for cfg in cfgs:
+    if launch is not None:
+        _train_queued(store, cfgs, home, res, study_cfg, launch, say)
+    for cfg in cfgs if launch is None else ():
         run = _pick(store, cfg)
         if run is not None and run.status == Status.COMPLETED:
             say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
@@ -243,8 +288,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
 
     # 3. tables and figures
-    res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
-    res.files = export_all(store, out, study=name, mode=rob["mode"])
+    res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
+    res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
     if figures:
         from . import plots
 

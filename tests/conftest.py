@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from pg import pg_server, pg_url  # noqa: F401  (a throwaway PostgreSQL server, see pg.py)
 
 
 @pytest.fixture
@@ -36,4 +36,9 @@ def tiny_cfg(data_dir: Path):
     return make
 
 
-pytest_plugins = ["pgserver"]  # pg_server, pg_url and db_url (sqlite and postgresql)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    """A store URL, once on SQLite and once on PostgreSQL (a fresh database on pg_server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'nawt.db'}"
+    return request.getfixturevalue("pg_url")
