@@ -419,6 +419,9 @@ def study_cmd(
     gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPUs for the workers, e.g. 0,1,2,3 (one worker per GPU, x --per-gpu)")] = None,
     per_gpu: Annotated[int, typer.Option("--per-gpu", help="workers per GPU with --gpus")] = 1,
     stale_after: Annotated[float, typer.Option("--stale-after", help="with --jobs: seconds without a heartbeat before a worker's run is re-queued")] = 120.0,
+    backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt[ray]')")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="with --backend ray: auto (a running cluster) or ray://host:10001 \\[default: a new local Ray]")] = None,
+    cpus_per_run: Annotated[int, typer.Option("--cpus-per-run", help="with --backend ray: CPUs (and torch threads) per run")] = 1,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,
@@ -440,7 +443,13 @@ def study_cmd(
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
-    launch = _local_slots(jobs, gpus, per_gpu, device, name or preset, db, data_dir, cifar_dir, stale_after)
+    if backend == "ray":
+        launch = _ray_launcher(address, per_gpu, cpus_per_run, device, name or preset, db, data_dir, cifar_dir,
+                               stale_after)
+    elif backend == "local":
+        launch = _local_slots(jobs, gpus, per_gpu, device, name or preset, db, data_dir, cifar_dir, stale_after)
+    else:
+        raise NawtError(f"--backend must be local or ray (got {backend!r})")
     store = open_store(db, data_dir)
     store.settle_stale()
     t0 = time.perf_counter()
@@ -453,6 +462,24 @@ def study_cmd(
     console.print(f"tables and figures in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+
+
+def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir, stale_after):
+    """With --backend ray: a launcher that submits one Ray task per queued run (nawt_core/ray_backend.py)."""
+    from nawt_core import ray_backend
+    from nawt_core.store import default_url
+
+    if per_gpu < 1 or cpus < 1:
+        raise NawtError("--per-gpu and --cpus-per-run must be 1 or more")
+    if stale_after <= 0:
+        raise NawtError(f"--stale-after must be positive (got {stale_after})")
+    url = db or default_url(data_dir.resolve())
+    ray_backend.check_url(url, 1)  # a relative SQLite path is refused before anything is queued
+    cifar = str(cifar_dir.resolve()) if cifar_dir else None
+    say = lambda s: err_console.print(s, markup=False, soft_wrap=True)  # noqa: E731
+    return lambda run_ids: ray_backend.launch(run_ids, url=url, study=study, data_dir=cifar, address=address,
+                                              per_gpu=per_gpu, device=device, cpus=cpus,
+                                              stale_after=stale_after, say=say)
 
 
 def _local_slots(jobs, gpus, per_gpu, device, study, db, data_dir, cifar_dir, stale_after):
