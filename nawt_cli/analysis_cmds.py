@@ -439,6 +439,8 @@ def study_cmd(
     overrides = {k: v for k, v in (("epochs", epochs), ("train_subset", train_subset),
                                    ("test_subset", test_subset)) if v is not None} or None
     mlist = _split(methods) or None
+    if backend == "ray":  # Ray tasks run elsewhere: every path they are handed must be absolute
+        data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
