@@ -422,6 +422,7 @@ def study_cmd(
     backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt[ray]')")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="with --backend ray: auto (a running cluster) or ray://host:10001 \\[default: a new local Ray]")] = None,
     cpus_per_run: Annotated[int, typer.Option("--cpus-per-run", help="with --backend ray: CPUs (and torch threads) per run")] = 1,
+    queue_only: Annotated[bool, typer.Option("--queue-only", help="only queue the runs; `nawt worker --study NAME` trains them, and this command again writes the tables")] = False,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,
@@ -445,7 +446,9 @@ def study_cmd(
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
-    if backend == "ray":
+    if queue_only:
+        launch = lambda _run_ids: True  # noqa: E731  (nothing trains here: the runs wait for workers)
+    elif backend == "ray":
         launch = _ray_launcher(address, per_gpu, cpus_per_run, device, name or preset, db, data_dir, cifar_dir,
                                stale_after)
     elif backend == "local":
@@ -455,9 +458,17 @@ def study_cmd(
     store = open_store(db, data_dir)
     store.settle_stale()
     t0 = time.perf_counter()
-    res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
-                    device=device, dataset=dataset, precision=precision, overrides=overrides,
-                    say=lambda s: err_console.print(s, markup=False), home=data_dir, launch=launch)
+    try:
+        res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
+                        device=device, dataset=dataset, precision=precision, overrides=overrides,
+                        say=lambda s: err_console.print(s, markup=False), home=data_dir, launch=launch)
+    except KeyboardInterrupt:
+        if not queue_only:
+            raise
+        study = name or preset
+        console.print(f"study {study}: runs queued; `nawt worker --study {study}` trains them (or this command "
+                      "with --jobs N); this command again writes the tables", markup=False, highlight=False)
+        return
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     print_comparison(res.comparison)

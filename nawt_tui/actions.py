@@ -82,7 +82,9 @@ def evaluate(app: Any, ids: list[int], statuses: dict[int, str]) -> None:
 def study(app: Any) -> None:
     def done(choice: dict | None) -> None:
         if choice:
-            spawn(app, ["study", "--preset", choice["preset"], "--name", choice["name"]], f"study-{choice['name']}")
+            extra = ["--queue-only"] if choice.get("queue") else ["--jobs", str(choice.get("jobs") or 1)]
+            spawn(app, ["study", "--preset", choice["preset"], "--name", choice["name"], *extra],
+                  f"study-{choice['name']}")
 
     app.push_screen(StudyScreen(classes="dialog-screen"), done)
 
@@ -166,7 +168,8 @@ def launch(app: Any, args: list[str], done: Callable[[LaunchResult], None]) -> N
     def run() -> None:
         res = run_detached_cli(args)
         if res.ok:
-            app.post_message(ActionDone(f"started run {res.run_id}: {res.message}"
+            verb = "queued" if "--queue" in args else "started"
+            app.post_message(ActionDone(f"{verb} run {res.run_id}: {res.message}"
                                         if res.run_id is not None else res.message, True, res.run_id))
         app.call_from_thread(done, res)
 

@@ -24,14 +24,16 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("elapsed", "elapsed", 7),
     ("eta", "ETA", 7),
     ("device", "device", 8),
+    ("where", "worker", 0),  # a running run's worker (host-pid-…) and device
 ]
 LABELS = {key: label for key, label, _w in COLUMNS}
 ORDER = [key for key, _l, _w in COLUMNS]
 # most useful first: a narrow terminal shows the head of this list
 PRIORITY = ["id", "name", "method", "status", "acc", "settings", "progress", "best", "study", "tags",
-            "elapsed", "eta", "loss", "ips", "device"]
-FLEX_MIN = {"name": 10, "settings": 10, "study": 6, "tags": 6}
-FLEX_MAX = {"name": 32, "settings": 48, "study": 16, "tags": 24}
+            "elapsed", "eta", "where", "loss", "ips", "device"]
+FLEX_MIN = {"name": 10, "settings": 10, "study": 6, "tags": 6, "where": 6}
+FLEX_MAX = {"name": 32, "settings": 48, "study": 16, "tags": 24, "where": 28}
+OPTIONAL = {"where"}  # shown only when some run has something to show there
 PAD = 2  # DataTable's cell padding, one each side
 SCROLLBAR = 2
 
@@ -46,6 +48,8 @@ def plan(width: int, natural: dict[str, int]) -> list[tuple[str, int]]:
     widths: dict[str, int] = {}
     used = 0
     for key in PRIORITY:  # a text column takes its whole width if it can, at least its minimum
+        if key in OPTIONAL and not natural.get(key):
+            continue
         room = avail - used - PAD
         w = fixed.get(key) or min(want[key], max(room, FLEX_MIN[key]))
         if w > room and widths:

@@ -110,7 +110,29 @@ class DataSource:
         now = self.now()
 
         def load(store: Any) -> list[RunView]:
-            return [run_view(r, now, self.status_of(r, now)) for r in store.list_runs()]
+            runs = store.list_runs()
+            waiting = sorted((r for r in runs if r.status == "queued" and getattr(r, "queue_pos", None) is not None),
+                             key=lambda r: (r.queue_pos, r.id))
+            place = {r.id: i for i, r in enumerate(waiting, 1)}
+            return [run_view(r, now, self.status_of(r, now), place.get(r.id)) for r in runs]
+
+        return self._call(load)
+
+    def worker_rows(self) -> list[dict[str, Any]]:
+        """The workers view's rows: id, host, device, state (stale ones marked), run, heartbeat age."""
+        now = self.now()
+
+        def load(store: Any) -> list[dict[str, Any]]:
+            from nawt_core import queue
+
+            rows = []
+            for w in queue.workers(store):
+                beat = w.heartbeat_at
+                age = None if beat is None else (like(now, beat) - beat).total_seconds()
+                rows.append({"id": w.id, "host": w.host, "device": w.device, "threads": w.threads,
+                             "state": queue.worker_state(w, like(now, beat or w.started_at)),
+                             "run_id": w.run_id, "runs_done": w.runs_done, "beat_age": age})
+            return rows
 
         return self._call(load)
 

@@ -58,7 +58,7 @@ def _error_line(text: str) -> str:
 
 
 def run_detached_cli(args: list[str], timeout: float = 120.0) -> LaunchResult:
-    """Runs `nawt <args> --detach` and returns the run id it prints, or its error."""
+    """Runs `nawt <args> --detach` (or `--queue`) and returns the run id it prints, or its error."""
     argv = cli_argv(*args)
     try:
         proc = subprocess.run(
@@ -71,7 +71,7 @@ def run_detached_cli(args: list[str], timeout: float = 120.0) -> LaunchResult:
         return LaunchResult(False, f"error: cannot start nawt: {e.strerror}")
     if proc.returncode != 0:
         return LaunchResult(False, _error_line(proc.stderr or proc.stdout))
-    found = re.search(r"\brun (\d+) started", proc.stdout)
+    found = re.search(r"\brun (\d+) (?:started|queued)", proc.stdout)
     run_id = int(found.group(1)) if found else None
     msg = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "started"
     return LaunchResult(True, msg, run_id)

@@ -7,11 +7,13 @@ the screens diff them cheaply.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from nawt_core import spec
+from nawt_core.hardware import device_kind
 from nawt_core.runview import run_settings, run_tags
 
 
@@ -111,6 +113,21 @@ class RunView:
     settings: tuple[tuple[str, Any], ...] = ()  # config items that can differ between runs
     tags: tuple[str, ...] = ()
     notes: str = ""
+    queue_place: int | None = None  # 1-based place of a queued run in the run queue
+    worker: str = ""  # the worker that claimed the run (host-pid-suffix), for a running run
+
+    @property
+    def status_text(self) -> str:
+        if self.stop_requested and self.live:
+            return self.status + " (stopping)"
+        return f"{self.status} #{self.queue_place}" if self.queue_place and self.status == "queued" else self.status
+
+    @property
+    def where(self) -> str:
+        """Where a running run trains: its worker (host-pid-…) or its host, and its device."""
+        if self.status != "running":
+            return "—"
+        return " ".join(p for p in (self.worker or self.host, device_short(self.device)) if p)
 
     @property
     def fraction(self) -> float:
@@ -131,7 +148,7 @@ class RunView:
             "id": str(self.id),
             "name": self.name,
             "method": self.method,
-            "status": self.status + (" (stopping)" if self.stop_requested and self.live else ""),
+            "status": self.status_text,
             "progress": f"{self.epoch}/{self.epochs}",
             "loss": fmt_float(self.train_loss),
             "acc": fmt_acc(self.test_acc),
@@ -142,6 +159,7 @@ class RunView:
             "device": self.device,
             "study": self.study or "—",
             "tags": " ".join(self.tags) or "—",
+            "where": self.where,
         }
 
     def sort_value(self, column: str) -> Any:
@@ -149,7 +167,7 @@ class RunView:
             "id": self.id,
             "name": self.name.lower(),
             "method": spec.order(self.method),
-            "status": self.status,
+            "status": (self.status, self.queue_place or 0),
             "progress": self.fraction,
             "loss": self.train_loss,
             "acc": self.test_acc,
@@ -160,6 +178,7 @@ class RunView:
             "device": self.device,
             "study": self.study or "",
             "tags": " ".join(self.tags),
+            "where": self.where,
         }
         v = values.get(column, self.id)
         # None sorts last in ascending order
@@ -195,7 +214,13 @@ CSV_FIELDS = (
 )
 
 
-def run_view(run: Any, now: datetime, status: str) -> RunView:
+def device_short(label: str) -> str:
+    """cuda:0 or cpu from a stored device label ("NVIDIA H100 … (cuda:0)", "AMD EPYC · 1 thread · …")."""
+    m = re.search(r"cuda:\d+", label or "")
+    return m.group(0) if m else device_kind(label)
+
+
+def run_view(run: Any, now: datetime, status: str, queue_place: int | None = None) -> RunView:
     """A view of one Run row at time `now` (naive UTC)."""
     elapsed: float | None = None
     started, finished, beat = naive(run.started_at), naive(run.finished_at), naive(run.heartbeat_at)
@@ -247,6 +272,8 @@ def run_view(run: Any, now: datetime, status: str) -> RunView:
         settings=tuple(run_settings(run).items()),
         tags=tuple(run_tags(run)),
         notes=run.notes or "",
+        queue_place=queue_place,
+        worker=getattr(run, "worker_id", None) or "",
     )
 
 

@@ -194,7 +194,7 @@ class EvalScreen(ModalScreen[dict | None]):
 
 
 class StudyScreen(ModalScreen[dict | None]):
-    """Start a whole study (`nawt study --preset P --name N`)."""
+    """Start a whole study (`nawt study --preset P --name N --jobs J`), or only queue its runs (--queue-only)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -206,6 +206,10 @@ class StudyScreen(ModalScreen[dict | None]):
                           ("paper (200 epochs x 3 seeds, the poster's study)", "paper")],
                          value="smoke", allow_blank=False, id="study-preset")
             yield Input(placeholder="study name (letters, digits, - _)", id="study-name")
+            with Horizontal(classes="study-options"):
+                yield Label("runs at once (--jobs)")
+                yield Input("1", id="study-jobs", restrict=r"\d*", max_length=3, compact=True)
+                yield Checkbox("only queue (workers train)", False, id="study-queue", compact=True)
             yield Static("", id="study-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start", id="start", variant="primary")
@@ -217,7 +221,12 @@ class StudyScreen(ModalScreen[dict | None]):
             self.query_one("#study-error", Static).update(
                 "a name is required: letters, digits, '-', '_' or '.', up to 64")
             return
-        self.dismiss({"preset": self.query_one("#study-preset", Select).value, "name": name})
+        jobs = self.query_one("#study-jobs", Input).value.strip()
+        if not jobs.isdigit() or not 1 <= int(jobs) <= 256:
+            self.query_one("#study-error", Static).update("runs at once: a number from 1 to 256")
+            return
+        self.dismiss({"preset": self.query_one("#study-preset", Select).value, "name": name, "jobs": int(jobs),
+                      "queue": self.query_one("#study-queue", Checkbox).value})
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()

@@ -22,6 +22,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("r", "resume an interrupted, stale or failed run"),
         ("e", "evaluate marked runs or this one (robustness, quantization)"),
         ("S", "start a study"), ("w", "export the table as shown to CSV"),
+        ("W", "workers: host, device, current run, last heartbeat (stale ones marked)"),
         ("d", "delete the run and its folder (asks first)"),
         ("D", "diff: two marked runs' settings side by side"),
         ("p", "training curves of the marked (or shown) runs overlaid"),
@@ -35,6 +36,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("1-5", "tabs: curves, config, files, evaluations, log"), ("x r e", "stop, resume, evaluate"),
         ("esc", "back to runs"),
     ]),
+    ("Workers", [("esc / W", "back to runs")]),
     ("Diff", [("a", "show / hide the equal settings"), ("esc", "back")]),
     ("Compare", [
         ("1-5", "tabs: accuracy & time, robustness, quantization, runs, plots"),

@@ -61,7 +61,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
     def compose(self) -> ComposeResult:
         fields = {f[0]: f for f in FIELDS}
         with Vertical(id="new-run-box", classes="dialog"):
-            yield Label("New training run  (nawt train --detach)", classes="dialog-title")
+            yield Label("New training run  (nawt train --detach, or --queue)", classes="dialog-title")
             with VerticalScroll(id="new-run-scroll"):
                 with Grid(id="new-run-grid"):
                     for what, key in layout():
@@ -99,6 +99,8 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                                         id=f"f-{key}", type="integer" if kind == "int" else "text",
                                         tooltip=help_, compact=True)
                         yield Static(help_, classes="field-help", id=f"help-{key}" if what == "folder" else None)
+            yield Checkbox("queue it: a `nawt worker` trains it (else it starts now)", False, id="f-queue",
+                           compact=True)
             yield Static("", id="form-errors", classes="form-error -empty")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch (ctrl+s)", id="launch", variant="primary", compact=True)
@@ -110,8 +112,8 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self._fit()
         self.query_one("#f-method", Select).focus()
 
-    # rows of the box outside the scrolling fields: border 2, title 3, buttons 2
-    CHROME_ROWS = 7
+    # rows of the box outside the scrolling fields: border 2, title 3, queue checkbox 1, buttons 2
+    CHROME_ROWS = 8
 
     def _fit(self) -> None:
         """The box is as tall as its fields where they fit (200x60) and scrolls them where they
@@ -173,7 +175,8 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         src = self.app.source
         folder = self.folder() if typed.get("dataset") == "cifar10" else src.cifar_dir
         args = [*train_args(typed), *common_args(src.db_url, src.data_dir,
-                                                 folder if folder != src.data_dir else None), "--detach"]
+                                                 folder if folder != src.data_dir else None),
+                "--queue" if self.query_one("#f-queue", Checkbox).value else "--detach"]
         self.last_args = args
         self.launching = True
         self._message("launching…")

@@ -23,6 +23,7 @@ from .detail import DetailScreen
 from .diff import DiffScreen
 from .new_run import NewRunScreen
 from .overlay import OverlayScreen
+from .workers import WorkersScreen
 
 
 class RunsScreen(Screen):
@@ -38,6 +39,7 @@ class RunsScreen(Screen):
         Binding("e", "evaluate", "Eval"),
         Binding("d", "delete", "Delete"),
         Binding("w", "export", "Export CSV"),
+        Binding("W", "workers", "Workers"),
         Binding("S", "study", "Study", show=False),
         Binding("D", "diff", "Diff", show=False),
         Binding("p", "overlay", "Curves", show=False),
@@ -286,6 +288,9 @@ class RunsScreen(Screen):
 
     def action_study(self) -> None:
         actions.study(self.app)
+
+    def action_workers(self) -> None:
+        self.app.push_screen(WorkersScreen())
 
     def action_export(self) -> None:
         actions.export(self.app, self.visible_views())

@@ -42,6 +42,7 @@ class RunsTable(DataTable):
     def render_cells(self, v: RunView) -> dict[str, Text]:
         text = v.cell_text()
         status = "stopping" if v.stop_requested and v.live else v.status
+        label = "stopping" if status == "stopping" else v.status_text
         theme = self.app.current_theme
         text["settings"] = settings_text(dict(v.settings), self.differ_keys) or "—"
         cells: dict[str, Text] = {}
@@ -49,7 +50,7 @@ class RunsTable(DataTable):
             cells[key] = Text(text[key], no_wrap=True, overflow="ellipsis")
         mark = "●" if v.id in self.marked else " "
         cells["id"] = Text.assemble((mark, theme.accent or "magenta"), f"{v.id:>3}")
-        cells["status"] = Text(status, style=status_style(self.app, status))
+        cells["status"] = Text(label, style=status_style(self.app, status))
         for key in ("acc", "best", "loss", "ips", "elapsed", "eta"):
             cells[key].justify = "right"
         bar_style = theme.primary or "blue"
@@ -140,7 +141,8 @@ class RunsTable(DataTable):
         natural = {"name": max([len(v.name) for v in visible] + [4]),
                    "settings": max([len(settings_text(dict(v.settings), self.differ_keys)) for v in visible] + [1]),
                    "study": max([len(v.study or "") for v in visible] + [1]),
-                   "tags": max([len(" ".join(v.tags)) for v in visible] + [1])}
+                   "tags": max([len(" ".join(v.tags)) for v in visible] + [1]),
+                   "where": max([len(v.where) for v in visible if v.status == "running"] + [0])}
         plan = columns.plan(self.app.size.width, natural)
         if plan == self.plan:
             return False
