@@ -14,6 +14,7 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("method", "method", 15),
     ("status", "status", 11),
     ("progress", "progress", 15),
+    ("where", "worker", 0),  # a running run's host, device and worker
     ("acc", "test %", 6),
     ("best", "best %", 6),
     ("settings", "differs", 0),
@@ -24,16 +25,18 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("elapsed", "elapsed", 7),
     ("eta", "ETA", 7),
     ("device", "device", 8),
-    ("where", "worker", 0),  # a running run's worker (host-pid-…) and device
 ]
 LABELS = {key: label for key, label, _w in COLUMNS}
 ORDER = [key for key, _l, _w in COLUMNS]
 # most useful first: a narrow terminal shows the head of this list
 PRIORITY = ["id", "name", "method", "status", "acc", "settings", "progress", "best", "study", "tags",
-            "elapsed", "eta", "where", "loss", "ips", "device"]
+            "elapsed", "eta", "loss", "ips", "device"]
+# while runs are running: their progress and where they run come before what differs
+LIVE_PRIORITY = ["id", "name", "method", "status", "acc", "progress", "where", "settings", "best", "study", "tags",
+                 "elapsed", "eta", "loss", "ips", "device"]
 FLEX_MIN = {"name": 10, "settings": 10, "study": 6, "tags": 6, "where": 6}
 FLEX_MAX = {"name": 32, "settings": 48, "study": 16, "tags": 24, "where": 28}
-OPTIONAL = {"where"}  # shown only when some run has something to show there
+OPTIONAL = {"where"}  # shown only while some run is running
 PAD = 2  # DataTable's cell padding, one each side
 SCROLLBAR = 2
 
@@ -47,7 +50,8 @@ def plan(width: int, natural: dict[str, int]) -> list[tuple[str, int]]:
     avail = width - SCROLLBAR
     widths: dict[str, int] = {}
     used = 0
-    for key in PRIORITY:  # a text column takes its whole width if it can, at least its minimum
+    for key in LIVE_PRIORITY if natural.get("where") else PRIORITY:  # a text column takes its whole width
+        # if it can, at least its minimum
         if key in OPTIONAL and not natural.get(key):
             continue
         room = avail - used - PAD

@@ -124,10 +124,11 @@ class RunView:
 
     @property
     def where(self) -> str:
-        """Where a running run trains: its worker (host-pid-…) or its host, and its device."""
+        """Where a running run trains: its host, device and worker (the tail of its id, as in the workers view)."""
         if self.status != "running":
             return "—"
-        return " ".join(p for p in (self.worker or self.host, device_short(self.device)) if p)
+        tail = self.worker.rsplit("-", 1)[-1] if self.worker else ""  # the worker id is host-pid-tail
+        return " ".join(p for p in (self.host, device_short(self.device), tail and f"w:{tail}") if p)
 
     @property
     def fraction(self) -> float:

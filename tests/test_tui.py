@@ -802,6 +802,86 @@ async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
     assert spawned[0][spawned[0].index("--cifar-dir") + 1] == "/srv/cifar"
 
 
+def _queue_and_workers(url: str) -> None:
+    """Runs 8 and 7 queued (in that order), run 4 claimed by a worker, and three workers, one silent."""
+    from nawt_core import queue
+    from nawt_core.store import Store, Worker
+
+    store = Store(url)
+    queue.enqueue(store, 8)
+    queue.enqueue(store, 7)
+    store.update_run(4, worker_id=f"{DEMO_HOST}-40004-a1b2c3")
+    now = store_datetime(FIXED_NOW, Worker.__table__.c.heartbeat_at.type)
+    with store._session() as s:
+        s.add(Worker(id=f"{DEMO_HOST}-40004-a1b2c3", host=DEMO_HOST, pid=40004, device="cuda:0", threads=4,
+                     started_at=now, heartbeat_at=now - timedelta(seconds=3), run_id=4, status="running"))
+        s.add(Worker(id="node-2-777-0c0c0c", host="node-2", pid=777, device="cuda:1", started_at=now,
+                     heartbeat_at=now - timedelta(minutes=20), run_id=5, status="running"))
+        s.add(Worker(id="node-3-9-dddddd", host="node-3", pid=9, device="cpu", started_at=now,
+                     heartbeat_at=now - timedelta(minutes=20), status="stopped", runs_done=3))
+        s.commit()
+
+
+@run_async
+async def test_queue_places_worker_column_and_workers_view(demo_db):
+    _queue_and_workers(demo_db)
+    app = make_app(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8 and cell(app, 7, "status") == "queued #2")
+        assert cell(app, 8, "status") == "queued #1"
+        assert cell(app, 4, "where") == f"{DEMO_HOST} cuda:0 w:a1b2c3"  # host, device, worker
+        assert cell(app, 1, "where") == "—"
+        await pilot.press("W")
+        await wait_for(pilot, lambda: app.screen.id == "workers-screen"
+                       and app.screen.query_one("#workers-table").row_count == 3)
+        table = app.screen.query_one("#workers-table")
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(3)}
+        assert rows[f"{DEMO_HOST}-40004-a1b2c3"][1:] == [DEMO_HOST, "cuda:0 · 4 thr", "running", "4", "0", "3s ago"]
+        assert rows["node-2-777-0c0c0c"][3:5] == ["stale ⚠", "5"]  # silent for 20 minutes
+        assert rows["node-3-9-dddddd"][3] == "stopped"  # stopped is not stale
+        assert "1 stale" in str(app.screen.query_one("#workers-note").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+
+
+@run_async
+async def test_new_run_and_study_can_queue(demo_db, monkeypatch):
+    from nawt_tui import actions as runs_mod
+    from nawt_tui.launch import LaunchResult
+
+    launched, spawned = [], []
+    monkeypatch.setattr(runs_mod, "run_detached_cli",
+                        lambda args, timeout=120.0: launched.append(args) or LaunchResult(True, "queued", 9))
+    monkeypatch.setattr(runs_mod, "spawn_background",
+                        lambda args, data_dir, tag, wait=1.5: spawned.append(args) or LaunchResult(True, "ok"))
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = runs_screen(app)
+        await wait_for(pilot, lambda: screen.table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#f-dataset").value = "synthetic"
+        app.screen.query_one("#f-queue").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: launched)
+        await wait_for(pilot, lambda: app.screen is screen)
+        for jobs, queue_only in (("3", False), ("2", True)):
+            await pilot.press("S")
+            await pilot.pause()
+            app.screen.query_one("#study-name").value = "s1"
+            app.screen.query_one("#study-jobs").value = jobs
+            app.screen.query_one("#study-queue").value = queue_only
+            app.screen.query_one("#study-name").focus()
+            before = len(spawned)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda n=before: len(spawned) == n + 1)
+    assert launched[0][0] == "train" and launched[0][-1] == "--queue" and "--detach" not in launched[0]
+    assert spawned[0][:7] == ["study", "--preset", "smoke", "--name", "s1", "--jobs", "3"]
+    assert spawned[1][:6] == ["study", "--preset", "smoke", "--name", "s1", "--queue-only"]
+    assert "--jobs" not in spawned[1]
+
+
 def test_run_tui_takes_the_cifar_dir(monkeypatch):
     from nawt_tui import app as app_mod
 
