@@ -29,14 +29,12 @@ COLUMNS: list[tuple[str, str, int]] = [
 LABELS = {key: label for key, label, _w in COLUMNS}
 ORDER = [key for key, _l, _w in COLUMNS]
 # most useful first: a narrow terminal shows the head of this list
-PRIORITY = ["id", "name", "method", "status", "acc", "settings", "progress", "best", "study", "tags",
+PRIORITY = ["id", "name", "method", "status", "acc", "settings", "progress", "where", "best", "study", "tags",
             "elapsed", "eta", "loss", "ips", "device"]
-# while runs are running: their progress and where they run come before what differs
-LIVE_PRIORITY = ["id", "name", "method", "status", "acc", "progress", "where", "settings", "best", "study", "tags",
-                 "elapsed", "eta", "loss", "ips", "device"]
 FLEX_MIN = {"name": 10, "settings": 10, "study": 6, "tags": 6, "where": 6}
 FLEX_MAX = {"name": 32, "settings": 48, "study": 16, "tags": 24, "where": 28}
-OPTIONAL = {"where"}  # shown only while some run is running
+OPTIONAL = {"where"}  # shown only while some run is running; then what differs leaves it room
+LIVE_SETTINGS_MAX = 20
 PAD = 2  # DataTable's cell padding, one each side
 SCROLLBAR = 2
 
@@ -46,12 +44,12 @@ def plan(width: int, natural: dict[str, int]) -> list[tuple[str, int]]:
 
     `natural` holds the longest content of each flexible column."""
     fixed = {key: w for key, _l, w in COLUMNS if w}
-    want = {k: max(len(LABELS[k]), min(natural.get(k, 0), FLEX_MAX[k])) for k in FLEX_MIN}
+    cap = {**FLEX_MAX, "settings": LIVE_SETTINGS_MAX} if natural.get("where") else FLEX_MAX
+    want = {k: max(len(LABELS[k]), min(natural.get(k, 0), cap[k])) for k in FLEX_MIN}
     avail = width - SCROLLBAR
     widths: dict[str, int] = {}
     used = 0
-    for key in LIVE_PRIORITY if natural.get("where") else PRIORITY:  # a text column takes its whole width
-        # if it can, at least its minimum
+    for key in PRIORITY:  # a text column takes its whole width if it can, at least its minimum
         if key in OPTIONAL and not natural.get(key):
             continue
         room = avail - used - PAD

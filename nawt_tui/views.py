@@ -124,11 +124,12 @@ class RunView:
 
     @property
     def where(self) -> str:
-        """Where a running run trains: its host, device and worker (the tail of its id, as in the workers view)."""
+        """Where a running run trains: device, host and worker (the tail of its id, as in the workers view);
+        a narrow column cuts the worker first."""
         if self.status != "running":
             return "—"
         tail = self.worker.rsplit("-", 1)[-1] if self.worker else ""  # the worker id is host-pid-tail
-        return " ".join(p for p in (self.host, device_short(self.device), tail and f"w:{tail}") if p)
+        return " ".join(p for p in (device_short(self.device), self.host, tail and f"w:{tail}") if p)
 
     @property
     def fraction(self) -> float:

@@ -830,7 +830,7 @@ async def test_queue_places_worker_column_and_workers_view(demo_db):
         screen = runs_screen(app)
         await wait_for(pilot, lambda: screen.table.row_count == 8 and cell(app, 7, "status") == "queued #2")
         assert cell(app, 8, "status") == "queued #1"
-        assert cell(app, 4, "where") == f"{DEMO_HOST} cuda:0 w:a1b2c3"  # host, device, worker
+        assert cell(app, 4, "where") == f"cuda:0 {DEMO_HOST} w:a1b2c3"  # device, host, worker
         assert cell(app, 1, "where") == "—"
         await pilot.press("W")
         await wait_for(pilot, lambda: app.screen.id == "workers-screen"
