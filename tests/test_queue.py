@@ -239,11 +239,15 @@ def test_cli_train_queue_list_move_cancel_and_bad_input(tmp_path):
     assert [r["id"] for r in __import__("json").loads(out.stdout)] == [1, 2, 3]
     assert run_cli("queue", "move", "3", "--top", *base).stdout.strip() == "run 3 is now number 1 in the queue"
     assert run_cli("queue", "cancel", "1", *base).returncode == 0
+    out = run_cli("stop", "2", *base)  # waiting: nothing to signal, it leaves the queue
+    assert out.returncode == 0 and "run 2 taken out of the queue" in out.stdout, out.stderr
     out = run_cli("queue", "--json", *base)
     rows = __import__("json").loads(out.stdout)
-    assert [(r["place"], r["id"]) for r in rows] == [(1, 3), (2, 2)]
+    assert [(r["place"], r["id"], r["status"]) for r in rows] == [(1, 3, "queued")]
+    store = Store(f"sqlite:///{data}/nawt.db", create=False)
+    assert [store.get_run(i).status for i in (1, 2)] == ["interrupted", "interrupted"]
     for bad, msg in [(("queue", "move", "1", "--to", "1"), "not waiting in the queue"),
-                     (("queue", "move", "2"), "give either --to N or --top"),
+                     (("queue", "move", "3"), "give either --to N or --top"),
                      (("queue", "cancel", "9"), "no run with id 9"),
                      (("worker", "--device", "gpu"), "--device must be cpu, cuda or cuda:N"),
                      (("train", "--queue", "--detach", "--dataset", "synthetic"), "exclude each other"),
