@@ -4,13 +4,13 @@ exactly, `nawt study --jobs 2` stopped by Ctrl-C and continued."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -236,13 +236,13 @@ def test_cli_train_queue_list_move_cancel_and_bad_input(tmp_path):
         out = run_cli("train", "--queue", "--dataset", "synthetic", "--epochs", "1", "--seed", str(s), *base)
         assert out.returncode == 0 and f"run {s + 1} queued (number {s + 1})" in out.stdout, out.stderr
     out = run_cli("runs", "--status", "queued", "--json", *base)
-    assert [r["id"] for r in __import__("json").loads(out.stdout)] == [1, 2, 3]
+    assert [r["id"] for r in json.loads(out.stdout)] == [1, 2, 3]
     assert run_cli("queue", "move", "3", "--top", *base).stdout.strip() == "run 3 is now number 1 in the queue"
     assert run_cli("queue", "cancel", "1", *base).returncode == 0
     out = run_cli("stop", "2", *base)  # waiting: nothing to signal, it leaves the queue
     assert out.returncode == 0 and "run 2 taken out of the queue" in out.stdout, out.stderr
     out = run_cli("queue", "--json", *base)
-    rows = __import__("json").loads(out.stdout)
+    rows = json.loads(out.stdout)
     assert [(r["place"], r["id"], r["status"]) for r in rows] == [(1, 3, "queued")]
     store = Store(f"sqlite:///{data}/nawt.db", create=False)
     assert [store.get_run(i).status for i in (1, 2)] == ["interrupted", "interrupted"]
@@ -256,7 +256,7 @@ def test_cli_train_queue_list_move_cancel_and_bad_input(tmp_path):
         out = run_cli(*bad, *base)
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0], bad
-    rows2 = __import__("json").loads(run_cli("queue", "--json", *base).stdout)
+    rows2 = json.loads(run_cli("queue", "--json", *base).stdout)
     assert rows2 == rows  # bad input changed nothing
 
 
