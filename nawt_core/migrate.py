@@ -84,6 +84,19 @@ def _check_known(w: Where) -> None:
                         f"(which knows up to {w.head}); upgrade nawt to open it")
 
 
+def _check_columns(connection, revision: str) -> None:
+    """Every column the models read is there: a database at head that lacks one was changed
+    by hand (or a revision is missing) and would fail later with an obscure SQL error."""
+    insp = inspect(connection)
+    for table in SQLModel.metadata.sorted_tables:
+        live = {c["name"] for c in insp.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in live]
+        if missing:
+            raise NawtError(f"column {table.name}.{missing[0]} is missing from the database (schema revision "
+                            f"{revision}): it was changed by hand or by another nawt; open it with the nawt that "
+                            "made it, or start a new store (--db or --data-dir)")
+
+
 def upgrade(engine) -> str | None:
     """Brings the database to head; a one-line notice of what changed, or None
     when nothing did (a new database is not news)."""
@@ -91,6 +104,7 @@ def upgrade(engine) -> str | None:
         w = where(conn)
         _check_known(w)
         if w.up_to_date:
+            _check_columns(conn, w.current)
             return None
         conn.rollback()
         _lock(conn)
@@ -98,6 +112,7 @@ def upgrade(engine) -> str | None:
         _check_known(w)
         if w.up_to_date:
             conn.commit()
+            _check_columns(conn, w.current)
             return None
         if not w.has_tables:
             SQLModel.metadata.create_all(conn)
@@ -111,6 +126,7 @@ def upgrade(engine) -> str | None:
             conn.rollback()
             raise NawtError(f"cannot upgrade the database schema: {e}") from None
         conn.commit()
+        _check_columns(conn, w.head)
     start = [r for r, _ in revisions()].index(w.current) + 1 if w.current else 0
     done = [msg.split(":", 1)[0] for r, msg in revisions()[start:]]
     if cfg.attributes.get("notes"):  # the baseline's: what a database older than it lacked
