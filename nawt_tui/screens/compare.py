@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
 
 from nawt_core import spec
+from nawt_core.runview import acc_ci, acc_diff
 
 from ..data import DataError, fmt_acc, fmt_duration, pct
 from ..messages import CompareLoaded
@@ -205,7 +206,7 @@ class CompareScreen(Screen):
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
         cols = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
-                ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
+                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
                 ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]
         for key, label in cols:
             if key == "group" and not grouped:
@@ -222,7 +223,10 @@ class CompareScreen(Screen):
             if grouped:
                 cells.append(row["group"] or "—")
             cells += [
-                str(row["n"]), _num(row.get("mean")), _num(row.get("std")), _num(row.get("best")),
+                str(row["n"]), _num(row.get("mean")),
+                Text("1 seed" if row["n"] < 2 else fmt_acc(row.get("std")), justify="right"),
+                Text(acc_ci(row), justify="right"), Text(acc_diff(row.get("vs_standard")), justify="right"),
+                _num(row.get("best")),
                 Text(fmt_duration(med if med is not None else secs), justify="right"),
                 Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
                 Text(spread, justify="right"),
