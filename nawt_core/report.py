@@ -47,10 +47,11 @@ POSTER = {
     "sam": {"acc": 0.9026, "seconds": 6241, "ratio": 1.27},
     "multistep-sam": {"acc": 0.9109, "seconds": 5862, "ratio": 1.19},
 }
-POSTER_LABEL = "poster (CIFAR-10, ResNet-20, its own run)"
-POSTER_NOTE = ("Poster column: the numbers of the poster this study reproduces (CIFAR-10, ResNet-20; "
-               "per the project's DESIGN.md), printed for reference. They come from the poster's own training "
-               "schedule and hardware, not from this store, and are not part of any mean or interval here.")
+POSTER_LABEL = "poster (CIFAR-10, ResNet-20)"
+POSTER_NOTE = ("Poster column: the poster's own numbers, as the project's DESIGN.md quotes them "
+               "(\"poster finding (CIFAR-10, ResNet-20)\": standard / naive noise / SAM / multi-step SAM), printed "
+               "for reference. They come from the poster's training schedule and hardware (not stated there), not "
+               "from this store, and enter no mean or interval here; its time ratio is of total seconds.")
 NO_MPL = "figures left out: matplotlib is not installed (pip install 'nawt[plot]')"
 
 
@@ -59,7 +60,7 @@ class Table:
     title: str
     header: list[str]
     rows: list[list[str]]
-    note: str = ""
+    left: int = 1  # how many leading columns are text (left-aligned); the rest are numbers
 
 
 @dataclass
@@ -158,14 +159,15 @@ def _settings(store: Store, comp: Comparison) -> Table:
     if comp.robustness:
         rows.append(["weight perturbation", _one([
             f"{r['sweep'].get('mode')}, strengths {', '.join(f'{s:g}' for s in r['sweep'].get('strengths') or [])}, "
-            f"{r['sweep'].get('trials')} trials per strength and run, {r['sweep'].get('test_images')} test images"
+            f"{r['sweep'].get('trials')} trials per strength and run"
+            + (f", {r['sweep']['test_images']:,} test images" if r["sweep"].get("test_images") else "")
             for r in comp.robustness])])
     if comp.quantization:
         rows.append(["quantization", _one([
             f"{q['sweep'].get('granularity')}, bits {', '.join(map(str, q['sweep'].get('bits') or []))}"
             + (", BatchNorm folded" if q["sweep"].get("fold_bn") else "") for q in comp.quantization])])
     rows.append(["report written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by nawt {__version__}"])
-    return Table("Settings", ["setting", "value"], rows)
+    return Table("Settings", ["setting", "value"], rows, left=2)
 
 
 def _accuracy(comp: Comparison, show_group: bool) -> Table:
@@ -178,7 +180,7 @@ def _accuracy(comp: Comparison, show_group: bool) -> Table:
     return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t), "
                  "difference to standard in points with its 95 % interval (paired by seed, else Welch)",
                  _col(show_group, "method", "settings", "seeds", "accuracy", "95 % CI", "Δ standard", "best",
-                      POSTER_LABEL), rows)
+                      POSTER_LABEL), rows, left=2 if show_group else 1)
 
 
 def _timing(comp: Comparison, show_group: bool) -> Table:
@@ -194,7 +196,7 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
     return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, and "
                  "the ratio to standard of the same settings (median × epochs when both have epoch times)",
                  _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "median × epochs s",
-                      "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows)
+                      "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows, left=2 if show_group else 1)
 
 
 def _robustness(comp: Comparison, show_group: bool) -> list[Table]:
@@ -213,7 +215,7 @@ def _robustness(comp: Comparison, show_group: bool) -> list[Table]:
                   "and runs; AUC = area under accuracy vs strength (trapezoid) / strength range; halves at = "
                   "strength where the mean accuracy falls to half its value at strength 0 (linear interpolation)",
                   _col(show_group, "method", "settings", "runs", *[f"s={s:g}" for s in comp.strengths], "AUC %",
-                       "halves at"), rows)]
+                       "halves at"), rows, left=2 if show_group else 1)]
 
 
 def _quantization(comp: Comparison, show_group: bool) -> list[Table]:
@@ -229,7 +231,7 @@ def _quantization(comp: Comparison, show_group: bool) -> list[Table]:
     return [Table("Accuracy (%) with quantized weights (symmetric uniform), mean ± std over runs; lowest bit width "
                   "within 1 point = the lowest width from which every wider one is within 1 point of unquantized",
                   _col(show_group, "method", "settings", "runs", "unquantized", *[f"{b}-bit" for b in comp.bits],
-                       "lowest within 1 pt"), rows)]
+                       "lowest within 1 pt"), rows, left=2 if show_group else 1)]
 
 
 def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
@@ -268,10 +270,12 @@ def render_html(rep: Report) -> str:
     for sec in rep.sections:
         out.append(f"<section><h2>{e(sec.heading)}</h2>")
         for t in sec.tables:
+            cls = lambda i: ' class="l"' if i < t.left else ""  # noqa: E731
             out.append(f"<table><caption>{e(t.title)}</caption><thead><tr>"
-                       + "".join(f"<th>{e(h)}</th>" for h in t.header) + "</tr></thead><tbody>")
+                       + "".join(f"<th{cls(i)}>{e(h)}</th>" for i, h in enumerate(t.header))
+                       + "</tr></thead><tbody>")
             for row in t.rows:
-                out.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
+                out.append("<tr>" + "".join(f"<td{cls(i)}>{e(c)}</td>" for i, c in enumerate(row)) + "</tr>")
             out.append("</tbody></table>")
         for text in sec.text:
             out.append(f'<p class="note">{e(text)}</p>')
@@ -293,7 +297,7 @@ CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;p
        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
        "caption{text-align:left;font-weight:600;padding:0.3em 0}"
        "th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}"
-       "th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}"
+       ".l{text-align:left}thead{background:#f3f3f3}"
        "img{max-width:100%}.note{color:#555;font-size:0.9em}figcaption{color:#555}")
 
 
@@ -309,9 +313,10 @@ def render_md(rep: Report, png_names: dict[str, str]) -> str:
     for sec in rep.sections:
         out += [f"## {sec.heading}", ""]
         for t in sec.tables:
-            out += [f"**{_md_cell(t.title)}**", "",
-                    "| " + " | ".join(_md_cell(h) for h in t.header) + " |",
-                    "|" + "|".join(["---"] + ["--:"] * (len(t.header) - 1)) + "|"]
+            if t.title != sec.heading:
+                out += [f"**{_md_cell(t.title)}**", ""]
+            out += ["| " + " | ".join(_md_cell(h) for h in t.header) + " |",
+                    "|" + "|".join(["---" if i < t.left else "--:" for i in range(len(t.header))]) + "|"]
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
             out.append("")
         for text in sec.text:

@@ -32,6 +32,7 @@ class CompareScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("s", "cycle_study", "Study"),
         Binding("a", "cycle_mode", "Mode"),
+        Binding("w", "report", "Report"),
         Binding("1", "tab('acc')", "Accuracy", show=False),
         Binding("2", "tab('rob')", "Robustness", show=False),
         Binding("3", "tab('quant')", "Quantization", show=False),
@@ -308,6 +309,25 @@ class CompareScreen(Screen):
         if self.study is None and not self.studies:
             self.app.notify("no studies in this database (S on the runs screen starts one)")
         self.reload()
+
+    def action_report(self) -> None:
+        """Writes `nawt report` for what is shown (in a worker: figures take a moment)."""
+        if self.comparison is None or not self.comparison.completed:
+            self.app.notify("nothing to report: no completed runs in this comparison", severity="warning")
+            return
+        self.app.notify("writing the report…", timeout=3)
+        self._write_report(self.comparison)
+
+    @work(thread=True, exit_on_error=False, group="compare-report")
+    def _write_report(self, comparison: Any) -> None:
+        try:
+            files, note = self.app.source.write_report(comparison)
+        except Exception as e:  # DataError, NawtError (folder not writable): one line, the screen stays
+            self.app.call_from_thread(self.app.notify, f"report not written: {e}", severity="error", timeout=10)
+            return
+        shown = [str(p) for p in files if str(p).endswith((".html", ".md"))]
+        text = "report written: " + "  ".join(shown) + (f"\n{note}" if note else "")
+        self.app.call_from_thread(self.app.notify, text, timeout=15)
 
     def action_cycle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
