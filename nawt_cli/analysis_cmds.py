@@ -449,7 +449,7 @@ def study_cmd(
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     print_comparison(res.comparison)
-    console.print(f"tables and figures in {res.out_dir}", markup=False)
+    console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
 
