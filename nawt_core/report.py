@@ -270,7 +270,7 @@ def render_html(rep: Report) -> str:
     for sec in rep.sections:
         out.append(f"<section><h2>{e(sec.heading)}</h2>")
         for t in sec.tables:
-            cls = lambda i: ' class="l"' if i < t.left else ""  # noqa: E731
+            cls = lambda i, left=t.left: ' class="l"' if i < left else ""  # noqa: E731
             out.append(f"<table><caption>{e(t.title)}</caption><thead><tr>"
                        + "".join(f"<th{cls(i)}>{e(h)}</th>" for i, h in enumerate(t.header))
                        + "</tr></thead><tbody>")

@@ -133,6 +133,15 @@ def test_compare_carries_the_new_statistics(study_store):
     assert rob["sam"]["halving"] is None and rob["sam"]["halving_beyond"] is True
     quant = {q["method"]: q for q in c.quantization}
     assert quant["standard"]["within_1pt"] == 8 and quant["sam"]["within_1pt"] == 4
+    # the accuracy export carries the intervals (appended columns)
+    import csv
+    import io
+
+    from nawt_core.export import export
+
+    rows = {r["method"]: r for r in csv.DictReader(io.StringIO(export(s, "accuracy", study="st")))}
+    assert float(rows["standard"]["ci_low"]) == pytest.approx(0.82 - half) and rows["standard"]["diff_test"] == ""
+    assert rows["sam"]["diff_test"] == "paired" and float(rows["sam"]["diff_standard"]) == pytest.approx(0.035)
 
 
 class _Checker(HTMLParser):
