@@ -238,12 +238,21 @@ def comparison_tables(comp) -> list[Table]:
     def row(t: Table, method: str, group: str, *cells: str) -> None:
         t.add_row(method, *([group or "-"] if show_group else []), *cells)
 
-    t = Table(title="Clean test accuracy (%) per method: mean ± std over seeds, 95 % CI of the mean (Student t), "
-                    "difference to standard in points with its 95 % CI (paired by seed, else Welch)")
-    cols(t, ["method", "settings", "runs", "accuracy", "95 % CI", "Δ standard", "best", "run ids"])
+    t = Table(title="Clean test accuracy (%): mean ± std over seeds, 95 % CI of the mean (Student t); "
+                    "Δ std = difference to standard in points [95 % CI, paired by seed, else Welch]",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # fits 80 without rules
+    # compact cells: the title names the test; the CI column (or, when every row is one run, the
+    # caption) says "1 seed", so the table fits 80 columns
+    seeds = any(a["n"] > 1 for a in comp.accuracy)
+    diffs = any(a.get("vs_standard") for a in comp.accuracy)
+    if not seeds and comp.accuracy:
+        t.caption = "1 seed per row: no spread or interval (more seeds: nawt study --seeds N)"
+    cols(t, ["method", "settings", "runs", "accuracy", *(["95% CI"] if seeds else []),
+             *(["Δ std"] if diffs else []), "best", "run ids"])
     for a in comp.accuracy:
-        row(t, a["method"], a["group"], str(a["n"]), acc_spread(a), acc_ci(a), acc_diff(a.get("vs_standard")),
-            _pct(a["best"]), " ".join(map(str, a["run_ids"])))
+        row(t, a["method"], a["group"], str(a["n"]), acc_spread(a, say_one=False), *([acc_ci(a)] if seeds else []),
+            *([acc_diff(a.get("vs_standard"), compact=True)] if diffs else []), _pct(a["best"]),
+            " ".join(map(str, a["run_ids"])))
     tables.append(t)
     t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
                     "the total; load average; ratio to standard of the same settings",
@@ -468,7 +477,7 @@ def _report_scope(targets: list[str]) -> tuple[list[int] | None, str | None]:
 
 @app.command("report")
 def report_cmd(
-    targets: Annotated[Optional[list[str]], typer.Argument(metavar="[STUDY | RUN_ID...]", help="a study name, or run ids \\[default: the latest study]", show_default=False)] = None,
+    targets: Annotated[Optional[list[str]], typer.Argument(metavar="STUDY | RUN_ID", help="a study name, or run ids \\[default: the latest study]", show_default=False)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write: .html or .md (its PNGs beside it) \\[default: report.html and report.md in the study's folder]")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="html or md \\[default: from -o's name; both without -o]")] = None,
     all_runs: AllOpt = False,

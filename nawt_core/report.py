@@ -364,6 +364,8 @@ def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt:
     beside it as ``<stem>-<figure>.png``), else ``report.html`` and ``report.md`` (or the one
     ``fmt`` names) into ``default_folder``. Returns the files written and the line about
     left-out figures ("" when all could be drawn). Checks every target before writing."""
+    if not comp.completed:  # before any folder is made
+        raise NawtError(f"nothing to report: {comp.scope} has no completed runs (see `nawt runs`)")
     if output is not None:
         targets = [(format_of(Path(output), fmt), Path(output))]
     else:

@@ -37,13 +37,16 @@ def pct(x: float | None, std: float | None = None) -> str:
     return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
 
 
-def acc_spread(row: dict, digits: int = 2) -> str:
-    """A compare accuracy row as ``mean ± std`` in percent; ``mean (1 seed)`` for one run,
-    never a ``± 0.00`` that would pass for a measured spread."""
+def acc_spread(row: dict, digits: int = 2, say_one: bool = True) -> str:
+    """A compare accuracy row as ``mean ± std`` in percent; ``mean (1 seed)`` for one run
+    (the mean alone with ``say_one=False``, where a CI column says ``1 seed``), never a
+    ``± 0.00`` that would pass for a measured spread."""
     if row.get("mean") is None:
         return "-"
     m = f"{100 * row['mean']:.{digits}f}"
-    return f"{m} (1 seed)" if row.get("n", 0) < 2 else f"{m} ± {100 * row['std']:.{digits}f}"
+    if row.get("n", 0) < 2:
+        return f"{m} (1 seed)" if say_one else m
+    return f"{m} ± {100 * row['std']:.{digits}f}"
 
 
 def acc_ci(row: dict, digits: int = 2) -> str:
@@ -53,15 +56,16 @@ def acc_ci(row: dict, digits: int = 2) -> str:
     return f"[{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
 
 
-def acc_diff(d: dict | None, digits: int = 2) -> str:
+def acc_diff(d: dict | None, digits: int = 2, compact: bool = False) -> str:
     """A difference to standard in points, ``+1.20 [-0.30, +2.70] paired``; ``-`` for none;
-    without an interval, the difference and why (``+1.20 (1 seed)``)."""
+    without an interval, the difference and why (``+1.20 (1 seed)``). ``compact`` (narrow
+    tables whose title names the test and whose CI column says ``1 seed``) leaves the words out."""
     if d is None:
         return "-"
     diff = f"{100 * d['diff']:+.{digits}f}"
     if d.get("low") is None:
-        return f"{diff} (1 seed)"
-    return f"{diff} [{100 * d['low']:+.{digits}f}, {100 * d['high']:+.{digits}f}] {d['test']}"
+        return diff if compact else f"{diff} (1 seed)"
+    return f"{diff} [{100 * d['low']:+.{digits}f}, {100 * d['high']:+.{digits}f}]" + ("" if compact else f" {d['test']}")
 
 
 def halving_text(row: dict) -> str:

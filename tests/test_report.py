@@ -269,7 +269,8 @@ def test_one_seed_says_so_and_bad_input_is_one_line(study_store):
     text = page.read_text()
     assert "(1 seed)" in text and "± 0.00" not in text
     cli = run_cli("compare", *map(str, first), "--db", db)
-    assert "(1 seed)" in cli.stdout and "± 0.00" not in cli.stdout
+    assert "1 seed per row: no spread or interval" in cli.stdout and "± 0.00" not in cli.stdout
+    assert "+5.00" in cli.stdout  # sam - standard for seed 0, no interval from one pair
     for args, msg in ((["st", "3"], "one study name or run ids"), (["-o", str(tmp / "x.txt")], "format"),
                       (["--format", "pdf"], "unknown report format"), (["nosuch"], "no study named")):
         bad = run_cli("report", *args, "--db", db)
