@@ -428,7 +428,13 @@ def study_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
     precision: PrecisionOpt = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
+    train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="override the preset's training images (first N)")] = None,
+    test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="override the preset's test images (first N)")] = None,
     dataset: Annotated[str, typer.Option(help="cifar10 (refuses when it cannot be found or downloaded) or synthetic")] = "cifar10",
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="runs at once, each in its own `nawt worker` process (1: in this process)")] = None,
+    gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPUs for the workers, e.g. 0,1,2,3 (one worker per GPU, x --per-gpu)")] = None,
+    per_gpu: Annotated[int, typer.Option("--per-gpu", help="workers per GPU with --gpus")] = 1,
+    stale_after: Annotated[float, typer.Option("--stale-after", help="with --jobs: seconds without a heartbeat before a worker's run is re-queued")] = 120.0,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,
@@ -443,24 +449,49 @@ def study_cmd(
 
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    overrides = {"epochs": epochs} if epochs is not None else None
+    overrides = {k: v for k, v in (("epochs", epochs), ("train_subset", train_subset),
+                                   ("test_subset", test_subset)) if v is not None} or None
     mlist = _split(methods) or None
     cifar = cifar_dir or data_dir
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
+    launch = _local_slots(jobs, gpus, per_gpu, device, name or preset, db, data_dir, cifar_dir, stale_after)
     store = open_store(db, data_dir)
     store.settle_stale()
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                     device=device, dataset=dataset, precision=precision, overrides=overrides,
-                    say=lambda s: err_console.print(s, markup=False), home=data_dir)
+                    say=lambda s: err_console.print(s, markup=False), home=data_dir, launch=launch)
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     print_comparison(res.comparison)
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+
+
+def _local_slots(jobs, gpus, per_gpu, device, study, db, data_dir, cifar_dir, stale_after):
+    """With --jobs N > 1 or --gpus: a launcher that runs the queued runs in local
+    `nawt worker` processes (queue_cmds.launch_local); None keeps the study in this process."""
+    if jobs is None and gpus is None:
+        return None
+    if jobs is not None and jobs < 1:
+        raise NawtError(f"--jobs must be 1 or more (got {jobs})")
+    if stale_after <= 0:
+        raise NawtError(f"--stale-after must be positive (got {stale_after})")
+    if jobs == 1 and gpus is None:
+        return None
+    import torch
+
+    from nawt_core.store import default_url
+
+    from .queue_cmds import launch_local, plan_slots, usable_cores
+
+    cuda = torch.cuda.device_count() if device != "cpu" else 0
+    slots = plan_slots(jobs, gpus, per_gpu, device, usable_cores(), cuda)
+    url = db or default_url(data_dir)
+    return lambda _run_ids: launch_local(slots, study, url, data_dir, cifar_dir, stale_after)
 
 
 # ---------------------------------------------------------------- report

@@ -79,6 +79,7 @@ def train(
     resume: Annotated[Optional[int], typer.Option("--resume", help="continue run ID from its last completed epoch")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="with --resume: train the run again from scratch (e.g. its folder was deleted)")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="train in a background process that outlives the terminal")] = False,
+    queue: Annotated[bool, typer.Option("--queue", help="record the run as queued: a `nawt worker` trains it")] = False,
     start: Annotated[Optional[int], typer.Option("--start", hidden=True)] = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -89,6 +90,8 @@ def train(
 
     if restart and resume is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
+    if queue and detach:
+        raise NawtError("--queue and --detach exclude each other (a worker trains a queued run)")
     if start is not None or resume is not None:
         store = open_store(db, data_dir, create=False)
         if start is None:
@@ -107,11 +110,23 @@ def train(
         store = open_store(db, data_dir)
         store.settle_stale()
         run = create_run(store, cfg, data_dir)
+    if queue:
+        _enqueue(store, run)
+        return
     if detach:
         _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
         _detach(run, store.url, data_dir, cifar_dir)
         return
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir))
+
+
+def _enqueue(store, run) -> None:
+    from nawt_core.queue import enqueue, queued
+
+    enqueue(store, run.id)
+    place = [r.id for r in queued(store) if r.status == Status.QUEUED].index(run.id) + 1
+    console.print(f"run {run.id} queued (number {place}); `nawt worker` trains it, `nawt queue` lists the queue",
+                  markup=False, highlight=False)
 
 
 def _check_device_and_data(cfg) -> None:

@@ -96,7 +96,7 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
     status = effective_status(run)
     if status == Status.COMPLETED:
         raise NawtError(f"run {run_id} is already completed")
-    if status == Status.RUNNING:
+    if status == Status.RUNNING and not _claimed_here(run):
         raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
     if restart:
         return restart_run(store, run)
@@ -107,6 +107,11 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
         raise NawtError(f"run {run_id} cannot be resumed: {what}; train it again from scratch with "
                         f"`nawt train --resume {run_id} --restart`")
     return run
+
+
+def _claimed_here(run: Run) -> bool:
+    """This very process claimed the run from the queue (queue.claim) and now trains it."""
+    return run.worker_id is not None and run.pid == os.getpid() and run.host == socket.gethostname()
 
 
 def restart_run(store: Store, run: Run) -> Run:

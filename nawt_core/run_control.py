@@ -33,6 +33,11 @@ def stop_run(store: Any, run_id: int, host: str | None = None, now: datetime | N
                         f"(resume it with `nawt train --resume {run_id}`)")
     if status not in (Status.RUNNING, Status.QUEUED):
         raise NawtError(f"run {run_id} is {status}; only a running or queued run can be stopped")
+    if status == Status.QUEUED and run.queue_pos is not None:
+        from .queue import cancel  # waiting in the run queue: no trainer to tell, take it out
+
+        cancel(store, run_id)
+        return f"run {run_id} taken out of the queue (interrupted; `nawt train --resume {run_id}` trains it)"
     store.update_run(run_id, stop_requested=True)
     pid = _local_pid(run, host)
     if pid is None:

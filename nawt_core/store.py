@@ -83,6 +83,11 @@ class Run(SQLModel, table=True):
     error: str | None = None
     notes: str = ""
     tags: list = Field(default_factory=list, sa_column=Column(JSON))  # None in rows older than tags
+    # the run queue (queue.py): a place in the queue while queued or claimed, else None
+    queue_pos: float | None = Field(default=None, index=True)
+    worker_id: str | None = None  # the worker that claimed it (its host, pid and device are host/pid/device)
+    claimed_at: datetime | None = None
+    attempts: int = 0  # claims so far; a run re-queued after its worker vanished counts again
 
 
 class Epoch(SQLModel, table=True):
@@ -142,6 +147,21 @@ class Study(SQLModel, table=True):
     status: str = Status.RUNNING.value
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class Worker(SQLModel, table=True):
+    """A process that executes queued runs (``nawt worker``), for the workers view."""
+
+    id: str = Field(primary_key=True)  # host-pid-random
+    host: str = ""
+    pid: int | None = None
+    device: str = ""  # what it was asked for: cpu, cuda:N, or auto
+    threads: int | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime | None = None
+    run_id: int | None = None  # the run it executes now
+    status: str = "idle"  # idle | running | stopped
+    runs_done: int = 0
 
 
 def default_url(data_dir: str | os.PathLike = "data") -> str:
@@ -344,6 +364,8 @@ class Store:
         runs become interrupted (resumable), evaluations failed. Returns what changed."""
         changed = []
         for run in self.list_runs(status=Status.RUNNING) + self.list_runs(status=Status.QUEUED):
+            if run.queue_pos is not None:
+                continue  # in the run queue: its reaper re-queues it and counts the attempt (queue.py)
             if _gone(run, host):
                 why = "started" if run.status == Status.QUEUED else "finished"
                 self.update_run(run.id, status=Status.INTERRUPTED, finished_at=utcnow(),
@@ -501,6 +523,7 @@ __all__ = [
     "Run",
     "Store",
     "Study",
+    "Worker",
     "default_url",
     "effective_status",
     "mask_url",

@@ -140,24 +140,94 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     return resumable[-1] if resumable else None
 
 
+def sweep_run(store: Store, run_id: int, sw: dict, *, device: str = "auto", data_dir="data",
+              precision: str = "auto", say: Callable[[str], None] = lambda s: None) -> None:
+    """The study's robustness and quantization sweeps of one completed run, each
+    skipped when the same settings (precision included) are already stored.
+    The study runs it for its runs; a queue worker runs it right after training one."""
+    from .device import resolve_device, resolve_precision
+    from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
+
+    run = store.get_run(run_id)
+    if run.status != Status.COMPLETED:
+        return
+    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
+    rob, quant = sw["robustness"], sw["quantization"]
+    rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
+               "targets": rob.get("targets", "weights")}
+    quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
+                 "fold_bn": quant.get("fold_bn", False)}
+    if find_evaluation(store, run_id, "robustness", {**rob_key, "precision": sweep_precision},
+                       seed=rob.get("seed", 0)) is None:
+        say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
+            f"x {rob['trials']} trials)")
+        robustness_sweep(store, run_id, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
+                         precision=precision)
+    if find_evaluation(store, run_id, "quantization", {**quant_key, "precision": sweep_precision}) is None:
+        say(f"run {run_id} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
+        quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision)
+
+
+def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult, study_cfg: dict,
+                  launch: Callable[[list[int]], bool], say: Callable[[str], None]) -> None:
+    """Queues the study's unfinished runs (a run already queued keeps its place),
+    has ``launch`` execute them, and sorts the outcome into ``res``."""
+    from .queue import enqueue
+    from .records import create_run
+
+    pending = []
+    for cfg in cfgs:
+        run = _pick(store, cfg)
+        if run is not None and run.status == Status.COMPLETED:
+            say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
+            res.skipped.append(run.id)
+        else:
+            run = run or create_run(store, cfg, home)
+            enqueue(store, run.id)
+            say(f"run {run.id} {cfg.method} seed {cfg.seed}: queued"
+                + (f" (resumes from epoch {run.epoch})" if run.epoch else ""))
+            pending.append(run.id)
+        res.run_ids.append(run.id)
+    study_cfg["run_ids"] = res.run_ids
+    store.upsert_study(res.name, config=dict(study_cfg))
+    stopped = launch(pending) if pending else False
+    unfinished = []
+    for rid in pending:
+        run = store.get_run(rid)
+        if run.status == Status.COMPLETED:
+            res.trained.append(rid)
+        elif run.status == Status.FAILED:
+            say(f"run {rid} {run.method} failed: {run.error}")
+            res.failed.append(rid)
+        else:
+            unfinished.append(rid)
+    if stopped or unfinished:
+        store.upsert_study(res.name, status=Status.INTERRUPTED)
+        say(f"runs {', '.join(map(str, unfinished)) or '-'} not finished; run the same command again to continue")
+        raise KeyboardInterrupt
+
+
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
               seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
-              home=None) -> StudyResult:
+              home=None, launch: Callable[[list[int]], bool] | None = None) -> StudyResult:
     """Trains, sweeps and writes one study; see the module docstring.
 
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
     is where run folders (``<home>/runs/ID``) and the study folder
     (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
 
+    ``launch`` (``--jobs N``): the runs to train are queued instead, and
+    ``launch(run_ids)`` executes them (local worker processes, Ray) and says
+    whether it was stopped; the workers sweep each run they finish.
+
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
     # torch-using modules, imported here: plan() and the checks before it answer without torch
     from .records import create_run
     from .runner import execute
-    from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     name = name or preset
     if not NAME_RE.match(name):
@@ -183,7 +253,9 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
     # 1. training
-    for cfg in cfgs:
+    if launch is not None:
+        _train_queued(store, cfgs, home, res, study_cfg, launch, say)
+    for cfg in cfgs if launch is None else ():
         run = _pick(store, cfg)
         if run is not None and run.status == Status.COMPLETED:
             say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
@@ -213,31 +285,12 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         store.upsert_study(name, config=dict(study_cfg))
 
     # 2. sweeps (skipped when the same settings, precision included, are already stored)
-    from .device import resolve_device, resolve_precision
-
-    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
-    rob, quant = sw["robustness"], sw["quantization"]
-    rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
-               "targets": rob.get("targets", "weights")}
-    quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
-                 "fold_bn": quant.get("fold_bn", False)}
     for rid in res.run_ids:
-        run = store.get_run(rid)
-        if run.status != Status.COMPLETED:
-            continue
-        if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
-                           seed=rob.get("seed", 0)) is None:
-            say(f"run {rid} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
-                f"x {rob['trials']} trials)")
-            robustness_sweep(store, rid, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
-                             precision=precision)
-        if find_evaluation(store, rid, "quantization", {**quant_key, "precision": sweep_precision}) is None:
-            say(f"run {rid} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-            quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
+        sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
 
     # 3. tables and figures
-    res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids
-    res.files = export_all(store, out, study=name, mode=rob["mode"])
+    res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
+    res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
     if figures:
         from . import plots
 
@@ -259,4 +312,4 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     return res
 
 
-__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study"]
+__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study", "sweep_run"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
+from pg import pg_server, pg_url  # noqa: F401  (a throwaway PostgreSQL server, see pg.py)
 
 
 @pytest.fixture
