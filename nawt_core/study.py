@@ -140,7 +140,7 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
 
 
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
-              seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
+              seeds: int | None = None, data_dir="data", out_dir=None, device: str | None = None, precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
@@ -150,6 +150,10 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
     is where run folders (``<home>/runs/ID``) and the study folder
     (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
+
+    ``device`` None: new runs use auto, a resumed run its stored device (or the
+    nearest this host has) and each sweep the device family its run trained on;
+    a device given is used for all of them.
 
     Raises KeyboardInterrupt when a training run was interrupted (the study is
     marked interrupted, and the same call continues it later)."""
@@ -161,7 +165,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     name = name or preset
     if not NAME_RE.match(name):
         raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
-    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device, dataset=dataset,
+    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
@@ -197,7 +201,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
             rep = reporter_factory(cfg) if reporter_factory else None
-            run = execute(store, run.id, rep, data_dir=data_dir)
+            run = execute(store, run.id, rep, data_dir=data_dir, device=device)
             res.trained.append(run.id)
             if run.status == Status.INTERRUPTED:
                 store.upsert_study(name, status=Status.INTERRUPTED)
@@ -212,27 +216,29 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         store.upsert_study(name, config=dict(study_cfg))
 
     # 2. sweeps (skipped when the same settings, precision included, are already stored)
-    from .device import resolve_device, resolve_precision
+    from .device import device_for_label, resolve_device, resolve_precision
+    from .evalspec import NOISE_SOURCE
 
-    sweep_precision, _ = resolve_precision(precision, resolve_device(device))
     rob, quant = sw["robustness"], sw["quantization"]
     rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
-               "targets": rob.get("targets", "weights")}
+               "targets": rob.get("targets", "weights"), "noise": NOISE_SOURCE}
     quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
                  "fold_bn": quant.get("fold_bn", False)}
     for rid in res.run_ids:
         run = store.get_run(rid)
         if run.status != Status.COMPLETED:
             continue
+        sweep_device = device or device_for_label(run.device)
+        sweep_precision, _ = resolve_precision(precision, resolve_device(sweep_device))
         if find_evaluation(store, rid, "robustness", {**rob_key, "precision": sweep_precision},
                            seed=rob.get("seed", 0)) is None:
             say(f"run {rid} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
                 f"x {rob['trials']} trials)")
-            robustness_sweep(store, rid, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
-                             precision=precision)
+            robustness_sweep(store, rid, **{k: v for k, v in rob_key.items() if k != "noise"},
+                             seed=rob.get("seed", 0), device=sweep_device, data_dir=data_dir, precision=precision)
         if find_evaluation(store, rid, "quantization", {**quant_key, "precision": sweep_precision}) is None:
             say(f"run {rid} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-            quantization_sweep(store, rid, **quant_key, device=device, data_dir=data_dir, precision=precision)
+            quantization_sweep(store, rid, **quant_key, device=sweep_device, data_dir=data_dir, precision=precision)
 
     # 3. tables and figures
     res.comparison = compare(store, study=name, mode=rob["mode"])  # the study row lists res.run_ids

@@ -39,6 +39,17 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CONFIG_FIELDS = {f.name for f in dc_fields(TrainConfig)}
 
 
+def device_choices(gpus=None) -> tuple[tuple[str, str], ...]:
+    """auto, cpu, then each GPU this host offers as cuda:N with its name, memory
+    and load (hardware.list_gpus, without torch); plain 'cuda' when none is listed
+    (no nvidia-smi or NVML here, yet CUDA may still work)."""
+    from nawt_core.hardware import list_gpus
+
+    gpus = list_gpus() if gpus is None else gpus
+    listed = tuple((g.describe(), g.device) for g in gpus) or (("cuda", "cuda"),)
+    return (("auto: cuda when present", "auto"), ("cpu", "cpu"), *listed)
+
+
 def method_choices() -> tuple[tuple[str, str], ...]:
     return tuple((m.name, m.name) for m in spec.methods())
 
