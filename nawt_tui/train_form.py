@@ -47,7 +47,7 @@ def device_choices(gpus=None) -> tuple[tuple[str, str], ...]:
 
     gpus = list_gpus() if gpus is None else gpus
     listed = tuple((g.describe(), g.device) for g in gpus) or (("cuda", "cuda"),)
-    return (("auto: cuda when present", "auto"), ("cpu", "cpu"), *listed)
+    return (("auto", "auto"), ("cpu", "cpu"), *listed)
 
 
 def method_choices() -> tuple[tuple[str, str], ...]:
