@@ -125,7 +125,10 @@ def validate(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if key == "method":
             continue
         v = values.get(key) or None
-        if v is not None and v not in {value for _l, value in options}:
+        if key == "device":  # the listed GPUs change: any device `nawt train` accepts
+            if v is not None and (why := _check_alone("device", v)):
+                errors[key] = why
+        elif v is not None and v not in {value for _l, value in options}:
             errors[key] = f"choose a {label}"
         out[key] = v
     name = (values.get("name") or "").strip()

@@ -151,7 +151,8 @@ def test_sweep_noise_is_the_same_on_every_device(device):
     from nawt_core import perturb as P
 
     ws = [torch.ones(4, 3, 3, 3), torch.full((10, 8), 2.0)]
-    want = [torch.randn(w.shape, generator=torch.Generator().manual_seed(P.trial_seed(7, 0.05, 2))) for w in ws]
+    cpu_gen = torch.Generator().manual_seed(P.trial_seed(7, 0.05, 2))
+    want = [torch.randn(w.shape, generator=cpu_gen) for w in ws]  # one generator, drawn in order
     gen = P.generator(7, 0.05, 2, device)
     got = P.noise_like([w.to(device) for w in ws], 0.05, "absolute", gen)
     assert gen.device.type == "cpu"
@@ -238,6 +239,7 @@ def test_forms_offer_each_gpu(fake_smi):
             "schedule": "cosine", "epochs": "1", "batch_size": "64", "lr": "0.1", "seed": "0", "device": "cuda:1"}
     values, errors = validate(form)
     assert not errors and values["device"] == "cuda:1"
+    assert "device" in validate({**form, "device": "gpu7"})[1]
     opts, errors = validate_eval({"kind": "quantization", "bits": "8", "device": "cuda:1"})
     assert not errors and eval_args("quantization", [3], opts)[-2:] == ["--device", "cuda:1"]
     opts, errors = validate_eval({"kind": "quantization", "bits": "8", "device": ""})

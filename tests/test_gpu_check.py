@@ -9,19 +9,21 @@ import sys
 
 from helpers import REPO
 
-SECTIONS = ("env", "sync", "bench", "train", "resume", "sweeps", "concurrency")
+SECTIONS = ("env", "sync", "bench", "train", "resume", "determinism", "sweeps", "concurrency")
 
 
 def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
+    # about 15 short nawt processes: the slowest test of the suite on 2 cores; the
+    # budget is generous so a busy machine slows it down rather than failing it
     out = tmp_path / "gc"
     p = subprocess.run([sys.executable, str(REPO / "scripts" / "gpu-check"), "--device", "cpu", "--tiny",
-                        "--out", str(out), "--concurrency", "1,2", "--budget", "400"],
-                       capture_output=True, text=True, timeout=600, cwd=REPO)
+                        "--out", str(out), "--concurrency", "1,2", "--budget", "900"],
+                       capture_output=True, text=True, timeout=1000, cwd=REPO)
     assert p.returncode == 0, p.stderr[-2000:]
     doc = json.loads((out / "gpu-check.json").read_text())
     secs = doc["sections"]
     assert list(secs) == list(SECTIONS)
-    for name in ("env", "bench", "train", "resume", "sweeps", "concurrency"):
+    for name in ("env", "bench", "train", "resume", "determinism", "sweeps", "concurrency"):
         assert secs[name]["status"] == "ok", (name, secs[name])
     assert secs["sync"]["status"] in ("ok", "skipped") and secs["sync"].get("note")  # the probe needs CUDA
     assert secs["env"]["torch"] and secs["env"]["device"] == "cpu"
@@ -35,6 +37,7 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
     assert res["device_resume"]["status"] in ("interrupted", "completed")
     if res["device_resume"]["status"] == "interrupted":
         assert res["cpu_resume"]["status"] == "completed" and res["cpu_resume"]["epoch"] == res["cpu_resume"]["epochs"]
+    assert secs["determinism"]["equal_weights"] is True
     assert secs["sweeps"]["robustness"]["noise"] == "cpu" and secs["sweeps"]["quantization"]["acc"]
     runs = secs["concurrency"]["runs"]
     assert set(runs) == {"1", "2"} and runs["1"]["ratio_wall"] == 1.0 and runs["2"]["ratio_wall"] > 0
