@@ -19,7 +19,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 import torch  # noqa: E402 - after the environment above
 
 from .errors import NawtError
-from .hardware import HardwareFacts, choose_precision, cpu_facts, slow_bf16_warning
+from .hardware import HardwareFacts, choose_precision, cpu_facts, device_kind, slow_bf16_warning
 
 log = logging.getLogger("nawt.device")
 
@@ -74,8 +74,6 @@ def device_for_label(label: str) -> str:
     """The device an evaluation of a run uses by default: the family the run
     trained on (a device label as stored, see hardware.device_kind). A CUDA
     run on a host without CUDA is evaluated on the CPU, with a one-line note."""
-    from .hardware import device_kind
-
     if device_kind(label) != "cuda":
         return "cpu"
     if torch.cuda.is_available():

@@ -45,7 +45,8 @@ def _one_epoch_of_two(store, tiny_cfg, data_dir, **kw):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a GPU run resuming on a host without CUDA")
-def test_a_gpu_run_resumes_on_the_cpu_reseeded_deterministically(store, tiny_cfg, data_dir, caplog):
+def test_a_gpu_run_resumes_on_the_cpu_reseeded_deterministically(store, tiny_cfg, data_dir, caplog, monkeypatch):
+    monkeypatch.setattr("nawt_core.device._WARNED", set())  # warnings are once per process
     run, last = _one_epoch_of_two(store, tiny_cfg, data_dir, method="noise-injection")
     _as_if_from_gpu(store, run, last)
     saved = last.read_bytes()
@@ -131,8 +132,10 @@ def test_labels_name_the_gpu_slot_and_uuid():
     assert H.short_device("AMD EPYC · 2 threads · avx2") == "AMD EPYC · 2 threads · avx2"
 
 
-def test_eval_defaults_to_the_runs_device_family(caplog):
+def test_eval_defaults_to_the_runs_device_family(caplog, monkeypatch):
     from nawt_core.device import device_for_label
+
+    monkeypatch.setattr("nawt_core.device._WARNED", set())  # warnings are once per process
 
     assert device_for_label("AMD EPYC · 2 threads · avx2") == "cpu"
     assert device_for_label("") == "cpu"
