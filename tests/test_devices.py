@@ -275,3 +275,15 @@ def test_new_run_and_evaluate_forms_list_the_gpus(fake_smi, tmp_path):
     new_run, evaluate = asyncio.run(body())
     assert new_run == ["auto", "cpu", "cuda:0", "cuda:1"]
     assert evaluate == ["run", "cpu", "cuda:0", "cuda:1"]
+
+
+def test_compare_keeps_old_gpu_sweeps_apart_from_cpu_generator_ones():
+    from nawt_core.compare import _sweep_key
+    from nawt_core.store import Evaluation
+
+    cfg = {"mode": "absolute", "strengths": [0.0, 0.05], "trials": 2, "targets": "weights", "precision": "fp32"}
+    old_gpu = Evaluation(run_id=1, kind="robustness", config=cfg, device=GPU_LABEL)
+    new_gpu = Evaluation(run_id=1, kind="robustness", config={**cfg, "noise": "cpu"}, device=GPU_LABEL)
+    old_cpu = Evaluation(run_id=1, kind="robustness", config=cfg, device="AMD EPYC · 2 threads · avx2")
+    assert _sweep_key("robustness", old_gpu) != _sweep_key("robustness", new_gpu)
+    assert _sweep_key("robustness", old_cpu) == _sweep_key("robustness", new_gpu)  # the CPU drew the same noise
