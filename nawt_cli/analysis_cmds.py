@@ -69,11 +69,21 @@ def _check_finished(store, run_ids: list[int]) -> None:
             raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
 
 
-def _check_device(device: str) -> None:
+def _check_device(device: str | None) -> None:
     """Bad input is refused before a queued evaluation is recorded."""
     from nawt_core.config import TrainConfig
 
-    TrainConfig(device=device).validate()
+    if device is not None:
+        TrainConfig(device=device).validate()
+        _check_device_exists(device)
+
+
+def _check_device_exists(device: str | None) -> None:
+    """A CUDA device asked for exists here (imports torch only then)."""
+    if device not in (None, "auto", "cpu"):
+        from nawt_core.device import resolve_device
+
+        resolve_device(device)
 
 
 def _progress():
@@ -119,7 +129,7 @@ def eval_robustness(
     seed: Annotated[int, typer.Option(help="noise seed: the same seed gives the same numbers")] = 0,
     targets: Annotated[str, typer.Option(help="weights (conv/linear) or all (every parameter)")] = E.TARGETS[0],
     strategy: Annotated[str, typer.Option(help="auto (measure), loop or batched (vmap)")] = "auto",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the device family the run trained on]")] = None,
     precision: PrecisionOpt = "auto",
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
@@ -167,7 +177,7 @@ def eval_quantization(
     bits: Annotated[Optional[list[str]], typer.Option("--bits", "-b", help=f"bit widths {E.MIN_BITS}-{E.MAX_BITS} \\[default: {','.join(map(str, E.DEFAULT_BITS))}]")] = None,
     granularity: Annotated[str, typer.Option(help="channel (a scale per output channel) or tensor")] = E.GRANULARITIES[0],
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="fold BatchNorm into the convolutions first")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: the device family the run trained on]")] = None,
     precision: PrecisionOpt = "auto",
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")] = None,
     json_out: JsonOpt = False,
@@ -425,7 +435,7 @@ def study_cmd(
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: new runs auto, a resumed run its own, sweeps the run's device family]")] = None,
     precision: PrecisionOpt = "auto",
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="override the preset's training images (first N)")] = None,
@@ -453,8 +463,9 @@ def study_cmd(
                                    ("test_subset", test_subset)) if v is not None} or None
     mlist = _split(methods) or None
     cifar = cifar_dir or data_dir
-    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device, dataset=dataset,
+    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
+    _check_device_exists(device)
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     launch = _local_slots(jobs, gpus, per_gpu, device, name or preset, db, data_dir, cifar_dir, stale_after)
     store = open_store(db, data_dir)

@@ -55,7 +55,7 @@ from typing import Any
 from . import spec, stats
 from .config import TrainConfig
 from .errors import NawtError
-from .evalspec import MODES, check_mode
+from .evalspec import MODES, check_mode, noise_source
 from .hardware import device_kind
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
@@ -65,7 +65,7 @@ NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "metho
 # a method's options (spec.py) only change what that method does: compared within a method only
 ALL_OPTIONS = sorted(spec.OPTIONS)
 SWEEP_KEYS = {
-    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision"),
+    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision", "noise"),
     "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
 }
 LOAD_FACTOR = 2.0
@@ -417,6 +417,8 @@ def _sweep_key(kind: str, ev: Evaluation) -> tuple:
     if "dataset" in cfg:
         cfg["dataset"] = data_kind(cfg["dataset"])
     cfg.setdefault("precision", "fp32")  # stored before sweeps recorded their precision: fp32
+    if kind == "robustness":  # GPU sweeps before noise came from a CPU generator drew other numbers
+        cfg["noise"] = noise_source(ev.config, device_kind(ev.device))
     return _frozen({k: cfg.get(k) for k in SWEEP_KEYS[kind]})
 
 

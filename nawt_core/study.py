@@ -140,24 +140,27 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     return resumable[-1] if resumable else None
 
 
-def sweep_run(store: Store, run_id: int, sw: dict, *, device: str = "auto", data_dir="data",
+def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None, data_dir="data",
               precision: str = "auto", say: Callable[[str], None] = lambda s: None) -> None:
     """The study's robustness and quantization sweeps of one completed run, each
-    skipped when the same settings (precision included) are already stored.
+    skipped when the same settings (precision and noise source included) are
+    already stored. ``device`` None: the device family the run trained on.
     The study runs it for its runs; a queue worker runs it right after training one."""
-    from .device import resolve_device, resolve_precision
+    from .device import device_for_label, resolve_device, resolve_precision
+    from .evalspec import NOISE_SOURCE
     from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     run = store.get_run(run_id)
     if run.status != Status.COMPLETED:
         return
+    device = device or device_for_label(run.device)
     sweep_precision, _ = resolve_precision(precision, resolve_device(device))
     rob, quant = sw["robustness"], sw["quantization"]
     rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
                "targets": rob.get("targets", "weights")}
     quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
                  "fold_bn": quant.get("fold_bn", False)}
-    if find_evaluation(store, run_id, "robustness", {**rob_key, "precision": sweep_precision},
+    if find_evaluation(store, run_id, "robustness", {**rob_key, "noise": NOISE_SOURCE, "precision": sweep_precision},
                        seed=rob.get("seed", 0)) is None:
         say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
             f"x {rob['trials']} trials)")
@@ -208,7 +211,7 @@ def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult,
 
 
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
-              seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
+              seeds: int | None = None, data_dir="data", out_dir=None, device: str | None = None, precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
@@ -218,6 +221,10 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
     is where run folders (``<home>/runs/ID``) and the study folder
     (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
+
+    ``device`` None: new runs use auto, a resumed run its stored device (or the
+    nearest this host has) and each sweep the device family its run trained on;
+    a device given is used for all of them.
 
     ``launch`` (``--jobs N``): the runs to train are queued instead, and
     ``launch(run_ids)`` executes them (local worker processes, Ray) and says
@@ -232,7 +239,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     name = name or preset
     if not NAME_RE.match(name):
         raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
-    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device, dataset=dataset,
+    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
@@ -270,7 +277,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
             rep = reporter_factory(cfg) if reporter_factory else None
-            run = execute(store, run.id, rep, data_dir=data_dir)
+            run = execute(store, run.id, rep, data_dir=data_dir, device=device)
             res.trained.append(run.id)
             if run.status == Status.INTERRUPTED:
                 store.upsert_study(name, status=Status.INTERRUPTED)
