@@ -70,7 +70,7 @@ def train(
     dataset: Annotated[str, typer.Option(help="cifar10 or synthetic (offline, learnable)")] = "cifar10",
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="use the first N test images")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: auto; with --resume: the run's own]")] = None,
     precision: PrecisionOpt = "auto",
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
     seed: Annotated[int, typer.Option()] = 0,
@@ -97,13 +97,16 @@ def train(
         if start is None:
             store.settle_stale()
         run = check_resumable(store, start if start is not None else resume, restart=restart)
+        if device is not None:  # resume on another device (e.g. the GPU host's run on a CPU host)
+            _check_device(TrainConfig(device=device).validate().device)
     else:
         cfg = TrainConfig(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, rho=rho,
             rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive,
             ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
-            data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset, device=device,
+            data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset,
+            device=device or "auto",
             precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
         ).validate()
         _check_device_and_data(cfg)  # before anything is recorded
@@ -115,9 +118,10 @@ def train(
         return
     if detach:
         _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
-        _detach(run, store.url, data_dir, cifar_dir)
+        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None)
         return
-    _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir))
+    _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir),
+                      device if start is not None or resume is not None else None)
 
 
 def _enqueue(store, run) -> None:
@@ -131,14 +135,19 @@ def _enqueue(store, run) -> None:
 
 def _check_device_and_data(cfg) -> None:
     """The device exists and the dataset reads (into the process cache the trainer uses)."""
-    if cfg.device not in ("auto", "cpu"):
-        from nawt_core.device import resolve_device
-
-        resolve_device(cfg.device)
+    _check_device(cfg.device)
     if cfg.dataset == "cifar10":
         from nawt_core.data import load_cifar10
 
         load_cifar10(cfg.data_dir)
+
+
+def _check_device(device: str) -> None:
+    """A CUDA device asked for exists here (torch is imported only then)."""
+    if device not in ("auto", "cpu"):
+        from nawt_core.device import resolve_device
+
+        resolve_device(device)
 
 
 def _warn_slow_bf16(config: dict) -> None:
@@ -165,13 +174,14 @@ def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
     return "".join(f" {p}" for p in parts)
 
 
-def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
+def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None) -> None:
     """Starts the trainer in its own session; the database URL goes through the
     environment (NAWT_DB), never the command line that `ps` shows."""
     import os
 
     log = Path(run.run_dir) / "train.log"
     extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
+    extra += ["--device", device] if device else []
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--data-dir", str(data_dir), *extra],
@@ -183,7 +193,7 @@ def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None) -> None:
                   highlight=False)
 
 
-def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "") -> None:
+def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "", device: str | None = None) -> None:
     """Trains in this process; the dataset is read where the run's config says,
     unless --cifar-dir names another place (data moved since the run began)."""
     from nawt_core.runner import execute
@@ -191,7 +201,7 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
     from .train_view import make_reporter
 
     reporter = make_reporter(console)
-    run = execute(store, run_id, reporter, data_dir=cifar_dir)
+    run = execute(store, run_id, reporter, data_dir=cifar_dir, device=device)
     if run.status == Status.INTERRUPTED:
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)

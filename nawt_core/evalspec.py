@@ -37,6 +37,19 @@ MIN_BITS, MAX_BITS = 1, 16
 GRANULARITIES = ("channel", "tensor")
 # How a robustness sweep evaluates its perturbed copies: see sweeps.py
 STRATEGIES = ("auto", "loop", "batched")
+# Where a robustness sweep's noise is drawn (Evaluation.config["noise"]): "cpu",
+# a CPU generator, so a seed gives the same perturbations on every device; older
+# sweeps drew it on their device: the same numbers on a CPU, others on a GPU ("device").
+NOISE_SOURCE = "cpu"
+
+
+def noise_source(config: dict | None, device_kind: str) -> str:
+    """The noise source of a stored robustness sweep; ``device_kind`` (cpu or cuda)
+    is where it ran, which decides it for sweeps stored before it was recorded."""
+    given = (config or {}).get("noise")
+    if given:
+        return given
+    return NOISE_SOURCE if device_kind in ("cpu", "") else "device"
 
 
 def check_mode(mode: str) -> None:

@@ -16,6 +16,8 @@ without avx512_bf16), so auto picks fp32 there.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +38,8 @@ class HardwareFacts:
     threads: int | None = None
     gpu_name: str = ""
     capability: tuple[int, int] | None = None  # CUDA compute capability
-    index: int | None = None  # CUDA device index
+    index: int | None = None  # CUDA device index (as this process sees it: CUDA_VISIBLE_DEVICES renumbers)
+    uuid: str = ""  # 'GPU-…', the same for every process and in nvidia-smi
 
     @property
     def native_bf16(self) -> bool:
@@ -56,9 +59,11 @@ class HardwareFacts:
 
     def label(self) -> str:
         """The stored device label: 'AMD EPYC · 2 threads · avx512_bf16 avx512f avx2',
-        'NVIDIA H100 80GB HBM3 · sm_90 · cuda:0'."""
+        'NVIDIA H100 80GB HBM3 · sm_90 · cuda:0 · GPU-5d5a4b0e-…' (the UUID names
+        the card where the index depends on CUDA_VISIBLE_DEVICES)."""
         if self.kind == "cuda":
-            return f"{self.gpu_name or 'CUDA device'} · {self.sm} · cuda:{self.index or 0}"
+            parts = [self.gpu_name or "CUDA device", self.sm, f"cuda:{self.index or 0}"]
+            return " · ".join(parts + ([self.uuid] if self.uuid else []))
         flags = [f for f in LABEL_FLAGS if f in self.cpu_flags]
         parts = [self.cpu_model or "cpu"]
         if self.threads:
@@ -70,7 +75,7 @@ class HardwareFacts:
     def to_dict(self) -> dict:
         d = {"kind": self.kind, "native_bf16": self.native_bf16}
         if self.kind == "cuda":
-            d.update(gpu=self.gpu_name, capability=self.sm, index=self.index or 0)
+            d.update(gpu=self.gpu_name, capability=self.sm, index=self.index or 0, uuid=self.uuid or None)
         else:
             d.update(cpu=self.cpu_model, threads=self.threads,
                      flags=[f for f in LABEL_FLAGS if f in self.cpu_flags])
@@ -149,3 +154,128 @@ def slow_bf16_warning(precision: str, facts: HardwareFacts) -> str | None:
     _, why = choose_precision("auto", facts)
     return (f"{why.removeprefix('auto: ')}: bf16 will run emulated, likely slower than fp32 "
             f"(--precision auto would pick fp32)")
+
+
+# ------------------------------------------------------------------ GPUs, without torch
+NVIDIA_SMI_QUERY = "index,name,uuid,memory.used,memory.total,utilization.gpu"
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One GPU as nvidia-smi or NVML reports it; ``index`` as torch numbers it
+    in this process (CUDA_VISIBLE_DEVICES applied)."""
+
+    index: int
+    name: str
+    uuid: str = ""
+    memory_used_mib: float | None = None
+    memory_total_mib: float | None = None
+    utilization: float | None = None  # percent
+
+    @property
+    def device(self) -> str:
+        return f"cuda:{self.index}"
+
+    def describe(self) -> str:
+        """'cuda:0 · NVIDIA H100 80GB HBM3 · 1.2/80 GiB · 35%'."""
+        parts = [self.device, self.name]
+        if self.memory_total_mib:
+            parts.append(f"{(self.memory_used_mib or 0) / 1024:.1f}/{self.memory_total_mib / 1024:.0f} GiB")
+        if self.utilization is not None:
+            parts.append(f"{self.utilization:.0f}%")
+        return " · ".join(parts)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:  # '[N/A]', '[Not Supported]'
+        return None
+
+
+def parse_nvidia_smi(text: str) -> list[GpuInfo]:
+    """GPUs from ``nvidia-smi --query-gpu=NVIDIA_SMI_QUERY --format=csv,noheader,nounits``;
+    lines that do not parse are skipped."""
+    out = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) < 6 or not cells[0].isdigit():
+            continue
+        out.append(GpuInfo(int(cells[0]), cells[1], cells[2], _number(cells[3]), _number(cells[4]),
+                           _number(cells[5])))
+    return out
+
+
+def _from_nvidia_smi(timeout: float) -> list[GpuInfo] | None:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run([exe, f"--query-gpu={NVIDIA_SMI_QUERY}", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_nvidia_smi(done.stdout) if done.returncode == 0 else None
+
+
+def _from_nvml() -> list[GpuInfo] | None:
+    try:
+        import pynvml  # nvidia-ml-py, the gpu-stats extra
+
+        pynvml.nvmlInit()
+        out = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            h = pynvml.nvmlDeviceGetHandleByIndex(i)
+            name, uuid = pynvml.nvmlDeviceGetName(h), pynvml.nvmlDeviceGetUUID(h)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(h)
+            util = pynvml.nvmlDeviceGetUtilizationRates(h).gpu
+            out.append(GpuInfo(i, name.decode() if isinstance(name, bytes) else name,
+                               uuid.decode() if isinstance(uuid, bytes) else uuid,
+                               mem.used / 2**20, mem.total / 2**20, float(util)))
+        return out
+    except Exception:  # noqa: BLE001 - not installed, no driver: no answer
+        return None
+
+
+def visible(gpus: list[GpuInfo], env: str | None) -> list[GpuInfo]:
+    """The GPUs a CUDA process sees under CUDA_VISIBLE_DEVICES=``env`` (None: all),
+    renumbered in that order as torch numbers them: '1,0', 'GPU-5d5a…' and '' work."""
+    if env is None:
+        return gpus
+    out = []
+    for item in (p.strip() for p in env.split(",")):
+        if not item:
+            break
+        match = [g for g in gpus if (item.isdigit() and g.index == int(item))
+                 or (not item.isdigit() and g.uuid.startswith(item if item.startswith("GPU-") else f"GPU-{item}"))]
+        if len(match) != 1:
+            break  # CUDA stops at the first entry it cannot match
+        out.append(GpuInfo(len(out), *[getattr(match[0], f) for f in
+                                       ("name", "uuid", "memory_used_mib", "memory_total_mib", "utilization")]))
+    return out
+
+
+def list_gpus(timeout: float = 3.0) -> list[GpuInfo]:
+    """The GPUs this host offers to a CUDA process started from here, without
+    torch: nvidia-smi, else NVML (nvidia-ml-py); [] when neither answers."""
+    gpus = _from_nvidia_smi(timeout)
+    if gpus is None:
+        gpus = _from_nvml() or []
+    return visible(gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def cuda_slot(label: str) -> str:
+    """'cuda:1' from a stored device label ('NVIDIA … · sm_90 · cuda:1 · GPU-…'), '' if none."""
+    for part in (label or "").split(" · "):
+        if part.startswith("cuda:") and part[5:].isdigit():
+            return part
+    return ""
+
+
+def short_device(label: str) -> str:
+    """A stored device label with the GPU slot first, for a narrow table column:
+    'cuda:1 NVIDIA H100 80GB HBM3' (the UUID and sm dropped); other labels as they are."""
+    slot = cuda_slot(label)
+    if not slot or " · " not in label:
+        return label or ""
+    return f"{slot} {label.split(' · ')[0]}"

@@ -12,6 +12,9 @@ running statistics are buffers and are never touched).
 Noise is seeded per (seed, strength, trial): the same seed reproduces every
 number, and a trial's noise does not depend on which other strengths or trials
 are in the sweep, nor on whether copies are evaluated one at a time or batched.
+It is drawn from a CPU generator and moved to the weights' device, so a seed
+means the same perturbations on a CPU and on any GPU (a CUDA generator draws
+other numbers from the same seed).
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ def trial_seed(seed: int, strength: float, trial: int) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:8], "little") & (2**63 - 1)
 
 
-def generator(seed: int, strength: float, trial: int, device) -> torch.Generator:
-    return torch.Generator(device=device).manual_seed(trial_seed(seed, strength, trial))
+def generator(seed: int, strength: float, trial: int, device=None) -> torch.Generator:
+    """The (seed, strength, trial) noise generator: always a CPU one (``device`` is
+    kept for callers of the old signature and ignored)."""
+    return torch.Generator(device="cpu").manual_seed(trial_seed(seed, strength, trial))
 
 
 def scale_of(w: torch.Tensor, strength: float, mode: str) -> torch.Tensor | float:
@@ -63,11 +68,14 @@ def scale_of(w: torch.Tensor, strength: float, mode: str) -> torch.Tensor | floa
 
 
 def noise_like(tensors: list[torch.Tensor], strength: float, mode: str, gen: torch.Generator) -> list[torch.Tensor]:
-    """One noise tensor per input tensor, drawn in order from ``gen``."""
+    """One noise tensor per input tensor, drawn in order from the CPU generator
+    ``gen`` and moved to the tensor's device. For a GPU the draw goes into
+    pinned memory, so the copy is asynchronous (torch's pinned-memory cache
+    does not reuse a block before its copy has finished)."""
     out = []
     for w in tensors:
-        z = torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
-        out.append(z.mul_(scale_of(w, strength, mode)))
+        z = torch.randn(w.shape, generator=gen, dtype=w.dtype, pin_memory=w.device.type == "cuda")
+        out.append(z.to(w.device, non_blocking=True).mul_(scale_of(w, strength, mode)))
     return out
 
 

@@ -10,6 +10,8 @@ those moments too.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import os
 import signal
@@ -24,7 +26,7 @@ from .checkpoint import clean_temporaries, load, save_atomic
 from .config import TrainConfig
 from .data import DeviceData, load_arrays
 from .device import (autocast_dtype, deterministic_mode, device_name, keep_freed_memory, resolve_device,
-                     resolve_precision, seed_everything)
+                     resolve_precision, resume_device, seed_everything, tf32_flags)
 from .errors import NawtError
 from .evaluate import evaluate
 from .failures import describe
@@ -34,6 +36,8 @@ from .models import build_model
 from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at
 from .status import Status
 from .store import Run, Store, utcnow
+
+log = logging.getLogger("nawt.runner")
 
 
 class Interrupted(Exception):
@@ -48,11 +52,12 @@ class Diverged(Exception):
 class Trainer:
     """Builds everything a run needs and trains it epoch by epoch."""
 
-    def __init__(self, store: Store, run: Run, reporter: Reporter | None = None, *, data_dir: str | Path | None = None):
+    def __init__(self, store: Store, run: Run, reporter: Reporter | None = None, *, data_dir: str | Path | None = None,
+                 device: torch.device | None = None):
         self.store, self.run, self.reporter = store, run, reporter or Reporter()
         self.cfg = cfg = TrainConfig.from_dict(run.config)
         self.run_dir = Path(run.run_dir)
-        self.device = resolve_device(cfg.device)
+        self.device = device if device is not None else resolve_device(cfg.device)
         if self.device.type == "cpu":
             keep_freed_memory()
         seed_everything(cfg.seed, cfg.deterministic)
@@ -84,7 +89,8 @@ class Trainer:
             "format": 1, "epoch": epoch, "config": self.cfg.to_dict(), "owner": self.owner(),
             "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "data": self.data_gen.get_state(),
-                    "method": self.method_gen.get_state()},
+                    "method": self.method_gen.get_state(), **self._cuda_rng()},
+            "rng_device": self.device.type,  # the generators' kind: their states fit no other
             "train_seconds": self.train_seconds, "best_test_acc": self.best,
         }
 
@@ -100,13 +106,38 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"]["torch"].cpu())
-            self.data_gen.set_state(state["rng"]["data"].cpu())
-            self.method_gen.set_state(state["rng"]["method"].cpu())
         except (KeyError, RuntimeError, ValueError) as e:
             raise NawtError(f"checkpoint {path} does not match run {self.run.id}: {str(e).splitlines()[0][:160]}") from None
+        self._restore_device_rng(state, int(state["epoch"]))
         self.start_epoch = int(state["epoch"])
         self.train_seconds = float(state["train_seconds"])
         self.best = state.get("best_test_acc")
+
+    def _cuda_rng(self) -> dict:
+        return {"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {}
+
+    def _restore_device_rng(self, state: dict, epoch: int) -> None:
+        """The data-order and method generators live on the training device, and a
+        state saved on one device type does not fit a generator of another. Same
+        type: restored exactly. Another (the run moved between a GPU and a CPU
+        host): both reseeded from (seed, epoch), so a moved run is still
+        reproducible, though not the same numbers it would have had unmoved."""
+        rng = state["rng"]
+        came_from = state.get("rng_device")  # absent in older checkpoints: try, and reseed if it does not fit
+        if came_from in (None, self.device.type):
+            try:
+                self.data_gen.set_state(rng["data"].cpu())
+                self.method_gen.set_state(rng["method"].cpu())
+                if self.device.type == "cuda" and "cuda" in rng:
+                    torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+                return
+            except (KeyError, RuntimeError, ValueError):
+                pass
+        self.data_gen.manual_seed(_stream_seed(self.cfg.seed, epoch, "data"))
+        self.method_gen.manual_seed(_stream_seed(self.cfg.seed, epoch, "method"))
+        log.warning("run %s resumes on %s but its random state was saved on %s: data order and method noise "
+                    "reseeded from (seed %s, epoch %s)", self.run.id, self.device.type, came_from or "another device",
+                    self.cfg.seed, epoch)
 
     # ------------------------------------------------------------ loop
     def train(self) -> Run:
@@ -227,6 +258,12 @@ class Trainer:
         self._check_stop()
 
 
+def _stream_seed(seed: int, epoch: int, stream: str) -> int:
+    """A 63-bit seed for one generator of a resumed run, the same on every machine."""
+    digest = hashlib.sha256(f"{int(seed)}:{int(epoch)}:{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
 class _stop_signals:
     """SIGINT/SIGTERM set a flag the loop checks after each step: the run stops
     at a safe point, keeps its last completed epoch, and can be resumed."""
@@ -253,14 +290,20 @@ class _stop_signals:
 
 
 def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None,
-            restart: bool = False) -> Run:
+            restart: bool = False, device: str | None = None) -> Run:
     """Trains (or resumes) run ``run_id`` to completion, interruption or failure.
-    Failures that are not nawt's own end the run ``failed`` with a one-line
-    reason (see failures.describe) and are raised as that NawtError."""
+    ``device`` (auto, cpu, cuda, cuda:N) overrides the run's stored device and
+    is recorded in its config. Failures that are not nawt's own end the run
+    ``failed`` with a one-line reason (see failures.describe) and are raised as
+    that NawtError."""
     run = check_resumable(store, run_id, restart=restart)
     with deterministic_mode():
         try:
-            trainer = Trainer(store, run, reporter, data_dir=data_dir)
+            dev = _run_device(run, device)
+            if device and run.config.get("device") != device:
+                run = store.update_run(run.id, config={**run.config, "device": device})
+            trainer = Trainer(store, run, reporter, data_dir=data_dir, device=dev)
+            store.update_run(run.id, **tf32_flags(dev))
         except Exception as e:  # bad data, out of memory, a missing device ...
             reason = describe(e, "preparing the run")
             if run.status in (Status.QUEUED, Status.RUNNING):  # a run that never started records why; others stay as they were
@@ -269,3 +312,12 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
                 raise
             raise NawtError(reason) from None
         return trainer.train()
+
+
+def _run_device(run: Run, override: str | None) -> torch.device:
+    """A run resuming from a checkpoint falls back (with a warning) where its
+    stored device is missing here; a run starting afresh gets its device exactly."""
+    stored = (run.config or {}).get("device", "auto")
+    if run.run_dir and (Path(run.run_dir) / "last.pt").exists():
+        return resume_device(stored, override)
+    return resolve_device(override or stored)

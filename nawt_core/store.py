@@ -55,6 +55,9 @@ class Run(SQLModel, table=True):
     device: str = ""
     precision: str | None = None  # fp32 or bf16 as used (config's may say auto); set when training starts
     precision_reason: str | None = None  # why, e.g. "auto: this CPU (…) runs bf16 natively (avx512_bf16)"
+    # CUDA's TF32 math for fp32 convolutions / matmuls as the run trained (None on a CPU)
+    tf32_conv: bool | None = None
+    tf32_matmul: bool | None = None
     torch_version: str = ""
     nawt_version: str = ""
     git_commit: str | None = None
@@ -120,6 +123,9 @@ class Evaluation(SQLModel, table=True):
     seed: int = 0
     status: str = Status.RUNNING.value  # queued | running | completed | failed
     device: str = ""
+    # CUDA's TF32 math for fp32 convolutions / matmuls as the sweep ran (None on a CPU)
+    tf32_conv: bool | None = None
+    tf32_matmul: bool | None = None
     host: str = ""  # where the evaluating process runs (with pid: tells a dead one)
     pid: int | None = None
     clean_acc: float | None = None

@@ -3,8 +3,9 @@
 For each method x seed it trains a run (skipping one already completed with
 the same config key, resuming one that was interrupted), then runs the
 robustness and quantization sweeps on every completed run (skipping a sweep
-already stored with the same settings), then writes every table as CSV and
-the figures into the study folder (default ``<data_dir>/studies/<name>/``, or
+already stored with the same settings), then writes every table as CSV,
+the figures and the report (report.html, report.md: nawt_core/report.py) into
+the study folder (default ``<data_dir>/studies/<name>/``, or
 next to the database when ``--db`` names an SQLite file elsewhere).
 Running the same command again after an interruption continues where it
 stopped: finished runs and sweeps are found in the store, an interrupted run
@@ -139,24 +140,27 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     return resumable[-1] if resumable else None
 
 
-def sweep_run(store: Store, run_id: int, sw: dict, *, device: str = "auto", data_dir="data",
+def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None, data_dir="data",
               precision: str = "auto", say: Callable[[str], None] = lambda s: None) -> None:
     """The study's robustness and quantization sweeps of one completed run, each
-    skipped when the same settings (precision included) are already stored.
+    skipped when the same settings (precision and noise source included) are
+    already stored. ``device`` None: the device family the run trained on.
     The study runs it for its runs; a queue worker runs it right after training one."""
-    from .device import resolve_device, resolve_precision
+    from .device import device_for_label, resolve_device, resolve_precision
+    from .evalspec import NOISE_SOURCE
     from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
 
     run = store.get_run(run_id)
     if run.status != Status.COMPLETED:
         return
+    device = device or device_for_label(run.device)
     sweep_precision, _ = resolve_precision(precision, resolve_device(device))
     rob, quant = sw["robustness"], sw["quantization"]
     rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
                "targets": rob.get("targets", "weights")}
     quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
                  "fold_bn": quant.get("fold_bn", False)}
-    if find_evaluation(store, run_id, "robustness", {**rob_key, "precision": sweep_precision},
+    if find_evaluation(store, run_id, "robustness", {**rob_key, "noise": NOISE_SOURCE, "precision": sweep_precision},
                        seed=rob.get("seed", 0)) is None:
         say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
             f"x {rob['trials']} trials)")
@@ -207,7 +211,7 @@ def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult,
 
 
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
-              seeds: int | None = None, data_dir="data", out_dir=None, device: str = "auto", precision: str = "auto",
+              seeds: int | None = None, data_dir="data", out_dir=None, device: str | None = None, precision: str = "auto",
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
@@ -217,6 +221,10 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
     is where run folders (``<home>/runs/ID``) and the study folder
     (``<home>/studies/<name>``) are written, so a read-only dataset folder works.
+
+    ``device`` None: new runs use auto, a resumed run its stored device (or the
+    nearest this host has) and each sweep the device family its run trained on;
+    a device given is used for all of them.
 
     ``launch`` (``--jobs N``): the runs to train are queued instead, and
     ``launch(run_ids)`` executes them (local worker processes, Ray) and says
@@ -231,7 +239,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     name = name or preset
     if not NAME_RE.match(name):
         raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
-    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device, dataset=dataset,
+    cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
@@ -269,7 +277,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
             rep = reporter_factory(cfg) if reporter_factory else None
-            run = execute(store, run.id, rep, data_dir=data_dir)
+            run = execute(store, run.id, rep, data_dir=data_dir, device=device)
             res.trained.append(run.id)
             if run.status == Status.INTERRUPTED:
                 store.upsert_study(name, status=Status.INTERRUPTED)
@@ -298,6 +306,15 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
             except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
                 say(f"{kind} figure skipped: {e}")
+    from . import report
+
+    try:  # report.html and report.md (with its PNGs) next to the CSVs
+        written, note = report.write(store, res.comparison, home=home, figures=figures)
+        res.files += written
+        if note:
+            say(f"report: {note}")
+    except NawtError as e:  # e.g. no run completed: the tables above say so
+        say(f"report skipped: {e}")
     store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
     return res
 

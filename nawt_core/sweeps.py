@@ -41,12 +41,13 @@ from . import quantize as Q
 from .checkpoint import load, load_model_state
 from .config import TrainConfig
 from .data import load_arrays, synthetic, to_input
-from .device import autocast_dtype, device_name, keep_freed_memory, resolve_device, resolve_precision, synchronize
+from .device import (autocast_dtype, device_for_label, device_name, keep_freed_memory, resolve_device,
+                     resolve_precision, synchronize, tf32_flags)
 from .errors import NawtError
-from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, STRATEGIES, check_strategy
+from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, NOISE_SOURCE, STRATEGIES, check_strategy, noise_source
 from .evaluate import evaluate
 from .failures import describe
-from .hardware import check_precision
+from .hardware import check_precision, device_kind
 from .models import build_model
 from .status import Status
 from .store import Evaluation, Run, Store, utcnow
@@ -109,8 +110,9 @@ def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConf
     return model.to(device, memory_format=torch.channels_last).eval(), cfg
 
 
-def _device(name: str) -> torch.device:
-    dev = resolve_device(name)
+def _device(name: str | None, run: Run | None = None) -> torch.device:
+    """``name``, or where None the family the run trained on (see device_for_label)."""
+    dev = resolve_device(name if name else device_for_label(run.device if run else ""))
     if dev.type == "cpu":
         keep_freed_memory()
     return dev
@@ -314,18 +316,19 @@ def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
 
 
 def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", strengths: Iterable[float] | None = None,
-                     trials: int = DEFAULT_TRIALS, seed: int = 0, targets: str = "weights", device: str = "auto",
+                     trials: int = DEFAULT_TRIALS, seed: int = 0, targets: str = "weights", device: str | None = None,
                      data_dir=None, test_subset: int | None = None, strategy: str = "auto", chunk: int = 8,
                      precision: str = "auto", progress: Progress | None = None,
                      evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of perturbed copies of run ``run_id`` for every strength and
     trial, stored as one Evaluation (kind ``robustness``) with a point per
-    (strength, trial). Returns the completed Evaluation."""
+    (strength, trial). ``device`` None: the family the run trained on. Returns
+    the completed Evaluation."""
     strengths = _check_strengths(DEFAULT_STRENGTHS.get(mode, [0.1]) if strengths is None else strengths)
     P.check(mode, targets, strengths, trials)
     check_strategy(strategy)
     run = finished_run(store, run_id)
-    dev = _device(device)
+    dev = _device(device, run)
     amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
@@ -334,9 +337,11 @@ def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", stren
     if strategy == "auto":
         strategy, probe = choose_strategy(pert, cfg.arch, chunk)
     config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
-              "test_images": test.n, "dataset": test.source, "strategy": strategy, **prec, **probe}
+              "test_images": test.n, "dataset": test.source, "strategy": strategy, "noise": NOISE_SOURCE,
+              **prec, **probe}
     ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
-                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), **tf32_flags(dev), host=socket.gethostname(),
+                pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         _, clean_acc = pert.clean_eval()
@@ -368,7 +373,7 @@ def quantization_accuracies(model: nn.Module, x, y, bits: list[int], granularity
 
 
 def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None = None, granularity: str = "channel",
-                       fold_bn: bool = False, device: str = "auto", data_dir=None, test_subset: int | None = None,
+                       fold_bn: bool = False, device: str | None = None, data_dir=None, test_subset: int | None = None,
                        precision: str = "auto", progress: Progress | None = None,
                      evaluation: Evaluation | None = None) -> Evaluation:
     """Accuracy of run ``run_id`` with fake-quantized weights per bit width,
@@ -376,14 +381,15 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
     bits = Q.check(DEFAULT_BITS if bits is None else list(bits), granularity)
     bits = sorted(set(bits), reverse=True)
     run = finished_run(store, run_id)
-    dev = _device(device)
+    dev = _device(device, run)
     amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
     config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
               "dataset": test.source, **prec}
     ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
-                status=Status.RUNNING, device=device_name(dev), host=socket.gethostname(), pid=os.getpid())
+                status=Status.RUNNING, device=device_name(dev), **tf32_flags(dev), host=socket.gethostname(),
+                pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
         (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)
@@ -395,9 +401,12 @@ def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None 
 
 def find_evaluation(store: Store, run_id: int, kind: str, config: dict, seed: int = 0) -> Evaluation | None:
     """The latest completed evaluation of ``run_id`` whose config contains every
-    item of ``config`` (a study's test for 'already done')."""
+    item of ``config`` (a study's test for 'already done'). Older sweeps lack
+    some items: their precision was fp32, their noise source follows from their device."""
     for ev in reversed(store.evaluations(run_id, kind, completed_only=True)):
-        c = {"precision": "fp32", **(ev.config or {})}  # stored before precision was recorded: fp32
+        c = {"precision": "fp32", **(ev.config or {})}
+        if kind == "robustness":
+            c["noise"] = noise_source(ev.config, device_kind(ev.device))
         if ev.seed == seed and all(c.get(k) == v for k, v in config.items()):
             return ev
     return None

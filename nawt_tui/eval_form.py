@@ -83,4 +83,8 @@ def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     if precision not in PRECISIONS:
         errors["precision"] = f"precision must be one of {', '.join(PRECISIONS)}"
     out["precision"] = precision
+    device = values.get("device") or ""  # blank: the device family the run trained on
+    if device and not (device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())):
+        errors["device"] = f"unknown device {device!r}; use auto, cpu, cuda or cuda:N"
+    out["device"] = device or None
     return out, errors

@@ -180,6 +180,8 @@ def eval_args(kind: str, run_ids: list[int], options: dict[str, Any]) -> list[st
         raise ValueError(f"unknown evaluation {kind!r}")
     if options.get("precision"):
         args += ["--precision", str(options["precision"])]
+    if options.get("device"):
+        args += ["--device", str(options["device"])]
     return args
 
 

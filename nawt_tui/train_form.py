@@ -39,6 +39,17 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CONFIG_FIELDS = {f.name for f in dc_fields(TrainConfig)}
 
 
+def device_choices(gpus=None) -> tuple[tuple[str, str], ...]:
+    """auto, cpu, then each GPU this host offers as cuda:N with its name, memory
+    and load (hardware.list_gpus, without torch); plain 'cuda' when none is listed
+    (no nvidia-smi or NVML here, yet CUDA may still work)."""
+    from nawt_core.hardware import list_gpus
+
+    gpus = list_gpus() if gpus is None else gpus
+    listed = tuple((g.describe(), g.device) for g in gpus) or (("cuda", "cuda"),)
+    return (("auto", "auto"), ("cpu", "cpu"), *listed)
+
+
 def method_choices() -> tuple[tuple[str, str], ...]:
     return tuple((m.name, m.name) for m in spec.methods())
 
@@ -114,7 +125,10 @@ def validate(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         if key == "method":
             continue
         v = values.get(key) or None
-        if v is not None and v not in {value for _l, value in options}:
+        if key == "device":  # the listed GPUs change: any device `nawt train` accepts
+            if v is not None and (why := _check_alone("device", v)):
+                errors[key] = why
+        elif v is not None and v not in {value for _l, value in options}:
             errors[key] = f"choose a {label}"
         out[key] = v
     name = (values.get("name") or "").strip()

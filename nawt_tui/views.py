@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from nawt_core import spec
-from nawt_core.hardware import device_kind
+from nawt_core.hardware import device_kind, short_device
 from nawt_core.runview import run_settings, run_tags
 
 
@@ -158,7 +158,7 @@ class RunView:
             "ips": fmt_rate(self.images_per_sec),
             "elapsed": fmt_duration(self.elapsed_s),
             "eta": fmt_duration(self.eta_s) if self.status == "running" else "—",
-            "device": self.device,
+            "device": short_device(self.device),  # the GPU slot first: which GPU a live run uses
             "study": self.study or "—",
             "tags": " ".join(self.tags) or "—",
             "where": self.where,

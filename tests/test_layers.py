@@ -13,8 +13,8 @@ PACKAGES = ("nawt_core", "nawt_cli", "nawt_tui")
 # imported by the CLI's --help, the TUI and the new-run form: never torch
 TORCH_FREE = ("nawt_core.spec", "nawt_core.evalspec", "nawt_core.config", "nawt_core.status", "nawt_core.errors",
               "nawt_core.hardware", "nawt_core.failures", "nawt_core.runview", "nawt_core.store",
-              "nawt_core.records", "nawt_core.compare", "nawt_core.export", "nawt_core.run_control", "nawt_core.queue",
-              "nawt_core.migrate", "nawt_core.ray_backend",
+              "nawt_core.records", "nawt_core.compare", "nawt_core.export", "nawt_core.run_control",
+              "nawt_core.stats", "nawt_core.report", "nawt_core.queue", "nawt_core.migrate", "nawt_core.ray_backend",
               "nawt_cli.main")
 
 

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ..eval_form import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, MODE_CHOICES, validate_eval
+from ..train_form import device_choices
 from ..launch import eval_args
 
 __all__ = ["ConfirmScreen", "EvalScreen", "PromptScreen", "StudyScreen", "show_message", "validate_eval"]
@@ -126,6 +127,10 @@ class EvalScreen(ModalScreen[dict | None]):
                 yield Select([("auto: bf16 where native, else fp32", "auto"), ("fp32", "fp32"),
                               ("bf16 (autocast)", "bf16")],
                              value="auto", allow_blank=False, id="eval-precision", compact=True)
+                yield Label("device")
+                yield Select([("the run's (cpu, or cuda if it trained there)", "run"),
+                              *[c for c in device_choices() if c[1] != "auto"]],
+                             value="run", allow_blank=False, id="eval-device", compact=True)
             yield Static("", id="eval-errors", classes="form-error -empty")
             yield Static("A detached `nawt eval` process; results show in the run detail.",
                          classes="dialog-hint")
@@ -165,6 +170,7 @@ class EvalScreen(ModalScreen[dict | None]):
             "trials": self.query_one("#eval-trials", Input).value,
             "bits": self.query_one("#eval-bits", Input).value, "granularity": sel("#eval-granularity"),
             "fold_bn": self.query_one("#eval-fold-bn", Checkbox).value, "precision": sel("#eval-precision"),
+            "device": "" if sel("#eval-device") == "run" else sel("#eval-device"),
         }
 
     def action_start(self) -> None:

@@ -17,7 +17,8 @@ from nawt_core.runview import cifar_problem
 
 from .. import actions
 from ..launch import LaunchResult, common_args, train_args
-from ..train_form import FIELDS, SELECTS, layout, method_choices, method_options, option_help, validate
+from ..train_form import (FIELDS, SELECTS, device_choices, layout, method_choices, method_options, option_help,
+                          validate)
 from .dialogs import show_message
 
 __all__ = ["FIELDS", "SELECTS", "NewRunScreen", "validate"]
@@ -67,7 +68,8 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                     for what, key in layout():
                         if what == "select":
                             label, options, default, help_ = SELECTS[key]
-                            options = method_choices() if key == "method" else options
+                            options = (method_choices() if key == "method" else
+                                       device_choices() if key == "device" else options)
                             yield Label(label)
                             yield Select(list(options), value=default, allow_blank=False, id=f"f-{key}",
                                          compact=True)
