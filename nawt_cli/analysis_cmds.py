@@ -18,6 +18,7 @@ from rich.table import Table
 from nawt_core import evalspec as E
 from nawt_core.errors import NawtError
 from nawt_core.hardware import check_precision
+from nawt_core.runview import acc_ci, acc_diff, acc_spread, halving_text, within_text
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
 
@@ -237,10 +238,20 @@ def comparison_tables(comp) -> list[Table]:
     def row(t: Table, method: str, group: str, *cells: str) -> None:
         t.add_row(method, *([group or "-"] if show_group else []), *cells)
 
-    t = Table(title="Clean test accuracy (%) per method, mean ± std over seeds")
-    cols(t, ["method", "settings", "runs", "accuracy", "best", "run ids"])
+    t = Table(title="Clean test accuracy (%): mean ± std over seeds, 95 % CI of the mean (Student t); "
+                    "Δ std = difference to standard in points [95 % CI, paired by seed, else Welch]",
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # fits 80 without rules
+    # compact cells: the title names the test; the CI column (or, when every row is one run, the
+    # caption) says "1 seed", so the table fits 80 columns
+    seeds = any(a["n"] > 1 for a in comp.accuracy)
+    diffs = any(a.get("vs_standard") for a in comp.accuracy)
+    if not seeds and comp.accuracy:
+        t.caption = "1 seed per row: no spread or interval (more seeds: nawt study --seeds N)"
+    cols(t, ["method", "settings", "runs", "accuracy", *(["95% CI"] if seeds else []),
+             *(["Δ std"] if diffs else []), "best", "run ids"])
     for a in comp.accuracy:
-        row(t, a["method"], a["group"], str(a["n"]), _pct(a["mean"], a["std"]), _pct(a["best"]),
+        row(t, a["method"], a["group"], str(a["n"]), acc_spread(a, say_one=False), *([acc_ci(a)] if seeds else []),
+            *([acc_diff(a.get("vs_standard"), compact=True)] if diffs else []), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
     t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
@@ -256,27 +267,32 @@ def comparison_tables(comp) -> list[Table]:
             r["device"] or "-")
     tables.append(t)
     if comp.robustness:
-        t = Table(title=f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]")
+        t = Table(title=f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]; "
+                        "AUC = mean accuracy over the strength range; halves at = strength where it halves")
         cols(t, ["method", "settings", "runs"])
         for s in comp.strengths:
             t.add_column(f"s={s:g}", justify="right")
+        t.add_column("AUC %", justify="right")
+        t.add_column("halves at", justify="right")
         for r in comp.robustness:
             cells = []
             for s in comp.strengths:
                 v = r["points"].get(s)
                 cells.append("-" if v is None else
                              f"{_pct(v['mean'], v['std'])} [{100 * v['min']:.1f}]{_partial(v, r['runs'])}")
-            row(t, r["method"], r["group"], str(r["runs"]), *cells)
+            row(t, r["method"], r["group"], str(r["runs"]), *cells, _pct(r["auc"]), halving_text(r))
         tables.append(t)
     if comp.quantization:
-        t = Table(title="Accuracy (%) with quantized weights, per bit width")
+        t = Table(title="Accuracy (%) with quantized weights, per bit width; ≤1 pt from = lowest bit width "
+                        "within 1 point of unquantized")
         cols(t, ["method", "settings", "runs", "unquantized"])
         for b in comp.bits:
             t.add_column(f"{b}-bit", justify="right")
+        t.add_column("≤1 pt from", justify="right")
         for q in comp.quantization:
             row(t, q["method"], q["group"], str(q["runs"]), _pct(q["fp"]),
                 *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) + _partial(q["points"][b], q["runs"])
-                  if b in q["points"] else "-" for b in comp.bits])
+                  if b in q["points"] else "-" for b in comp.bits], within_text(q))
         tables.append(t)
     return tables
 
@@ -442,6 +458,54 @@ def study_cmd(
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
     print_comparison(res.comparison)
-    console.print(f"tables and figures in {res.out_dir}", markup=False)
+    console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+
+
+# ---------------------------------------------------------------- report
+def _report_scope(targets: list[str]) -> tuple[list[int] | None, str | None]:
+    """`nawt report` takes one study name or run ids, not both."""
+    if not targets:
+        return None, None
+    if all(t.isdigit() for t in targets):
+        return [int(t) for t in targets], None
+    if len(targets) == 1:
+        return None, targets[0]
+    raise NawtError(f"give one study name or run ids, not {' '.join(targets)!r} (see `nawt report --help`)")
+
+
+@app.command("report")
+def report_cmd(
+    targets: Annotated[Optional[list[str]], typer.Argument(metavar="STUDY | RUN_ID", help="a study name, or run ids \\[default: the latest study]", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write: .html or .md (its PNGs beside it) \\[default: report.html and report.md in the study's folder]")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="html or md \\[default: from -o's name; both without -o]")] = None,
+    all_runs: AllOpt = False,
+    mode: Annotated[str, typer.Option(help="robustness mode: absolute, relative or std")] = "absolute",
+    db: DbOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+) -> None:
+    """The poster as one page: settings, accuracy with 95 % intervals over seeds, cost, robustness, quantization, curves.
+
+    HTML is self-contained (figures embedded); Markdown has its PNGs beside it.
+    The numbers are those of `nawt compare --json`, one row per method and
+    comparable settings; the poster's own numbers stand in a labelled column.
+    Runs that are not one study go to <data-dir>/reports/runs-<ids>/ without -o."""
+    from nawt_core import report
+    from nawt_core.compare import compare
+
+    run_ids, study = _report_scope(targets or [])
+    if fmt is not None and fmt not in report.FORMATS:
+        raise NawtError(f"unknown report format {fmt!r}; choose html or md")
+    if output is not None:
+        report.format_of(output, fmt)
+        from nawt_core.export import check_writable
+
+        check_writable(output)
+    store = open_store(db, data_dir, create=False)
+    comp = compare(store, run_ids, study, mode, all_runs)
+    files, note = report.write(store, comp, output, fmt, home=data_dir)
+    if note:
+        err_console.print(f"note: {note}", markup=False)
+    for p in files:
+        console.print(f"wrote {p}", markup=False, highlight=False)

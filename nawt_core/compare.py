@@ -17,7 +17,11 @@ row; ``label`` names what sets it apart from the other groups shown (e.g.
 
 Aggregation rules
 - accuracy: ``final_test_acc`` per run; mean, sample std (0 for one run) and
-  best over the runs (seeds) of a group.
+  best over the runs (seeds) of a group; ``seeds``; the 95 % confidence interval
+  of the mean (``ci_low``, ``ci_high``, ``ci_half``: Student t, None for one run);
+  ``vs_standard``: the difference to the standard group of the same settings with
+  its 95 % interval, paired by seed where both have the same seeds, else Welch
+  (nawt_core/stats.py; None for standard itself or without such a group).
 - timing: per group, the mean total training seconds (evaluation excluded)
   and the median epoch time x epochs over all the group's epochs, with the
   fastest and slowest epoch and the mean load average seen. The ratio to
@@ -31,9 +35,14 @@ Aggregation rules
   targets, test images, data: ``SWEEP_KEYS``); all trials of all runs pooled
   per strength: mean, sample std, min, n (accuracies pooled) and ``runs``
   (runs that have the point). A point that not every run of the row has is
-  ``partial`` (shown as such, left out of figures).
+  ``partial`` (shown as such, left out of figures). Per row, over the points
+  every run has: ``auc`` (area under mean accuracy vs strength / strength range)
+  and ``halving`` (strength where the mean accuracy halves from strength 0;
+  ``halving_beyond`` when it never does up to the largest strength).
 - quantization: the same with the latest quantization evaluation, per bit
-  width; ``fp`` is the mean unquantized accuracy of those evaluations.
+  width; ``fp`` is the mean unquantized accuracy of those evaluations;
+  ``within_1pt`` the lowest bit width from which every wider width is within
+  1 point (0.01) of ``fp``.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import spec
+from . import spec, stats
 from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode
@@ -329,15 +338,34 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
 
 
 def _accuracy(comp: Comparison) -> None:
+    """Per group: mean, std, best, the 95 % CI over seeds, and the difference to
+    the standard group of the same settings with its interval (stats.difference)."""
+    per_seed: dict[int, dict[int, list[float]]] = {}
     for g in comp.groups:
         rs = [r for r in g.runs if r.final_test_acc is not None]
         if not rs:
             continue
         accs = [r.final_test_acc for r in rs]
         mean, std = mean_std(accs)
+        ci = stats.interval(accs)
         comp.accuracy.append({"method": g.method, "group": g.label, "n": len(rs), "mean": mean, "std": std,
                               "best": max(accs), "run_ids": [r.id for r in rs],
-                              "settings": settings_text(g.settings)})
+                              "settings": settings_text(g.settings), "seeds": [r.seed for r in rs],
+                              "ci_low": ci["low"], "ci_high": ci["high"], "ci_half": ci["half"],
+                              "vs_standard": None})
+        per_seed[id(g)] = _by_seed(rs)
+    standards = {g.base: g for g in comp.groups if g.method == "standard" and id(g) in per_seed}
+    for g, row in zip([g for g in comp.groups if id(g) in per_seed], comp.accuracy):
+        base = standards.get(g.base)
+        if base is not None and base is not g:
+            row["vs_standard"] = stats.difference(per_seed[id(g)], per_seed[id(base)])
+
+
+def _by_seed(runs: list[Run]) -> dict[int, list[float]]:
+    out: dict[int, list[float]] = {}
+    for r in runs:
+        out.setdefault(r.seed, []).append(r.final_test_acc)
+    return out
 
 
 def settings_text(s: dict[str, Any]) -> str:
@@ -438,11 +466,28 @@ def _robustness(comp: Comparison, store: Store, mode: str) -> None:
     for g, label, sweep, evs in _sweep_rows(comp, store, "robustness", mode):
         pts = _pool(store, evs, float)
         comp.robustness.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
-                                "run_ids": [r.id for r, _ in evs], "points": dict(sorted(pts.items()))})
+                                "run_ids": [r.id for r, _ in evs], "points": dict(sorted(pts.items())),
+                                **_robustness_summary(pts)})
     if comp.robustness:
         comp.robustness_mode = mode
         comp.strengths = sorted({s for r in comp.robustness for s in r["points"]})
         _note_partial(comp, comp.robustness, "strength")
+
+
+def _robustness_summary(pts: dict[float, dict]) -> dict[str, Any]:
+    """Two numbers per row over the points every run has (those the figure draws):
+    ``auc``, the area under mean accuracy against strength divided by the strength
+    range; ``halving``, the strength where the mean accuracy falls to half its value
+    at strength 0 (linear interpolation; None with ``halving_beyond`` True when it
+    never does up to the largest strength, None and False without a strength-0 point)."""
+    xs = [s for s in sorted(pts) if not pts[s]["partial"]]
+    ys = [pts[s]["mean"] for s in xs]
+    out = {"auc": stats.auc(xs, ys), "halving": None, "halving_beyond": False, "halving_ref": None}
+    if xs and xs[0] == 0:
+        out["halving_ref"] = ys[0]
+        out["halving"] = stats.halving(xs, ys, ys[0])
+        out["halving_beyond"] = out["halving"] is None
+    return out
 
 
 def _quantization(comp: Comparison, store: Store) -> None:
@@ -454,6 +499,10 @@ def _quantization(comp: Comparison, store: Store) -> None:
         comp.quantization.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
                                   "run_ids": [r.id for r, _ in evs], "fp": mean_std(fps)[0] if fps else None,
                                   "points": dict(sorted(pts.items(), reverse=True))})
+        q = comp.quantization[-1]
+        full = {b: v["mean"] for b, v in pts.items() if not v["partial"]}
+        # the lowest bit width from which every wider one is within 1 point of the unquantized accuracy
+        q["within_1pt"] = stats.lowest_within(full, q["fp"], 0.01) if q["fp"] is not None and full else None
     if comp.quantization:
         comp.bits = sorted({b for q in comp.quantization for b in q["points"]}, reverse=True)
         _note_partial(comp, comp.quantization, "bit width")

@@ -10,7 +10,10 @@ Tables and their columns (stable; new columns are only ever appended):
   wall_seconds, load_avg, cpu_util, gpu_util
 - ``accuracy``: method, n, mean, std, best, run_ids (space-separated),
   group (what sets the row's settings apart; empty when all rows share them),
-  settings (every comparable setting, ``key=value; …``)
+  settings (every comparable setting, ``key=value; …``), ci_low, ci_high (95 %
+  CI of the mean over seeds; empty for one run), diff_standard, diff_low,
+  diff_high, diff_test (difference to standard of the same settings with its
+  95 % interval; paired, welch or none: nawt_core/stats.py)
 - ``timing``: method, device, epochs, n, train_seconds, ratio, group,
   epoch_median, epoch_min, epoch_max, median_time (epoch_median x epochs),
   load_avg, load_flag (the ratio's runs saw very different load)
@@ -53,7 +56,8 @@ COLUMNS: dict[str, list[str]] = {
              "finished_at", "config_key", "notes"],
     "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
                "epoch_seconds", "eval_seconds", "checkpoint_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util"],
-    "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings"],
+    "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings", "ci_low", "ci_high",
+                 "diff_standard", "diff_low", "diff_high", "diff_test"],
     "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",
                "epoch_max", "median_time", "load_avg", "load_flag"],
     "robustness": ["method", "mode", "strength", "n", "mean", "std", "min", "group", "runs", "partial"],
@@ -106,7 +110,8 @@ def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str 
         return out
     comp = comparison or compare(store, run_ids, study, mode, all_runs)
     if table == "accuracy":
-        return [{**a, "run_ids": " ".join(map(str, a["run_ids"]))} for a in comp.accuracy]
+        return [{**a, "run_ids": " ".join(map(str, a["run_ids"])), **_diff_cols(a.get("vs_standard"))}
+                for a in comp.accuracy]
     if table == "timing":
         return [{c: t.get(c) for c in COLUMNS["timing"]} for t in comp.timing]
     if table == "robustness":
@@ -114,6 +119,12 @@ def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str 
                 for r in comp.robustness for s, v in r["points"].items()]
     return [{"method": q["method"], "bits": b, **v, "fp_acc": q["fp"], "group": q["group"]}
             for q in comp.quantization for b, v in q["points"].items()]
+
+
+def _diff_cols(d: dict | None) -> dict[str, Any]:
+    d = d or {}
+    return {"diff_standard": d.get("diff"), "diff_low": d.get("low"), "diff_high": d.get("high"),
+            "diff_test": d.get("test")}
 
 
 def render(table: str, data: list[dict[str, Any]], fmt: str = "csv") -> str:

@@ -3,8 +3,9 @@
 For each method x seed it trains a run (skipping one already completed with
 the same config key, resuming one that was interrupted), then runs the
 robustness and quantization sweeps on every completed run (skipping a sweep
-already stored with the same settings), then writes every table as CSV and
-the figures into the study folder (default ``<data_dir>/studies/<name>/``, or
+already stored with the same settings), then writes every table as CSV,
+the figures and the report (report.html, report.md: nawt_core/report.py) into
+the study folder (default ``<data_dir>/studies/<name>/``, or
 next to the database when ``--db`` names an SQLite file elsewhere).
 Running the same command again after an interruption continues where it
 stopped: finished runs and sweeps are found in the store, an interrupted run
@@ -245,6 +246,15 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
             except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
                 say(f"{kind} figure skipped: {e}")
+    from . import report
+
+    try:  # report.html and report.md (with its PNGs) next to the CSVs
+        written, note = report.write(store, res.comparison, home=home, figures=figures)
+        res.files += written
+        if note:
+            say(f"report: {note}")
+    except NawtError as e:  # e.g. no run completed: the tables above say so
+        say(f"report skipped: {e}")
     store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
     return res
 

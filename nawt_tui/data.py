@@ -171,6 +171,12 @@ class DataSource:
             raise DataError(f"comparison unavailable: {_short(e)}") from None
         return self._call(lambda s: compare(s, run_ids=run_ids, study=study, mode=mode))
 
+    def write_report(self, comparison: Any) -> tuple[list[Any], str]:
+        """`nawt report` for a comparison: the files written (HTML first) and a note on left-out figures."""
+        from nawt_core.report import write
+
+        return self._call(lambda s: write(s, comparison, home=self.data_dir))
+
     def compare_signature(self, run_ids: list[int] | None, study: str | None) -> tuple:
         """What a comparison counts, cheaply: the selection's runs with their status
         and the completed evaluations (the compare screen recomputes when it changes)."""

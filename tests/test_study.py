@@ -65,8 +65,11 @@ def test_study_trains_sweeps_writes_and_resumes_after_interruption(tmp_path):
     out = data / "studies" / "t1"
     assert res.out_dir == out
     for name in ("runs.csv", "accuracy.csv", "timing.csv", "robustness.csv", "quantization.csv", "epochs.csv",
-                 "robustness.png", "quantization.png", "curves.png"):
+                 "robustness.png", "quantization.png", "curves.png", "report.html", "report.md",
+                 "report-robustness.png"):
         assert (out / name).stat().st_size > 0, name
+    page = (out / "report.md").read_text()  # the study's report: its runs, numbers from the comparison
+    assert "study t1" in page and f"{100 * c.accuracy[0]['mean']:.2f} (1 seed)" in page
     rob = list(csv.DictReader((out / "robustness.csv").open()))
     assert {(r["method"], r["strength"]) for r in rob} == {(m, s) for m in ("standard", "sam") for s in ("0.0", "0.1")}
 

@@ -296,7 +296,8 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         assert acc.row_count == 3
         assert str(acc.get_cell("standard", "mean")) == "89.74"
         assert str(acc.get_cell("sam", "mean")) == "90.26"
-        assert str(acc.get_cell("sam", "std")) == "0.00"
+        assert str(acc.get_cell("sam", "std")) == "1 seed"  # one run: no spread to show, never ± 0.00
+        assert str(acc.get_cell("sam", "ci")) == "1 seed"
         assert str(acc.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
         assert str(acc.get_cell("standard", "ratio")) == "1.00"
         rob = screen.query_one("#rob-table")
@@ -306,6 +307,14 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         quant = screen.query_one("#quant-table")
         assert str(quant.get_cell("standard", "fp")) == "89.74"
         assert str(quant.get_cell("sam", "b4")) == "87.86"
+        # w writes the report of what is shown (runs, not a study: under data/reports) and names it
+        await pilot.press("w")
+        page = Path("data/reports/runs-1-2-3/report.html")
+        await wait_for(pilot, lambda: page.exists() and Path("data/reports/runs-1-2-3/report.md").exists(),
+                       timeout=30)
+        await wait_for(pilot, lambda: any("report written" in n.message for n in app._notifications))
+        note = next(n.message for n in app._notifications if "report written" in n.message)
+        assert str(page) in note and "89.74" in page.read_text()
         # narrowing the selection recomputes (once the pick list, loaded by its own worker, is there)
         await wait_for(pilot, lambda: screen.query_one("#run-pick").option_count == 8)
         screen.query_one("#run-pick").deselect(2)

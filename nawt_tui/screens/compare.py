@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
 
 from nawt_core import spec
+from nawt_core.runview import acc_ci, acc_diff
 
 from ..data import DataError, fmt_acc, fmt_duration, pct
 from ..messages import CompareLoaded
@@ -31,6 +32,7 @@ class CompareScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("s", "cycle_study", "Study"),
         Binding("a", "cycle_mode", "Mode"),
+        Binding("w", "report", "Report"),
         Binding("1", "tab('acc')", "Accuracy", show=False),
         Binding("2", "tab('rob')", "Robustness", show=False),
         Binding("3", "tab('quant')", "Quantization", show=False),
@@ -205,7 +207,7 @@ class CompareScreen(Screen):
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
         cols = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
-                ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
+                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
                 ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]
         for key, label in cols:
             if key == "group" and not grouped:
@@ -222,7 +224,10 @@ class CompareScreen(Screen):
             if grouped:
                 cells.append(row["group"] or "—")
             cells += [
-                str(row["n"]), _num(row.get("mean")), _num(row.get("std")), _num(row.get("best")),
+                str(row["n"]), _num(row.get("mean")),
+                Text("1 seed" if row["n"] < 2 else fmt_acc(row.get("std")), justify="right"),
+                Text(acc_ci(row), justify="right"), Text(acc_diff(row.get("vs_standard")), justify="right"),
+                _num(row.get("best")),
                 Text(fmt_duration(med if med is not None else secs), justify="right"),
                 Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
                 Text(spread, justify="right"),
@@ -304,6 +309,25 @@ class CompareScreen(Screen):
         if self.study is None and not self.studies:
             self.app.notify("no studies in this database (S on the runs screen starts one)")
         self.reload()
+
+    def action_report(self) -> None:
+        """Writes `nawt report` for what is shown (in a worker: figures take a moment)."""
+        if self.comparison is None or not self.comparison.completed:
+            self.app.notify("nothing to report: no completed runs in this comparison", severity="warning")
+            return
+        self.app.notify("writing the report…", timeout=3)
+        self._write_report(self.comparison)
+
+    @work(thread=True, exit_on_error=False, group="compare-report")
+    def _write_report(self, comparison: Any) -> None:
+        try:
+            files, note = self.app.source.write_report(comparison)
+        except Exception as e:  # DataError, NawtError (folder not writable): one line, the screen stays
+            self.app.call_from_thread(self.app.notify, f"report not written: {e}", severity="error", timeout=10)
+            return
+        shown = [str(p) for p in files if str(p).endswith((".html", ".md"))]
+        text = "report written: " + "  ".join(shown) + (f"\n{note}" if note else "")
+        self.app.call_from_thread(self.app.notify, text, timeout=15)
 
     def action_cycle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]

@@ -40,6 +40,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("1-5", "tabs: accuracy & time, robustness, quantization, runs, plots"),
         ("", "one row per method and settings; completed runs only; follows new results live"),
         ("s", "choose a study"), ("a", "robustness mode: absolute / relative / std"),
+        ("w", "write the report (report.html + report.md, in the study's folder)"),
         ("space", "in the runs tab: include / exclude a run"), ("esc", "back"),
     ]),
     ("New run", [

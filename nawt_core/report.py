@@ -1,0 +1,409 @@
+"""``nawt report``: the poster as one page, from a Comparison.
+
+Laid out like the poster: the settings, clean accuracy (mean ± std, 95 % CI over
+seeds, difference to standard with its interval), training cost (ratio to
+standard), robustness to weight perturbation (table, AUC and halving strength,
+figure with a band per method), robustness to quantization (table, the lowest
+bit width within 1 point, figure) and training curves. The poster's own numbers
+stand beside nawt's in a column labelled as the poster's.
+
+Every number is read from the Comparison (nawt_core/compare.py), the same dict
+``nawt compare --json`` prints, and formatted by the helpers the CLI tables use
+(nawt_core/runview.py). Rows follow compare's groups: one row per method and
+comparable settings, with a settings column when more than one setting is shown.
+
+Two renderings: HTML with the figures embedded as base64 PNG (no external
+resource of any kind), and Markdown with the PNGs written beside it. Without
+matplotlib the figures are left out with one line saying so; the tables are
+written all the same. Torch-free (the TUI writes reports).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .compare import Comparison
+from .errors import NawtError
+from .export import check_writable, write_text
+from .runview import acc_ci, acc_diff, acc_spread, halving_text, pct, within_text
+from .store import Store
+
+FORMATS = ("html", "md")
+FIGURES = (("robustness", "Accuracy under Gaussian weight perturbation"),
+           ("quantization", "Accuracy with quantized weights"),
+           ("curves", "Training curves"))
+
+# The poster's numbers (DESIGN.md, "poster finding (CIFAR-10, ResNet-20)"): clean test accuracy,
+# training seconds and ratio to standard. Shown for reference only, never mixed into nawt's numbers.
+POSTER = {
+    "standard": {"acc": 0.8974, "seconds": 4923, "ratio": 1.00},
+    "naive-noise": {"acc": 0.5031, "seconds": 5374, "ratio": 1.09},
+    "sam": {"acc": 0.9026, "seconds": 6241, "ratio": 1.27},
+    "multistep-sam": {"acc": 0.9109, "seconds": 5862, "ratio": 1.19},
+}
+POSTER_LABEL = "poster (CIFAR-10, ResNet-20)"
+POSTER_NOTE = ("Poster column: the poster's own numbers, as the project's DESIGN.md quotes them "
+               "(\"poster finding (CIFAR-10, ResNet-20)\": standard / naive noise / SAM / multi-step SAM), printed "
+               "for reference. They come from the poster's training schedule and hardware (not stated there), not "
+               "from this store, and enter no mean or interval here; its time ratio is of total seconds.")
+NO_MPL = "figures left out: matplotlib is not installed (pip install 'nawt[plot]')"
+
+
+@dataclass
+class Table:
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    left: int = 1  # how many leading columns are text (left-aligned); the rest are numbers
+
+
+@dataclass
+class Figure:
+    kind: str
+    title: str
+    png: bytes | None = None
+    missing: str = ""  # why there is no picture
+
+
+@dataclass
+class Section:
+    heading: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    scope: str
+    sections: list[Section]
+    notes: list[str]
+    data: dict  # comp.to_dict(): the numbers shown, as `nawt compare --json` prints them
+    figure_note: str = ""  # one line when figures are left out
+
+
+# ------------------------------------------------------------------ build
+def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
+    """The report's content: tables of formatted numbers and figures as PNG bytes."""
+    if not comp.completed:
+        raise NawtError(f"nothing to report: {comp.scope} has no completed runs (see `nawt runs`)")
+    show_group = any(g.label for g in comp.groups) or any(
+        r.get("group") for r in comp.robustness + comp.quantization)
+    figs, fig_note = _figures(store, comp) if figures else ({}, "")
+    sections = [
+        Section("Settings", tables=[_settings(store, comp)]),
+        Section("Clean test accuracy", tables=[_accuracy(comp, show_group)], text=[POSTER_NOTE]),
+        Section("Training cost", tables=[_timing(comp, show_group)]),
+        Section("Robustness to Gaussian weight perturbation", tables=_robustness(comp, show_group),
+                figures=[figs["robustness"]] if figs else []),
+        Section("Robustness to quantization", tables=_quantization(comp, show_group),
+                figures=[figs["quantization"]] if figs else []),
+        Section("Training curves", figures=[figs["curves"]] if figs else []),
+    ]
+    title = f"nawt report: study {comp.study}" if comp.study else f"nawt report: {comp.scope}"
+    return Report(title=title, scope=comp.scope, sections=sections, notes=list(comp.notes), data=comp.to_dict(),
+                  figure_note=fig_note)
+
+
+def _col(show_group: bool, *names: str) -> list[str]:
+    return [n for n in names if n != "settings" or show_group]
+
+
+def _cells(show_group: bool, method: str, group: str, *rest: str) -> list[str]:
+    return [method, *([group or "-"] if show_group else []), *rest]
+
+
+def _one(values: list, what: str = "per row") -> str:
+    vals = list(dict.fromkeys(str(v) for v in values))
+    return vals[0] if len(vals) == 1 else f"{what}: " + ", ".join(vals)
+
+
+def _settings(store: Store, comp: Comparison) -> Table:
+    runs = comp.completed
+    gs = comp.groups
+    sub = lambda v: "all" if v is None else f"{v:,}"  # noqa: E731
+    rows = [["scope", comp.scope]]
+    if comp.study:
+        try:
+            st = store.get_study(comp.study)
+            rows.append(["preset", st.preset or "-"])
+        except NawtError:
+            pass
+    seeds = {}
+    for g in gs:
+        seeds.setdefault(g.method, []).extend(r.seed for r in g.runs)
+    rows += [
+        ["methods and seeds", "; ".join(f"{m}: {', '.join(map(str, sorted(s)))}" for m, s in seeds.items())],
+        ["epochs", _one([g.settings.get("epochs") for g in gs])],
+        ["data", _one([f"{g.settings.get('dataset')}, train {sub(g.settings.get('train_subset'))} / test "
+                       f"{sub(g.settings.get('test_subset'))} images" for g in gs])],
+        ["model", _one([g.settings.get("arch") for g in gs])],
+        ["optimiser", _one([f"batch {g.settings.get('batch_size')}, lr {g.settings.get('lr')}, "
+                            f"{g.settings.get('schedule')} schedule, weight decay {g.settings.get('weight_decay')}"
+                            for g in gs])],
+        ["device", _one([r.device or "-" for r in runs], "per run")],
+        ["precision", _one([g.settings.get("precision") or "-" for g in gs])],
+        ["nawt version (training)", _one([r.nawt_version or "-" for r in runs], "per run")],
+        ["torch version", _one([r.torch_version or "-" for r in runs], "per run")],
+    ]
+    commits = [r.git_commit for r in runs if r.git_commit]
+    if commits:
+        rows.append(["git commit", _one([c[:10] for c in commits], "per run")])
+    if comp.robustness:
+        rows.append(["weight perturbation", _one([
+            f"{r['sweep'].get('mode')}, strengths {', '.join(f'{s:g}' for s in r['sweep'].get('strengths') or [])}, "
+            f"{r['sweep'].get('trials')} trials per strength and run"
+            + (f", {r['sweep']['test_images']:,} test images" if r["sweep"].get("test_images") else "")
+            for r in comp.robustness])])
+    if comp.quantization:
+        rows.append(["quantization", _one([
+            f"{q['sweep'].get('granularity')}, bits {', '.join(map(str, q['sweep'].get('bits') or []))}"
+            + (", BatchNorm folded" if q["sweep"].get("fold_bn") else "") for q in comp.quantization])])
+    rows.append(["report written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by nawt {__version__}"])
+    return Table("Settings", ["setting", "value"], rows, left=2)
+
+
+def _accuracy(comp: Comparison, show_group: bool) -> Table:
+    rows = []
+    for a in comp.accuracy:
+        ref = POSTER.get(a["method"])
+        rows.append(_cells(show_group, a["method"], a["group"], str(a["n"]), acc_spread(a), acc_ci(a),
+                           acc_diff(a.get("vs_standard")), pct(a["best"]),
+                           "-" if ref is None else f"{100 * ref['acc']:.2f}"))
+    return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t), "
+                 "difference to standard in points with its 95 % interval (paired by seed, else Welch)",
+                 _col(show_group, "method", "settings", "seeds", "accuracy", "95 % CI", "Δ standard", "best",
+                      POSTER_LABEL), rows, left=2 if show_group else 1)
+
+
+def _timing(comp: Comparison, show_group: bool) -> Table:
+    rows = []
+    for r in comp.timing:
+        ref = POSTER.get(r["method"])
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (" (load differed)" if r["load_flag"] else "")
+        rows.append(_cells(show_group, r["method"], r["group"], str(r["n"]), str(r["epochs"]),
+                           "-" if r["epoch_median"] is None else f"{r['epoch_median']:.1f}",
+                           "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
+                           f"{r['train_seconds']:.1f}", ratio, r["device"] or "-",
+                           "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
+    return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, and "
+                 "the ratio to standard of the same settings (median × epochs when both have epoch times)",
+                 _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "median × epochs s",
+                      "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows, left=2 if show_group else 1)
+
+
+def _robustness(comp: Comparison, show_group: bool) -> list[Table]:
+    if not comp.robustness:
+        return []
+    rows = []
+    for r in comp.robustness:
+        cells = []
+        for s in comp.strengths:
+            v = r["points"].get(s)
+            cells.append("-" if v is None else pct(v["mean"], v["std"])
+                         + (f" ({v['runs']}/{r['runs']} runs)" if v["partial"] else ""))
+        rows.append(_cells(show_group, r["method"], r["group"], str(r["runs"]), *cells, pct(r["auc"]),
+                           halving_text(r)))
+    return [Table(f"Accuracy (%) under weight perturbation ({comp.robustness_mode}), mean ± std over all trials "
+                  "and runs; AUC = area under accuracy vs strength (trapezoid) / strength range; halves at = "
+                  "strength where the mean accuracy falls to half its value at strength 0 (linear interpolation)",
+                  _col(show_group, "method", "settings", "runs", *[f"s={s:g}" for s in comp.strengths], "AUC %",
+                       "halves at"), rows, left=2 if show_group else 1)]
+
+
+def _quantization(comp: Comparison, show_group: bool) -> list[Table]:
+    if not comp.quantization:
+        return []
+    rows = []
+    for q in comp.quantization:
+        cells = ["-" if b not in q["points"] else pct(q["points"][b]["mean"], q["points"][b]["std"])
+                 + (f" ({q['points'][b]['runs']}/{q['runs']} runs)" if q["points"][b]["partial"] else "")
+                 for b in comp.bits]
+        rows.append(_cells(show_group, q["method"], q["group"], str(q["runs"]), pct(q["fp"]), *cells,
+                           within_text(q)))
+    return [Table("Accuracy (%) with quantized weights (symmetric uniform), mean ± std over runs; lowest bit width "
+                  "within 1 point = the lowest width from which every wider one is within 1 point of unquantized",
+                  _col(show_group, "method", "settings", "runs", "unquantized", *[f"{b}-bit" for b in comp.bits],
+                       "lowest within 1 pt"), rows, left=2 if show_group else 1)]
+
+
+def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
+    """One PNG per kind; when matplotlib is missing, none and one line saying so."""
+    from . import plots
+
+    try:
+        plots._plt()
+    except NawtError:
+        return {k: Figure(k, t, missing=NO_MPL) for k, t in FIGURES}, NO_MPL
+    out = {}
+    for kind, title in FIGURES:
+        try:
+            fig = plots.figure(comp, kind, store)
+        except NawtError as e:  # nothing to draw
+            out[kind] = Figure(kind, title, missing=str(e).replace("nothing to plot: ", ""))
+            continue
+        buf = io.BytesIO()
+        plt = plots._plt()
+        try:
+            fig.savefig(buf, format="png", dpi=110)
+        finally:
+            plt.close(fig)
+        out[kind] = Figure(kind, title, png=buf.getvalue())
+    return out, ""
+
+
+# ----------------------------------------------------------------- render
+def render_html(rep: Report) -> str:
+    """One self-contained page: inline CSS, figures as data: URIs, nothing fetched."""
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{e(rep.title)}</title>",
+           f"<style>{CSS}</style>", "</head>", "<body>", f"<h1>{e(rep.title)}</h1>"]
+    if rep.figure_note:
+        out.append(f'<p class="note">{e(rep.figure_note)}</p>')
+    for sec in rep.sections:
+        out.append(f"<section><h2>{e(sec.heading)}</h2>")
+        for t in sec.tables:
+            cls = lambda i, left=t.left: ' class="l"' if i < left else ""  # noqa: E731
+            out.append(f"<table><caption>{e(t.title)}</caption><thead><tr>"
+                       + "".join(f"<th{cls(i)}>{e(h)}</th>" for i, h in enumerate(t.header))
+                       + "</tr></thead><tbody>")
+            for row in t.rows:
+                out.append("<tr>" + "".join(f"<td{cls(i)}>{e(c)}</td>" for i, c in enumerate(row)) + "</tr>")
+            out.append("</tbody></table>")
+        for text in sec.text:
+            out.append(f'<p class="note">{e(text)}</p>')
+        for f in sec.figures:
+            if f.png is None:
+                out.append(f'<p class="note">{e(f.title)}: {e(f.missing)}</p>')
+            else:
+                data = base64.b64encode(f.png).decode("ascii")
+                out.append(f'<figure><img alt="{e(f.title)}" src="data:image/png;base64,{data}">'
+                           f"<figcaption>{e(f.title)}</figcaption></figure>")
+        out.append("</section>")
+    if rep.notes:
+        out.append("<section><h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in rep.notes) + "</ul></section>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+       "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
+       "caption{text-align:left;font-weight:600;padding:0.3em 0}"
+       "th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:right}"
+       ".l{text-align:left}thead{background:#f3f3f3}"
+       "img{max-width:100%}.note{color:#555;font-size:0.9em}figcaption{color:#555}")
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_md(rep: Report, png_names: dict[str, str]) -> str:
+    """Markdown (GitHub tables); figures as links to the PNG files named in ``png_names``."""
+    out = [f"# {rep.title}", ""]
+    if rep.figure_note:
+        out += [rep.figure_note, ""]
+    for sec in rep.sections:
+        out += [f"## {sec.heading}", ""]
+        for t in sec.tables:
+            if t.title != sec.heading:
+                out += [f"**{_md_cell(t.title)}**", ""]
+            out += ["| " + " | ".join(_md_cell(h) for h in t.header) + " |",
+                    "|" + "|".join(["---" if i < t.left else "--:" for i in range(len(t.header))]) + "|"]
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            out.append("")
+        for text in sec.text:
+            out += [f"_{text}_", ""]
+        for f in sec.figures:
+            if f.png is None or f.kind not in png_names:
+                out += [f"{f.title}: {f.missing}", ""]
+            else:
+                out += [f"![{f.title}]({png_names[f.kind]})", ""]
+    if rep.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in rep.notes] + [""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ write
+def default_folder(store: Store, comp: Comparison, home: str | Path) -> Path:
+    """A study's folder (where `nawt study` wrote its tables), else ``<home>/reports/runs-<ids>``."""
+    if comp.study is not None:
+        try:
+            st = store.get_study(comp.study)
+        except NawtError:
+            st = None
+        return Path(st.out_dir) if st is not None and st.out_dir else Path(home) / "studies" / comp.study
+    ids = sorted(r.id for r in comp.completed)
+    name = "-".join(map(str, ids)) if len(ids) <= 8 else f"{ids[0]}-to-{ids[-1]}-{len(ids)}runs"
+    return Path(home) / "reports" / f"runs-{name}"
+
+
+def format_of(path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise NawtError(f"unknown report format {fmt!r}; choose html or md")
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix in (".md", ".markdown"):
+        return "md"
+    raise NawtError(f"cannot tell the report format of {path.name}; use a .html or .md name, or --format")
+
+
+def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt: str | None = None,
+          home: str | Path = "data", figures: bool = True) -> tuple[list[Path], str]:
+    """Writes the report: to ``output`` (format from ``fmt`` or its suffix; Markdown's PNGs
+    beside it as ``<stem>-<figure>.png``), else ``report.html`` and ``report.md`` (or the one
+    ``fmt`` names) into ``default_folder``. Returns the files written and the line about
+    left-out figures ("" when all could be drawn). Checks every target before writing."""
+    if not comp.completed:  # before any folder is made
+        raise NawtError(f"nothing to report: {comp.scope} has no completed runs (see `nawt runs`)")
+    if output is not None:
+        targets = [(format_of(Path(output), fmt), Path(output))]
+    else:
+        folder = default_folder(store, comp, home)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NawtError(f"cannot create the report folder {folder}: {e.strerror}") from None
+        targets = [(f, folder / f"report.{f}") for f in ((fmt,) if fmt else FORMATS)]
+        if fmt is not None:
+            format_of(targets[0][1], fmt)
+    for _, path in targets:
+        check_writable(path)
+    rep = build(store, comp, figures)
+    written = []
+    for f, path in targets:
+        if f == "html":
+            written.append(write_text(path, render_html(rep)))
+            continue
+        names = {}
+        for sec in rep.sections:
+            for fig in sec.figures:
+                if fig.png is not None:
+                    png = path.with_name(f"{path.stem}-{fig.kind}.png")
+                    _write_bytes(png, fig.png)
+                    names[fig.kind] = png.name
+                    written.append(png)
+        written.append(write_text(path, render_md(rep, names)))
+    return written, rep.figure_note
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    check_writable(path)
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise NawtError(f"cannot write {path}: {e.strerror}") from None
+
+
+__all__ = ["FORMATS", "POSTER", "POSTER_LABEL", "Report", "build", "default_folder", "render_html", "render_md",
+           "write"]
