@@ -64,6 +64,7 @@ def train(
     rho_stages: Annotated[Optional[str], typer.Option("--rho-stages", help=_help("rho_stages"))] = None,
     stages: Annotated[int, typer.Option(help=_help("stages"))] = spec.OPTIONS["stages"].default,
     adaptive: Annotated[bool, typer.Option("--adaptive", help=_help("adaptive"))] = spec.OPTIONS["adaptive"].default,
+    asam: Annotated[str, typer.Option("--asam", help=_help("asam"))] = spec.OPTIONS["asam"].default,
     ascent_steps: Annotated[int, typer.Option("--ascent-steps", help=_help("ascent_steps"))] = spec.OPTIONS["ascent_steps"].default,
     noise_sigma: Annotated[float, typer.Option("--noise-sigma", help=_help("noise_sigma"))] = spec.OPTIONS["noise_sigma"].default,
     noise_eta: Annotated[float, typer.Option("--noise-eta", help=_help("noise_eta"))] = spec.OPTIONS["noise_eta"].default,
@@ -72,7 +73,9 @@ def train(
     test_subset: Annotated[Optional[int], typer.Option("--test-subset", help="use the first N test images")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N \\[default: auto; with --resume: the run's own]")] = None,
     precision: PrecisionOpt = "auto",
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (its warm-up is recorded as compile time, not training time)")] = False,
+    eval_every: Annotated[int, typer.Option("--eval-every", help="evaluate on the test set every N epochs (the last always)")] = 1,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="write the checkpoint every N epochs (the last always); a resume retrains the epochs after it")] = 1,
     seed: Annotated[int, typer.Option()] = 0,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="deterministic kernels (exact resume on CPU)")] = False,
     name: Annotated[str, typer.Option(help="a name for the run")] = "",
@@ -103,11 +106,11 @@ def train(
         cfg = TrainConfig(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, rho=rho,
-            rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive,
+            rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
             ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
             data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset,
-            device=device or "auto",
-            precision=precision, compile=compile, seed=seed, deterministic=deterministic, name=name,
+            device=device or "auto", precision=precision, compile=compile, eval_every=eval_every,
+            checkpoint_every=checkpoint_every, seed=seed, deterministic=deterministic, name=name,
         ).validate()
         _check_device_and_data(cfg)  # before anything is recorded
         store = open_store(db, data_dir)
@@ -248,12 +251,16 @@ def show(
         cfg.add_row(escape(k), escape(fmt_value(v, "None")))
     console.print(cfg)
     t = Table(title="epochs", header_style="bold")
-    for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "img/s"):
+    for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "eval s",
+                "ckpt s", "img/s"):
         t.add_column(col, justify="right")
     for e in epochs:
+        ckpt = getattr(e, "checkpoint_seconds", None)
         t.add_row(str(e.epoch), f"{e.train_loss:.4f}", _pct(e.train_acc),
                   "-" if e.test_loss is None else f"{e.test_loss:.4f}", _pct(e.test_acc), f"{e.lr:.4g}",
-                  "-" if e.rho is None else f"{e.rho:g}", f"{e.epoch_seconds:.1f}", f"{e.images_per_sec:.0f}")
+                  "-" if e.rho is None else f"{e.rho:g}", f"{e.epoch_seconds:.1f}",
+                  "-" if e.test_acc is None else f"{e.eval_seconds:.2f}", "-" if ckpt is None else f"{ckpt:.2f}",
+                  f"{e.images_per_sec:.0f}")
     console.print(t)
     if evals:
         et = Table(title="evaluations", header_style="bold")

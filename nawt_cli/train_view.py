@@ -16,8 +16,10 @@ from nawt_core.status import Status
 
 def epoch_line(row: dict, epochs: int) -> str:
     rho = f"  rho {row['rho']:g}" if row.get("rho") is not None else ""
+    test = ("  test -  (--eval-every)" if row.get("test_acc") is None
+            else f"  test loss {row['test_loss']:.4f} acc {100 * row['test_acc']:5.2f}%")
     return (f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f} acc {100 * row['train_acc']:5.2f}%"
-            f"  test loss {row['test_loss']:.4f} acc {100 * row['test_acc']:5.2f}%  lr {row['lr']:.4g}{rho}"
+            f"{test}  lr {row['lr']:.4g}{rho}"
             f"  {row['epoch_seconds']:.1f}s  {row['images_per_sec']:.0f} img/s")
 
 

@@ -25,7 +25,7 @@ from .device import (autocast_dtype, hardware_facts, keep_freed_memory, resolve_
                      synchronize)
 from .evaluate import evaluate
 from .hardware import check_precision
-from .methods import make_method
+from .methods import make_method, make_optimizer
 from .models import build_model
 from .sweeps import bench_sweep
 
@@ -105,7 +105,7 @@ def time_method(method_name: str, data: DeviceData, dev, *, steps: int, warmup: 
     """img/s of nawt's own step for one method; multistep-sam walks its whole rho schedule."""
     cfg = TrainConfig(method=method_name, epochs=steps, batch_size=batch_size, precision=precision)
     model = build_model().to(dev, memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    opt = make_optimizer(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     gen = torch.Generator(device=dev).manual_seed(0)
     method = make_method(model, opt, cfg, gen=gen, autocast_dtype=autocast_dtype(precision, dev),
                          forward=torch.compile(model) if compile else None)
@@ -123,7 +123,7 @@ def time_method(method_name: str, data: DeviceData, dev, *, steps: int, warmup: 
     for i in range(steps):
         method.on_epoch_start(i)  # one "epoch" per step: the rho schedule in miniature
         loss, _ = method.step(*next(it))
-    loss.item()
+    synchronize(dev)  # the clock stops when the device has finished, not when the CPU queued the work
     return steps * batch_size / (time.perf_counter() - t0)
 
 
@@ -150,6 +150,8 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
     facts = hardware_facts(dev)
     if dev.type == "cpu":
         keep_freed_memory()
+    else:
+        torch.backends.cudnn.benchmark = True  # as training sets it
     arrays = _bench_arrays(dataset, data_dir, batch_size, steps, warmup)
     data = DeviceData(arrays, dev)
     result = {"device": facts.label(), "hardware": facts.to_dict(), "torch": torch.__version__,

@@ -61,7 +61,7 @@ from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
-NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method")
+NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method", "eval_every", "checkpoint_every")
 # a method's options (spec.py) only change what that method does: compared within a method only
 ALL_OPTIONS = sorted(spec.OPTIONS)
 SWEEP_KEYS = {

@@ -25,7 +25,7 @@ MAX_TRAIN, MAX_TEST = 50_000, 10_000
 
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
-NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile")
+NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile", "eval_every", "checkpoint_every")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class TrainConfig:
     rho_stages: list[float] = field(default_factory=list)  # multistep-sam; empty = derived from rho
     stages: int = 3  # multistep-sam: 0 -> rho in this many equal stages
     adaptive: bool = False
+    asam: str = "davda54"  # ASAM variant (spec.py); stored configs without it are davda54
     ascent_steps: int = 1
     # noise methods
     noise_sigma: float = 0.1  # naive-noise: absolute std added to weights once per epoch
@@ -58,6 +59,8 @@ class TrainConfig:
     # the precision a run actually used is Run.precision, resolved when it starts
     precision: str = "auto"
     compile: bool = False
+    eval_every: int = 1  # evaluate every N epochs (the last epoch always)
+    checkpoint_every: int = 1  # write last.pt every N epochs (the last always); resume retrains the rest
     seed: int = 0
     deterministic: bool = False
     name: str = ""
@@ -80,6 +83,9 @@ class TrainConfig:
             problem = opt.check(getattr(self, opt.name))
             need(problem is None, problem or "")
         need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
+        for key in ("eval_every", "checkpoint_every"):
+            v = getattr(self, key)
+            need(isinstance(v, int) and v > 0, f"{key.replace('_', ' ')} must be a positive number of epochs (got {v})")
         need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
         need(self.batch_size <= MAX_TRAIN, f"batch size must be at most {MAX_TRAIN} (got {self.batch_size})")
         need(self.lr > 0, f"learning rate must be positive (got {self.lr})")
@@ -121,6 +127,8 @@ class TrainConfig:
     def key(self) -> str:
         """A stable hash of what is trained (names and placement excluded)."""
         d = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_KEYS}
+        if d.pop("asam") != "davda54" and self.adaptive:  # the variant counts only where ASAM runs;
+            d["asam"] = self.asam  # davda54 left out, so keys from before the option stay the same
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def label(self) -> str:

@@ -255,9 +255,11 @@ def norm_affine(device) -> tuple[torch.Tensor, torch.Tensor]:
     return 1.0 / (255.0 * std), -mean / std
 
 
-def to_input(x_u8: torch.Tensor, *, channels_last: bool = True) -> torch.Tensor:
-    """uint8 images (on any device) as the normalised float input the models take."""
-    scale, bias = norm_affine(x_u8.device)
+def to_input(x_u8: torch.Tensor, *, channels_last: bool = True, affine=None) -> torch.Tensor:
+    """uint8 images (on any device) as the normalised float input the models take.
+    ``affine``: norm_affine's (scale, bias) already on the device; without it they
+    are built here, a host-to-device copy that a per-step caller must avoid."""
+    scale, bias = affine if affine is not None else norm_affine(x_u8.device)
     x = torch.addcmul(bias, x_u8.float(), scale)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
@@ -270,6 +272,7 @@ class DeviceData:
         self.source = arrays.source
         self.channels_last = channels_last
         self.pad = pad
+        self.affine = norm_affine(device)  # on the device once: per batch it would be two blocking copies
         x_tr = torch.from_numpy(arrays.x_train).to(device)
         self.padded = torch.nn.functional.pad(x_tr, (pad, pad, pad, pad))  # zero fill, like RandomCrop
         self.y_train = torch.from_numpy(arrays.y_train).to(device)
@@ -287,7 +290,7 @@ class DeviceData:
         return self.y_test.numel()
 
     def normalize(self, x_u8: torch.Tensor) -> torch.Tensor:
-        return to_input(x_u8, channels_last=self.channels_last)
+        return to_input(x_u8, channels_last=self.channels_last, affine=self.affine)
 
     def augment(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Random 32x32 crop of the zero-padded image and a random horizontal flip,

@@ -12,6 +12,15 @@ import torch.nn.functional as F
 def evaluate(model, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
              autocast_dtype: torch.dtype | None = None) -> tuple[float, float]:
     """(mean loss, accuracy); one host sync at the end, not per batch."""
+    loss_sum, correct = evaluate_sums(model, x, y, batch_size=batch_size, autocast_dtype=autocast_dtype)
+    n = x.shape[0]
+    return loss_sum.item() / n, correct.item() / n
+
+
+@torch.inference_mode()
+def evaluate_sums(model, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
+                  autocast_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed loss, correct count) as device tensors: the loop never waits for the device."""
     was_training = model.training
     model.eval()
     ctx = (torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype
@@ -25,5 +34,4 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1000,
             loss_sum += F.cross_entropy(out, yb, reduction="sum")
             correct += (out.argmax(1) == yb).sum()
     model.train(was_training)
-    n = x.shape[0]
-    return loss_sum.item() / n, correct.item() / n
+    return loss_sum, correct

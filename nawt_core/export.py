@@ -6,7 +6,7 @@ Tables and their columns (stable; new columns are only ever appended):
   train_subset, test_subset, device, train_seconds, final_test_acc,
   best_test_acc, created_at, finished_at, config_key, notes
 - ``epochs``: run_id, method, seed, epoch, train_loss, train_acc, test_loss,
-  test_acc, lr, rho, epoch_seconds, eval_seconds, images_per_sec,
+  test_acc, lr, rho, epoch_seconds, eval_seconds, checkpoint_seconds, images_per_sec,
   wall_seconds, load_avg, cpu_util, gpu_util
 - ``accuracy``: method, n, mean, std, best, run_ids (space-separated),
   group (what sets the row's settings apart; empty when all rows share them),
@@ -55,7 +55,7 @@ COLUMNS: dict[str, list[str]] = {
              "test_subset", "device", "train_seconds", "final_test_acc", "best_test_acc", "created_at",
              "finished_at", "config_key", "notes"],
     "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
-               "epoch_seconds", "eval_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util"],
+               "epoch_seconds", "eval_seconds", "checkpoint_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util"],
     "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings", "ci_low", "ci_high",
                  "diff_standard", "diff_low", "diff_high", "diff_test"],
     "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",

@@ -111,20 +111,24 @@ class NoiseInjection(Method):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.weights = [w for _, w in weight_params(self.model)]
+        # buffers allocated once: a step copies into them instead of cloning
+        self.clean = [torch.empty_like(w) for w in self.weights]
+        self.noise = [torch.empty_like(w) for w in self.weights]
 
     def step(self, x, y):
-        eta = self.cfg.noise_eta
         with torch.no_grad():
-            clean = [w.detach().clone() for w in self.weights]
+            torch._foreach_copy_(self.clean, self.weights)
             amax = torch._foreach_norm(self.weights, float("inf"))
-            noise = [torch.randn(w.shape, generator=self.gen, device=w.device) for w in self.weights]
-            torch._foreach_mul_(noise, [a * eta for a in amax])
-            torch._foreach_add_(self.weights, noise)
+            for z in self.noise:  # one draw per layer, in the order (and stream) torch.randn would use
+                z.normal_(generator=self.gen)
+            torch._foreach_mul_(amax, self.cfg.noise_eta)
+            torch._foreach_mul_(self.noise, amax)
+            torch._foreach_add_(self.weights, self.noise)
         out, loss = self.forward_loss(x, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
-            torch._foreach_copy_(self.weights, clean)  # exact restore, then the clean update
+            torch._foreach_copy_(self.weights, self.clean)  # exact restore, then the clean update
         self.opt.step()
         return loss.detach(), (out.argmax(1) == y).sum()
 
@@ -144,37 +148,53 @@ def frozen_bn_stats(model: nn.Module):
             m.momentum = mom
 
 
+ASAM_ETA = 0.01  # Kwon et al.'s eta: keeps T = |w| + eta from vanishing at w = 0
+
+
 @register
 class SAM(Method):
     """Sharpness-aware minimisation (Foret et al. 2021): ascend to
     ``w + rho * g / ||g||``, take the gradient there, restore w, step.
-    ``adaptive`` gives ASAM (Kwon et al. 2021): ``e = rho * T^2 g / ||T g||``, T = |w|.
+    ``adaptive`` gives ASAM, ``e = rho * T^2 g / ||T g||`` with T diagonal, in one of two variants:
+    ``davda54`` (the widely used SAM repository's): T = |w| for every parameter;
+    ``kwon`` (the authors', Kwon et al. 2021): T = |w| + eta for parameters named
+    ``weight`` (conv, linear and BatchNorm scales, as their code selects them), T = 1
+    for the rest (biases).
     With ``ascent_steps`` k > 1 the ascent is k normalised steps of rho / k each."""
 
     name = "sam"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
         self.rho = self.cfg.rho
+        kwon = getattr(self.cfg, "asam", "davda54") == "kwon"
+        self.eta = ASAM_ETA if kwon else 0.0
+        # the parameters ASAM scales by T (kwon: those named weight; davda54: all)
+        self.scaled = {id(p) for n, p in named if not kwon or n.rsplit(".", 1)[-1] == "weight"}
 
     @torch.no_grad()
-    def _ascent(self, radius: float) -> list[torch.Tensor]:
-        """Moves the weights by one normalised ascent step; returns the step."""
+    def _ascent(self, radius: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Moves the weights by one normalised ascent step; returns (the moved parameters, the step)."""
         params = [p for p in self.params if p.grad is not None]
-        grads = [p.grad for p in params]
         if self.cfg.adaptive:
-            scale = [p.abs() for p in params]
-            tg = torch._foreach_mul(grads, scale)
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tg)))
-            e = torch._foreach_mul(tg, scale)  # T^2 g
+            scaled = [p for p in params if id(p) in self.scaled]
+            rest = [p for p in params if id(p) not in self.scaled]  # T = 1
+            t = torch._foreach_abs(scaled)
+            if self.eta:
+                torch._foreach_add_(t, self.eta)
+            tg = list(torch._foreach_mul([p.grad for p in scaled], t))
+            plain = [p.grad for p in rest]
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tg + plain)))
+            torch._foreach_mul_(tg, t)  # T^2 g
+            params, grads = scaled + rest, tg + plain
         else:
+            grads = [p.grad for p in params]
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-            e = [g.clone() for g in grads]
-        torch._foreach_mul_(e, radius / (norm + 1e-12))
+        e = torch._foreach_mul(grads, radius / (norm + 1e-12))  # a new list: the step, not the gradient
         torch._foreach_add_(params, e)
-        self._moved = params
-        return e
+        return params, e
 
     def step(self, x, y):
         rho = self.rho or 0.0
@@ -192,8 +212,8 @@ class SAM(Method):
                 _, loss_adv = self.forward_loss(x, y)
                 loss_adv.backward()
         with torch.no_grad():
-            for e in reversed(steps):
-                torch._foreach_sub_(self._moved, e)
+            for params, e in reversed(steps):
+                torch._foreach_sub_(params, e)
         self.opt.step()
         return loss.detach(), (out.argmax(1) == y).sum()
 
@@ -204,6 +224,14 @@ class MultiStepSAM(SAM):
     default); a stage with rho = 0 takes a plain single-pass step."""
 
     name = "multistep-sam"  # its rho per epoch: spec.py's staged schedule
+
+
+def make_optimizer(params, *, lr: float, momentum: float, nesterov: bool, weight_decay: float) -> torch.optim.SGD:
+    """SGD in its foreach form: a few multi-tensor kernels per step rather than a
+    Python loop over the parameters (on CPU torch picks the loop by default). The
+    result equals the loop's (tests/test_sync.py); fused SGD is left out, untested here."""
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay,
+                           foreach=True)
 
 
 def make_method(model, optimizer, cfg: TrainConfig, **kwargs) -> Method:

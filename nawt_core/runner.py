@@ -10,6 +10,7 @@ those moments too.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import math
@@ -20,24 +21,25 @@ import time
 from pathlib import Path
 
 import torch
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .checkpoint import clean_temporaries, load, save_atomic
 from .config import TrainConfig
 from .data import DeviceData, load_arrays
 from .device import (autocast_dtype, deterministic_mode, device_name, keep_freed_memory, resolve_device,
-                     resolve_precision, resume_device, seed_everything, tf32_flags)
+                     resolve_precision, resume_device, seed_everything, synchronize, tf32_flags)
 from .errors import NawtError
 from .evaluate import evaluate
 from .failures import describe
 from .machine import LoadMeter
-from .methods import make_method
+from .methods import make_method, make_optimizer
 from .models import build_model
 from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at
 from .status import Status
 from .store import Run, Store, utcnow
 
 log = logging.getLogger("nawt.runner")
+HEARTBEAT_TRIES = 4  # a heartbeat write retried with backoff (0.05, 0.1, 0.2 s), then skipped
 
 
 class Interrupted(Exception):
@@ -65,8 +67,8 @@ class Trainer:
                              test_subset=cfg.test_subset)
         self.data = DeviceData(arrays, self.device, channels_last=True)
         self.model = build_model(cfg.arch).to(self.device, memory_format=torch.channels_last)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                   nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
+        self.opt = make_optimizer(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                  nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=cfg.weight_decay)
         self.data_gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.method_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         if run.precision:  # a resumed run keeps the precision it started with
@@ -76,6 +78,7 @@ class Trainer:
             self.precision, self.precision_reason = resolve_precision(cfg.precision, self.device)
         self.amp = autocast_dtype(self.precision, self.device)
         forward = torch.compile(self.model) if cfg.compile else None
+        self.compile_seconds = 0.0  # warm-up of the compiled step, kept out of train_seconds
         self.method = make_method(self.model, self.opt, cfg, gen=self.method_gen,
                                   autocast_dtype=self.amp, forward=forward)
         self.steps = self.data.steps_per_epoch(cfg.batch_size)
@@ -156,6 +159,8 @@ class Trainer:
         )
         self.reporter.start(self.run, self.start_epoch)
         try:
+            if self.cfg.compile:
+                self._warm_up()
             with _stop_signals(self):
                 for epoch in range(self.start_epoch, self.cfg.epochs):
                     self._epoch(epoch)
@@ -192,14 +197,28 @@ class Trainer:
             raise Interrupted()
 
     def _epoch(self, epoch: int) -> None:
-        cfg, dev = self.cfg, self.device
+        dev = self.device
         self.meter = LoadMeter((dev.index or 0) if dev.type == "cuda" else None)
         self.model.train()
         self.method.on_epoch_start(epoch)
+        t0 = time.perf_counter()
+        loss_sum, correct, seen, lr = self.train_steps(epoch, t0)
+        mean_loss = loss_sum.item() / seen  # the epoch's sync: the steps above never wait for the device
+        synchronize(dev)
+        secs = time.perf_counter() - t0
+        if not math.isfinite(mean_loss):
+            raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
+        self.train_seconds += secs
+        self.method.on_epoch_end(epoch)
+        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs)
+
+    def train_steps(self, epoch: int, t0: float):
+        """One epoch's steps: (loss sum, correct, images, last lr), the sums as device
+        tensors. No host-device sync here but at a heartbeat (tests/test_sync.py)."""
+        cfg, dev = self.cfg, self.device
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev, dtype=torch.long)
-        seen, last_beat = 0, time.perf_counter()
-        t0 = last_beat
+        seen, last_beat, lr = 0, t0, cfg.lr
         for i, (x, y) in enumerate(self.data.train_batches(cfg.batch_size, self.data_gen)):
             lr = lr_at(cfg, epoch * self.steps + i, self.steps)
             for g in self.opt.param_groups:
@@ -214,15 +233,7 @@ class Trainer:
             if now - last_beat >= HEARTBEAT_S:
                 last_beat = now
                 self._heartbeat(epoch, i + 1, loss_sum, correct, seen, now - t0)
-        mean_loss = loss_sum.item() / seen  # the epoch's one sync
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        secs = time.perf_counter() - t0
-        if not math.isfinite(mean_loss):
-            raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
-        self.train_seconds += secs
-        self.method.on_epoch_end(epoch)
-        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs)
+        return loss_sum, correct, seen, lr
 
     def _heartbeat(self, epoch, batch, loss_sum, correct, seen, elapsed) -> None:
         loss = loss_sum.item() / seen
@@ -230,32 +241,87 @@ class Trainer:
             raise Diverged(f"training loss became {loss} in epoch {epoch + 1}, batch {batch}")
         p = Progress(epoch, self.cfg.epochs, batch, self.steps, loss, correct.item() / seen,
                      seen / elapsed, self.method.rho)
-        run = self.store.update_run(self.run.id, heartbeat_at=utcnow(), batch=batch, train_loss=loss,
-                                    train_acc=p.acc, images_per_sec=p.images_per_sec)
-        if run.stop_requested:
+        run = self._beat(heartbeat_at=utcnow(), batch=batch, train_loss=loss, train_acc=p.acc,
+                         images_per_sec=p.images_per_sec)
+        if run is not None and run.stop_requested:
             self.stop_flag = True
         self.reporter.heartbeat(p)
 
+    def _beat(self, **fields) -> Run | None:
+        """The heartbeat's store write: a locked or briefly unreachable database
+        (OperationalError) is retried with backoff, then skipped with a warning;
+        a missed heartbeat must not fail the run (the epoch's write still counts)."""
+        for attempt in range(HEARTBEAT_TRIES):
+            try:
+                return self.store.update_run(self.run.id, **fields)
+            except OperationalError as e:
+                if attempt == HEARTBEAT_TRIES - 1:
+                    log.warning("heartbeat of run %s not recorded (database: %s); training goes on",
+                                self.run.id, describe(e))
+                    return None
+                time.sleep(0.05 * 2**attempt)
+        return None
+
     def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips) -> None:
-        te = time.perf_counter()
-        test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
-                                       autocast_dtype=self.amp)
-        eval_s = time.perf_counter() - te
-        self.best = test_acc if self.best is None else max(self.best, test_acc)
-        row = dict(epoch=epoch + 1, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
+        """Evaluates and checkpoints every --eval-every / --checkpoint-every epochs
+        (the last epoch always), records the epoch, and stops here if asked to."""
+        cfg, done = self.cfg, epoch + 1
+        last = done == cfg.epochs
+        test_loss = test_acc = None
+        eval_s = 0.0
+        if last or done % cfg.eval_every == 0:
+            te = time.perf_counter()
+            test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
+                                           autocast_dtype=self.amp)
+            eval_s = time.perf_counter() - te
+            self.best = test_acc if self.best is None else max(self.best, test_acc)
+        # checkpoint before the row: if we die between the two, resume redoes this epoch;
+        # a stop already asked for (signal, heartbeat) also checkpoints, so it loses no epoch
+        ckpt_s = self._checkpoint(done) if last or done % cfg.checkpoint_every == 0 or self.stop_flag else None
+        row = dict(epoch=done, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
                    test_acc=test_acc, lr=lr, rho=self.method.rho, epoch_seconds=secs,
-                   eval_seconds=eval_s, images_per_sec=ips, **self.meter.read())
-        # checkpoint first: if we die between the two, resume redoes this epoch's row
-        save_atomic(self.state(epoch + 1), self.run_dir / "last.pt")
-        self.store.add_epoch(self.run.id, run_fields=dict(
-            epoch=epoch + 1, batch=0, train_loss=train_loss, train_acc=train_acc, test_acc=test_acc,
-            best_test_acc=self.best, images_per_sec=ips, train_seconds=self.train_seconds,
-            heartbeat_at=utcnow(), checkpoint_last=str(self.run_dir / "last.pt")), **row)
+                   eval_seconds=eval_s, checkpoint_seconds=ckpt_s, images_per_sec=ips, **self.meter.read())
+        fields = dict(epoch=done, batch=0, train_loss=train_loss, train_acc=train_acc, best_test_acc=self.best,
+                      images_per_sec=ips, train_seconds=self.train_seconds, heartbeat_at=utcnow())
+        if test_acc is not None:
+            fields["test_acc"] = test_acc
+        if ckpt_s is not None:
+            fields["checkpoint_last"] = str(self.run_dir / "last.pt")
+        self.store.add_epoch(self.run.id, run_fields=fields, **row)
         self.run = self.store.get_run(self.run.id)
         if self.run.stop_requested:
             self.stop_flag = True
         self.reporter.epoch(row)
         self._check_stop()
+
+    def _checkpoint(self, done: int) -> float:
+        """Writes last.pt after ``done`` epochs; returns the seconds it took."""
+        t0 = time.perf_counter()
+        save_atomic(self.state(done), self.run_dir / "last.pt")
+        return time.perf_counter() - t0
+
+    def _warm_up(self) -> None:
+        """Runs the compiled step once for each distinct rho of the schedule (torch.compile
+        compiles on first use) and puts every weight, optimiser state and generator back:
+        the compile time is recorded as compile_seconds, not as training time."""
+        t0 = time.perf_counter()
+        saved = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.opt.state_dict()),
+                 self.method_gen.get_state(), self.method.rho)
+        n = self.data.n_train
+        idx = torch.arange(self.cfg.batch_size, device=self.device) % n
+        x, y = self.data.augment(idx, torch.Generator(device=self.device).manual_seed(0)), self.data.y_train[idx]
+        rhos = {self.cfg.rho_at(e): e for e in range(self.cfg.epochs)}
+        for epoch in rhos.values():
+            self.method.on_epoch_start(epoch)
+            self.method.step(x, y)
+        synchronize(self.device)
+        self.model.load_state_dict(saved[0])
+        self.opt.load_state_dict(saved[1])
+        self.method_gen.set_state(saved[2])
+        self.method.rho = saved[3]
+        self.compile_seconds += time.perf_counter() - t0
+        log.info("compiled step warmed up in %.1f s (not counted as training time)", self.compile_seconds)
+        self.store.update_run(self.run.id, compile_seconds=(self.run.compile_seconds or 0.0) + self.compile_seconds)
 
 
 def _stream_seed(seed: int, epoch: int, stream: str) -> int:

@@ -39,11 +39,12 @@ class Option:
     """One training option a method may use (a ``TrainConfig`` field)."""
 
     name: str
-    kind: type  # float | int | bool | list (a list of floats)
+    kind: type  # float | int | bool | list (a list of floats) | str (one of choices)
     default: Any
     help: str
     low: float | None = None  # inclusive bounds, checked by TrainConfig.validate()
     high: float | None = None
+    choices: tuple[str, ...] = ()  # kind str: the allowed values
 
     @property
     def flag(self) -> str:
@@ -57,6 +58,9 @@ class Option:
         """The error line for a bad value, or None (lists: every element)."""
         if self.kind is bool:
             return None
+        if self.kind is str:
+            return None if value in self.choices else (
+                f"{self.title} must be one of {', '.join(self.choices)} (got {value!r})")
         values = list(value) if self.kind is list else [value]
         for v in values:
             if not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
@@ -74,7 +78,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("rho_stages", list, [], "rho per stage, e.g. 0,0.025,0.05 (empty: 0 -> rho in equal stages)",
            low=0),
     Option("stages", int, 3, "stages from 0 to rho when no rho stages are given", low=1),
-    Option("adaptive", bool, False, "ASAM: scale the ascent by |w|"),
+    Option("adaptive", bool, False, "ASAM: scale the ascent by |w| (variant: --asam)"),
+    Option("asam", str, "davda54", "ASAM variant with --adaptive: davda54 (the common SAM repository's: every "
+           "parameter, T = |w|) or kwon (the authors', Kwon et al. 2021: weights only, T = |w| + 0.01)",
+           choices=("davda54", "kwon")),
     Option("ascent_steps", int, 1, "SAM ascent in k normalised steps of rho/k", low=1),
     Option("noise_sigma", float, 0.1, "std of the noise added to the weights after every epoch", low=0),
     Option("noise_eta", float, 0.05, "per-batch noise std relative to max|W| per layer", low=0),
@@ -189,10 +196,10 @@ for _spec in (
                options=("noise_eta",)),
     MethodSpec("sam", "SAM", "#ff7f0e",
                "sharpness-aware minimisation: gradient at w + rho g/||g||, restore, step",
-               options=("rho", "adaptive", "ascent_steps"), rho=_sam_rho),
+               options=("rho", "adaptive", "asam", "ascent_steps"), rho=_sam_rho),
     MethodSpec("multistep-sam", "multi-step SAM", "#9467bd",
                "SAM whose rho grows in stages (default 0 -> rho in 3 equal stages)",
-               options=("rho", "rho_stages", "stages", "adaptive", "ascent_steps"), rho=_staged_rho),
+               options=("rho", "rho_stages", "stages", "adaptive", "asam", "ascent_steps"), rho=_staged_rho),
 ):
     register_method(_spec)
 del _spec

@@ -80,6 +80,7 @@ class Run(SQLModel, table=True):
     final_test_acc: float | None = None
     images_per_sec: float | None = None
     train_seconds: float = 0.0  # training wall time, evaluation excluded
+    compile_seconds: float | None = None  # --compile: the compiled step's warm-up, not in train_seconds
     run_dir: str = ""
     checkpoint_last: str | None = None
     checkpoint_final: str | None = None
@@ -105,7 +106,8 @@ class Epoch(SQLModel, table=True):
     lr: float = 0.0
     rho: float | None = None
     epoch_seconds: float = 0.0  # training only
-    eval_seconds: float = 0.0
+    eval_seconds: float = 0.0  # 0 in an epoch that did not evaluate (--eval-every)
+    checkpoint_seconds: float | None = None  # writing last.pt; None: no checkpoint that epoch (or an old row)
     images_per_sec: float = 0.0
     # the epoch's wall time (training + evaluation) and how busy the machine was meanwhile
     wall_seconds: float | None = None

@@ -96,6 +96,8 @@ def _option(o: spec.Option, raw: Any) -> tuple[Any, str | None]:
     if o.kind is bool:
         return bool(raw), None
     raw = (raw or "").strip()
+    if o.kind is str:
+        return raw, o.check(raw)
     if o.kind is list:
         if not raw:
             return None, None  # the CLI default

@@ -156,3 +156,61 @@ def test_noise_injection_noise_is_relative_per_layer_and_clean_weights_are_updat
         assert abs(noise.mean().item()) < 0.2 * eta * w0.abs().max().item()
     for n, w in weight_params(model):  # lr 0: the clean weights come back exactly
         assert torch.equal(w.detach(), clean[n])
+
+
+def _asam_expected(model, x, y, rho, lr, t_of):
+    """One ASAM step by hand: e = rho * T^2 g / ||T g||, gradient at w + e, SGD from w."""
+    names = [n for n, _ in model.named_parameters()]
+    w = [p.detach().clone() for p in model.parameters()]
+
+    def grads_at(params):
+        m = copy.deepcopy(model)
+        with torch.no_grad():
+            for p, v in zip(m.parameters(), params):
+                p.copy_(v)
+        return torch.autograd.grad(F.cross_entropy(m(x), y), list(m.parameters()))
+
+    g = grads_at(w)
+    t = [t_of(n, wi) for n, wi in zip(names, w)]
+    norm = torch.sqrt(sum(((ti * gi) ** 2).sum() for ti, gi in zip(t, g)))
+    e = [rho * ti * ti * gi / norm for ti, gi in zip(t, g)]
+    g2 = grads_at([wi + ei for wi, ei in zip(w, e)])
+    return [wi - lr * gi for wi, gi in zip(w, g2)], e
+
+
+@pytest.mark.parametrize("variant", ["davda54", "kwon"])
+def test_one_asam_step_equals_the_hand_derivation(variant):
+    rho, lr = 0.5, 0.1
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    model = _tiny()
+    if variant == "davda54":  # every parameter, T = |w|
+        def t_of(name, w):
+            return w.abs()
+    else:  # Kwon et al.: parameters named weight get T = |w| + 0.01, the biases T = 1
+        def t_of(name, w):
+            return w.abs() + 0.01 if name.endswith("weight") else torch.ones_like(w)
+    expected, e = _asam_expected(model, x, y, rho, lr, t_of)
+    method, _ = _method(model, rho=rho, lr=lr, adaptive=True, asam=variant)
+    method.step(x, y)
+    for p, want in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), want, rtol=1e-5, atol=1e-6)
+    if variant == "kwon":  # the biases move by the plain (unscaled) gradient direction
+        assert all(ei.abs().sum() > 0 for ei in e)
+
+
+def test_asam_variants_differ_and_only_kwon_changes_the_config_key():
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    finals = {}
+    for variant in ("davda54", "kwon"):
+        model = _tiny()
+        method, _ = _method(model, rho=0.5, lr=0.1, adaptive=True, asam=variant)
+        method.step(x, y)
+        finals[variant] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.allclose(finals["davda54"], finals["kwon"])
+    old = TrainConfig(method="sam", adaptive=True).to_dict()
+    old.pop("asam")  # a config stored before the option existed
+    assert TrainConfig.from_dict(old).asam == "davda54"
+    assert TrainConfig.from_dict(old).key() == TrainConfig(method="sam", adaptive=True, asam="davda54").key()
+    assert TrainConfig(method="sam", adaptive=True, asam="kwon").key() != TrainConfig.from_dict(old).key()
+    with pytest.raises(Exception, match="asam must be one of davda54, kwon"):
+        TrainConfig(method="sam", adaptive=True, asam="other").validate()
