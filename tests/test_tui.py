@@ -421,15 +421,18 @@ def test_validate_eval_options():
 
     rob = dict(kind="robustness", mode="relative", strengths="0.1, 0,0.05", trials="5")
     opts, errors = validate_eval(rob)
-    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5, precision="auto")
+    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5, precision="auto",
+                                         device=None)  # blank device: the run's own family
     assert validate_eval({**rob, "strengths": " "})[0]["strengths"] is None
     for key, bad in [("strengths", "0,-0.1"), ("strengths", "0,abc"), ("strengths", "inf"),
                      ("strengths", "nan"), ("trials", "0"), ("trials", ""), ("trials", "2.5"),
-                     ("mode", "gaussian")]:
+                     ("mode", "gaussian"), ("device", "gpu"), ("device", "cuda:x")]:
         assert key in validate_eval({**rob, key: bad})[1], (key, bad)
     quant = dict(kind="quantization", bits="8,6 4", granularity="tensor", fold_bn=True)
     opts, errors = validate_eval(quant)
-    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True, precision="auto")
+    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True, precision="auto",
+                                         device=None)
+    assert validate_eval({**quant, "device": "cuda:1"})[0]["device"] == "cuda:1"
     for key, bad in [("bits", "8,17"), ("bits", "0"), ("bits", "4.5"), ("bits", ""),
                      ("granularity", "layer")]:
         assert key in validate_eval({**quant, key: bad})[1], (key, bad)
