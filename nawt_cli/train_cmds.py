@@ -275,7 +275,8 @@ def show(
 @app.command()
 def bench(
     methods: Annotated[Optional[list[str]], typer.Option("--method", "-m", help="methods to time (repeatable; default all)")] = None,
-    steps: Annotated[int, typer.Option(help="timed steps per method")] = 40,
+    steps: Annotated[int, typer.Option(help="timed steps per method (repeated until --seconds have passed)")] = 40,
+    seconds: Annotated[Optional[float], typer.Option(help="time each method and the evaluation for at least this long \\[default: 2 on CUDA, 0 on a CPU]")] = None,
     warmup: Annotated[int, typer.Option(help="untimed steps first")] = 5,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
     precision: PrecisionOpt = "auto",
@@ -294,9 +295,11 @@ def bench(
     methods = methods or list(spec.method_names())
     for m in methods:
         TrainConfig(method=m).validate()
+    if seconds is not None and not 0 <= seconds <= 600:
+        raise NawtError(f"--seconds must be between 0 and 600 (got {seconds})")
     result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,
                        precision=precision, device=device, dataset=dataset, data_dir=cifar_dir or data_dir,
-                       reference=reference, workers=workers, sweep=sweep,
+                       reference=reference, workers=workers, sweep=sweep, min_seconds=seconds,
                        log=None if json_out else err_console.print)
     if json_out:
         print_json(result)

@@ -101,8 +101,10 @@ def _bench_arrays(dataset, data_dir, batch_size, steps, warmup):
 
 
 def time_method(method_name: str, data: DeviceData, dev, *, steps: int, warmup: int, batch_size: int,
-                precision: str, compile: bool = False) -> float:
-    """img/s of nawt's own step for one method; multistep-sam walks its whole rho schedule."""
+                precision: str, compile: bool = False, min_seconds: float = 0.0) -> float:
+    """img/s of nawt's own step for one method; multistep-sam walks its whole rho schedule.
+    ``min_seconds``: after ``steps``, keeps timing (in blocks of ``steps``) until at least
+    this long has passed, so a fast GPU is not timed over a fraction of a second."""
     cfg = TrainConfig(method=method_name, epochs=steps, batch_size=batch_size, precision=precision)
     model = build_model().to(dev, memory_format=torch.channels_last)
     opt = make_optimizer(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -119,30 +121,39 @@ def time_method(method_name: str, data: DeviceData, dev, *, steps: int, warmup: 
     for _ in range(warmup):
         method.step(*next(it))
     synchronize(dev)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        method.on_epoch_start(i)  # one "epoch" per step: the rho schedule in miniature
-        loss, _ = method.step(*next(it))
-    synchronize(dev)  # the clock stops when the device has finished, not when the CPU queued the work
-    return steps * batch_size / (time.perf_counter() - t0)
+    t0, done = time.perf_counter(), 0
+    while True:
+        for i in range(steps):
+            method.on_epoch_start(i)  # one "epoch" per step: the rho schedule in miniature
+            method.step(*next(it))
+        done += steps
+        synchronize(dev)  # the clock stops when the device has finished, not when the CPU queued the work
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            return done * batch_size / elapsed
 
 
-def time_eval(data: DeviceData, dev, precision: str, reps: int = 2) -> float:
+def time_eval(data: DeviceData, dev, precision: str, reps: int = 2, min_seconds: float = 0.0) -> float:
+    """Best img/s of evaluating the test set, over ``reps`` passes or more until ``min_seconds`` passed
+    (evaluate reads its result on the host, so each pass ends synchronised)."""
     model = build_model().to(dev, memory_format=torch.channels_last)
     amp = autocast_dtype(precision, dev)
     evaluate(model, data.x_test[:1000], data.y_test[:1000], autocast_dtype=amp)
-    best = 0.0
-    for _ in range(reps):
+    best, start, n = 0.0, time.perf_counter(), 0
+    while n < reps or time.perf_counter() - start < min_seconds:
         t0 = time.perf_counter()
         evaluate(model, data.x_test, data.y_test, autocast_dtype=amp)
         best = max(best, data.n_test / (time.perf_counter() - t0))
+        n += 1
     return best
 
 
 def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_size: int = 128,
               precision: str = "auto", device: str = "auto", dataset: str = "synthetic",
               data_dir: str | Path = "data", reference: bool = True, workers: int = 2, sweep: bool = False,
-              log: Callable[[str], None] | None = None) -> dict:
+              log: Callable[[str], None] | None = None, min_seconds: float | None = None) -> dict:
+    """``min_seconds`` (default: 2 on CUDA, 0 on a CPU, whose 40 steps already take seconds):
+    each method and the evaluation are timed for at least this long."""
     log = log or (lambda msg: None)
     requested = check_precision(precision)
     dev = resolve_device(device)
@@ -152,11 +163,13 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
         keep_freed_memory()
     else:
         torch.backends.cudnn.benchmark = True  # as training sets it
+    if min_seconds is None:
+        min_seconds = 2.0 if dev.type == "cuda" else 0.0
     arrays = _bench_arrays(dataset, data_dir, batch_size, steps, warmup)
     data = DeviceData(arrays, dev)
     result = {"device": facts.label(), "hardware": facts.to_dict(), "torch": torch.__version__,
               "precision": precision, "precision_requested": requested, "precision_reason": reason,
-              "batch_size": batch_size, "steps": steps, "dataset": arrays.source, "train": {}, "reference": None}
+              "batch_size": batch_size, "steps": steps, "min_seconds": min_seconds, "dataset": arrays.source, "train": {}, "reference": None}
     refs = []
     if reference:
         log(f"timing the reference pipeline (PIL + DataLoader, {workers} workers)...")
@@ -164,8 +177,8 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
                                            workers=workers, device=device))
     for m in methods:
         log(f"timing {m}...")
-        result["train"][m] = {"img_s": time_method(m, data, dev, steps=steps, warmup=warmup,
-                                                   batch_size=batch_size, precision=precision)}
+        result["train"][m] = {"img_s": time_method(m, data, dev, steps=steps, warmup=warmup, batch_size=batch_size,
+                                                   precision=precision, min_seconds=min_seconds)}
     if reference:  # again after the methods: the machine drifts, the mean is fairer
         log("timing the reference pipeline again...")
         refs.append(time_reference_process(dataset, data_dir, steps=steps, warmup=warmup, batch_size=batch_size,
@@ -176,7 +189,7 @@ def run_bench(*, methods: list[str], steps: int = 40, warmup: int = 5, batch_siz
         r["vs_reference"] = r["img_s"] / result["reference"]["img_s"] if reference else None
         r["vs_standard"] = r["img_s"] / std if std else None
     log("timing evaluation...")
-    result["eval"] = {"img_s": time_eval(data, dev, precision)}
+    result["eval"] = {"img_s": time_eval(data, dev, precision, min_seconds=min_seconds)}
     if sweep:
         log("timing a perturbation sweep...")
         # 16 copies x 2,000 images: about a minute on 2 cores

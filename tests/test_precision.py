@@ -195,7 +195,7 @@ def test_bench_names_the_cpu_and_the_precision_choice(cli, hardware, monkeypatch
 
     import nawt_core.bench as bench
 
-    monkeypatch.setattr(bench, "time_eval", lambda data, dev, precision: 1.0)  # 10,000 images: too slow here
+    monkeypatch.setattr(bench, "time_eval", lambda data, dev, precision, **kw: 1.0)  # 10,000 images: too slow here
     hardware(XEON)
     r = cli("bench", "-m", "standard", "--steps", "2", "--warmup", "1", "--batch-size", "16", "--no-reference",
             "--device", "cpu", "--json")
@@ -248,3 +248,37 @@ def test_compare_groups_cpu_runs_as_cpu(store, tiny_cfg, data_dir):
     c = compare(store, all_runs=True)
     assert [g.settings["device"] for g in c.groups] == ["cpu"]
     assert [t["device"] for t in c.timing] == ["cpu"]
+
+
+def test_bench_times_each_method_for_at_least_min_seconds(monkeypatch):
+    """On a fast GPU 40 steps last a fraction of a second: --seconds keeps timing whole blocks
+    of steps until that long has passed (here on the CPU, with one step per block)."""
+    import torch
+
+    import nawt_core.bench as bench
+    from nawt_core.data import DeviceData, synthetic
+
+    steps = []
+    real = bench.make_method
+
+    def counting(*args, **kwargs):
+        method = real(*args, **kwargs)
+        step = method.step
+
+        def counted(*batch):
+            steps.append(1)
+            return step(*batch)
+
+        method.step = counted
+        return method
+
+    clock = iter(range(1000))  # a clock that advances 1 s per reading, whatever the machine's load
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(bench, "make_method", counting)
+    data = DeviceData(synthetic(256, 64), torch.device("cpu"))
+    img_s = bench.time_method("standard", data, torch.device("cpu"), steps=1, warmup=0, batch_size=16,
+                              precision="fp32", min_seconds=5)
+    assert len(steps) == 5 and img_s == 5 * 16 / 5  # 5 blocks of 1 step, read 5 s after the start
+    steps.clear()
+    bench.time_method("standard", data, torch.device("cpu"), steps=3, warmup=0, batch_size=16, precision="fp32")
+    assert len(steps) == 3  # without a minimum: exactly the steps asked for
