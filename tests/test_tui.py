@@ -1043,6 +1043,9 @@ def test_snapshot_compare(demo_db, compare_module, snap_compare, size, tab):
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.comparison is not None)
         screen.action_tab(tab)
+        # a loaded machine can leave the tab switch's refresh (and the scroll bar) half drawn
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
