@@ -297,8 +297,8 @@ def comparison_tables(comp) -> list[Table]:
                         "within 1 point of unquantized")
         cols(t, ["method", "settings", "runs", "unquantized"])
         for b in comp.bits:
-            t.add_column(f"{b}-bit", justify="right")
-        t.add_column("≤1 pt from", justify="right")
+            t.add_column(f"{b}-bit", justify="right", overflow="fold")  # wrap, never cut, a number
+        t.add_column("≤1 pt from", justify="right", overflow="fold")
         for q in comp.quantization:
             row(t, q["method"], q["group"], str(q["runs"]), _pct(q["fp"]),
                 *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) + _partial(q["points"][b], q["runs"])
