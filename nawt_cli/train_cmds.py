@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -250,9 +251,11 @@ def show(
     for k, v in run.config.items():
         cfg.add_row(escape(k), escape(fmt_value(v, "None")))
     console.print(cfg)
-    t = Table(title="epochs", header_style="bold")
-    for col in ("epoch", "train loss", "train acc %", "test loss", "test acc %", "lr", "rho", "s", "eval s",
-                "ckpt s", "img/s"):
+    t = Table(title="epochs", header_style="bold",  # 11 columns: fits 80 without rules
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    # two-line headers: a column is as wide as its numbers, so none is cut at 80 columns
+    for col in ("epoch", "train\nloss", "train\nacc %", "test\nloss", "test\nacc %", "lr", "rho", "s", "eval\ns",
+                "ckpt\ns", "img/s"):
         t.add_column(col, justify="right")
     for e in epochs:
         ckpt = getattr(e, "checkpoint_seconds", None)

@@ -75,6 +75,10 @@ def test_train_runs_show_and_corrupt_checkpoint_on_resume(data_dir):
     assert [(r["id"], r["status"], r["epoch"]) for r in runs] == [(1, "completed", 1)]
     shown = json.loads(run_cli("show", "1", "--json", "--data-dir", str(data_dir)).stdout)
     assert len(shown["epochs"]) == 1 and any(f.endswith("final.pt") for f in shown["files"])
+    human = run_cli("show", "1", "--data-dir", str(data_dir), env={"COLUMNS": "80"}).stdout
+    lines = human.splitlines()
+    epochs_table = "\n".join(lines[[ln.strip() for ln in lines].index("epochs"):])
+    assert "…" not in epochs_table and f"{shown['epochs'][0]['train_loss']:.4f}" in epochs_table
     table = run_cli("runs", "--data-dir", str(data_dir))
     assert "completed" in table.stdout and table.returncode == 0
 
