@@ -82,6 +82,8 @@ class TrainConfig:
         for opt in spec.OPTIONS.values():  # every option, used or not: a stored config stays sane
             problem = opt.check(getattr(self, opt.name))
             need(problem is None, problem or "")
+        need(self.asam == spec.OPTIONS["asam"].default or self.adaptive,
+             f"the ASAM variant {self.asam!r} needs ASAM switched on (--adaptive)")
         need(self.epochs > 0, f"epochs must be positive (got {self.epochs})")
         for key in ("eval_every", "checkpoint_every"):
             v = getattr(self, key)

@@ -214,3 +214,5 @@ def test_asam_variants_differ_and_only_kwon_changes_the_config_key():
     assert TrainConfig(method="sam", adaptive=True, asam="kwon").key() != TrainConfig.from_dict(old).key()
     with pytest.raises(Exception, match="asam must be one of davda54, kwon"):
         TrainConfig(method="sam", adaptive=True, asam="other").validate()
+    with pytest.raises(Exception, match="variant 'kwon' needs ASAM switched on"):  # not silently plain SAM
+        TrainConfig(method="sam", asam="kwon").validate()

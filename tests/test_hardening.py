@@ -169,6 +169,8 @@ CASES = [
     ("rho-stages-inf", [*T, "--rho-stages", "0,inf", "--data-dir", "DATA"], None, "rho stages must be finite"),
     ("subset-huge", [*T, "--train-subset", "1000000000000", "--data-dir", "DATA"], None, "at most 50000"),
     ("batch-huge", [*T, "--batch-size", "1000000000", "--data-dir", "DATA"], None, "batch size must be at most"),
+    ("asam-without-adaptive", [*T, "--method", "sam", "--asam", "kwon", "--data-dir", "DATA"], None,
+     "needs ASAM switched on (--adaptive)"),
     ("device-missing", [*T, "--device", "cuda:7", "--data-dir", "DATA"], None, "cuda:7"),
     ("device-unknown", [*T, "--device", "tpu", "--data-dir", "DATA"], None, "unknown device"),
     ("restart-alone", [*T, "--restart", "--data-dir", "DATA"], None, "--restart goes with --resume"),
