@@ -218,6 +218,9 @@ def _secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
+GAP = 2  # columns between two cells of a SIMPLE_HEAD table with collapsed padding
+
+
 def _partial(v: dict, runs: int) -> str:
     return f" ({v['runs']}/{runs} runs)" if v.get("partial") else ""
 
@@ -248,6 +251,33 @@ def comparison_tables(comp) -> list[Table]:
     def row(t: Table, method: str, group: str, *cells: str) -> None:
         t.add_row(method, *([group or "-"] if show_group else []), *cells)
 
+    def blocks(title: str, fixed: list[str], heads: list[str], body: list) -> list[Table]:
+        """One table per block of the columns ``heads`` that fits the terminal beside the fixed columns
+        (a wide sweep on an 80-column terminal, or a log file, is split rather than cut)."""
+        def w(text: str) -> int:
+            return max(len(line) for line in text.split("\n"))
+        label = max([6] + [len(r["method"]) for r, _f, _c in body])
+        settings = max([0] + [len(r["group"] or "-") for r, _f, _c in body]) if show_group else 0
+        fixed_w = label + min(settings, 24) + sum(max([w(f)] + [w(c[i]) for _r, c, _v in body])
+                                                  for i, f in enumerate(fixed)) + GAP * (len(fixed) + bool(settings))
+        widths = [max([w(h)] + [w(v[i]) for _r, _c, v in body]) + GAP for i, h in enumerate(heads)]
+        packs, room = [[]], max(console.width - fixed_w, 1)
+        for i, cw in enumerate(widths):
+            if packs[-1] and sum(widths[j] for j in packs[-1]) + cw > room:
+                packs.append([])
+            packs[-1].append(i)
+        out = []
+        for k, pack in enumerate(packs):
+            t = Table(title=title if k == 0 else f"(continued, {k + 1}/{len(packs)})", box=box.SIMPLE_HEAD,
+                      pad_edge=False, show_edge=False, collapse_padding=True)
+            cols(t, ["method", "settings", *fixed])
+            for i in pack:
+                t.add_column(heads[i], justify="right", overflow="fold")  # wrap, never cut, a number
+            for r, f, v in body:
+                row(t, r["method"], r["group"], *f, *[v[i] for i in pack])
+            out.append(t)
+        return out
+
     t = Table(title="Clean test accuracy (%): mean ± std over seeds, 95 % CI of the mean (Student t); "
                     "Δ std = difference to standard in points [95 % CI, paired by seed, else Welch]",
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # fits 80 without rules
@@ -258,7 +288,7 @@ def comparison_tables(comp) -> list[Table]:
     if not seeds and comp.accuracy:
         t.caption = "1 seed per row: no spread or interval (more seeds: nawt study --seeds N)"
     cols(t, ["method", "settings", "runs", "accuracy", *(["95% CI"] if seeds else []),
-             *(["Δ std"] if diffs else []), "best", "run ids"])
+             *(["Δ std"] if diffs else []), "best run", "run ids"])
     for a in comp.accuracy:
         row(t, a["method"], a["group"], str(a["n"]), acc_spread(a, say_one=False), *([acc_ci(a)] if seeds else []),
             *([acc_diff(a.get("vs_standard"), compact=True)] if diffs else []), _pct(a["best"]),
@@ -266,7 +296,7 @@ def comparison_tables(comp) -> list[Table]:
     tables.append(t)
     t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
                     "the total; load average; ratio to standard of the same settings",
-              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # 11 columns: fits 80 without rules
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)  # fits 80
     cols(t, ["method", "settings", "runs", "ep", "med s", "range", "×ep s", "total", "load", "ratio", "device"])
     for r in comp.timing:
         median, spread = ("-", "-") if r["epoch_median"] is None else \
@@ -277,33 +307,32 @@ def comparison_tables(comp) -> list[Table]:
             r["device"] or "-")
     tables.append(t)
     if comp.robustness:
-        t = Table(title=f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]; "
-                        "AUC = mean accuracy over the strength range; halves at = strength where it halves")
-        cols(t, ["method", "settings", "runs"])
-        for s in comp.strengths:
-            t.add_column(f"s={s:g}", justify="right")
-        t.add_column("AUC %", justify="right")
-        t.add_column("halves at", justify="right")
+        title = (f"Accuracy (%) under weight perturbation ({comp.robustness_mode}): mean ± std \\[min]; "
+                 "AUC = mean accuracy over the strength range; halves at = strength where it halves")
+        heads = [f"s={s:g}" for s in comp.strengths] + ["AUC %", "halves at"]
+        body = []
         for r in comp.robustness:
             cells = []
             for s in comp.strengths:
                 v = r["points"].get(s)
                 cells.append("-" if v is None else
-                             f"{_pct(v['mean'], v['std'])} [{100 * v['min']:.1f}]{_partial(v, r['runs'])}")
-            row(t, r["method"], r["group"], str(r["runs"]), *cells, _pct(r["auc"]), halving_text(r))
-        tables.append(t)
+                             "\n".join(filter(None, [f"{100 * v['mean']:.2f}", v["std"] and f"± {100 * v['std']:.2f}",
+                                                      f"[{100 * v['min']:.1f}]", _partial(v, r["runs"]).strip()])))
+            body.append((r, [str(r["runs"])], cells + [_pct(r["auc"]), halving_text(r)]))
+        tables += blocks(title, ["runs"], heads, body)
     if comp.quantization:
-        t = Table(title="Accuracy (%) with quantized weights, per bit width; ≤1 pt from = lowest bit width "
-                        "within 1 point of unquantized")
-        cols(t, ["method", "settings", "runs", "unquantized"])
-        for b in comp.bits:
-            t.add_column(f"{b}-bit", justify="right", overflow="fold")  # wrap, never cut, a number
-        t.add_column("≤1 pt from", justify="right", overflow="fold")
+        title = ("Accuracy (%) with quantized weights, per bit width; ≤1 pt from = lowest bit width "
+                 "within 1 point of unquantized")
+        heads = [f"{b}-bit" for b in comp.bits] + ["≤1 pt\nfrom"]
+        body = []
         for q in comp.quantization:
-            row(t, q["method"], q["group"], str(q["runs"]), _pct(q["fp"]),
-                *[_pct(q["points"][b]["mean"], q["points"][b]["std"]) + _partial(q["points"][b], q["runs"])
-                  if b in q["points"] else "-" for b in comp.bits], within_text(q))
-        tables.append(t)
+            cells = []
+            for b in comp.bits:
+                v = q["points"].get(b)
+                cells.append("-" if v is None else "\n".join(filter(None, [
+                    f"{100 * v['mean']:.2f}", v["std"] and f"± {100 * v['std']:.2f}", _partial(v, q["runs"]).strip()])))
+            body.append((q, [str(q["runs"]), _pct(q["fp"])], cells + [within_text(q)]))
+        tables += blocks(title, ["runs", "unquan-\ntized"], heads, body)
     return tables
 
 

@@ -179,7 +179,7 @@ def _accuracy(comp: Comparison, show_group: bool) -> Table:
                            "-" if ref is None else f"{100 * ref['acc']:.2f}"))
     return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t), "
                  "difference to standard in points with its 95 % interval (paired by seed, else Welch)",
-                 _col(show_group, "method", "settings", "seeds", "accuracy", "95 % CI", "Δ standard", "best",
+                 _col(show_group, "method", "settings", "seeds", "accuracy", "95 % CI", "Δ standard", "best run",
                       POSTER_LABEL), rows, left=2 if show_group else 1)
 
 

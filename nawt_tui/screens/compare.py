@@ -207,7 +207,7 @@ class CompareScreen(Screen):
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
         cols = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
-                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
+                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best run %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
                 ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]
         for key, label in cols:
             if key == "group" and not grouped:
