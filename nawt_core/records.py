@@ -89,6 +89,15 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
     return store.update_run(run.id, run_dir=str(run_dir))
 
 
+def note_resuming_code(store: Store, run: Run) -> Run:
+    """A run resumed by other code than trained its first epochs records both commits
+    (``fd752d2+55a542c``): a reader of its numbers learns that two versions trained it."""
+    now = git_commit()
+    if run.epoch == 0 or not now or not run.git_commit or run.git_commit.split("+")[-1] == now:
+        return run
+    return store.update_run(run.id, git_commit=f"{run.git_commit}+{now}")
+
+
 def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
     """The run, if it can be continued; with ``restart`` it is reset to train
     from scratch (its folder recreated, its epochs dropped)."""

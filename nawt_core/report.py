@@ -155,7 +155,7 @@ def _settings(store: Store, comp: Comparison) -> Table:
     ]
     commits = [r.git_commit for r in runs if r.git_commit]
     if commits:
-        rows.append(["git commit", _one([c[:10] for c in commits], "per run")])
+        rows.append(["git commit", _one(commits, "per run")])  # a+b: resumed by other code
     if comp.robustness:
         rows.append(["weight perturbation", _one([
             f"{r['sweep'].get('mode')}, strengths {', '.join(f'{s:g}' for s in r['sweep'].get('strengths') or [])}, "

@@ -198,7 +198,7 @@ class DetailScreen(Screen):
             ("finished", _ts(r.finished_at)), ("heartbeat", _ts(r.heartbeat_at)),
             ("final test %", fmt_acc(r.final_test_acc)),
             ("versions", f"torch {r.torch_version or '—'} · nawt {r.nawt_version or '—'}"
-             + (f" · git {r.git_commit[:10]}" if r.git_commit else "")),
+             + (f" · git {r.git_commit}" if r.git_commit else "")),
             ("run dir", r.run_dir or "—"), ("log", r.log_path or "—"),
         ]
         if r.error:
