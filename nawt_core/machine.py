@@ -34,12 +34,15 @@ def load_avg() -> float | None:
         return None
 
 
-def _gpu_util(index: int) -> float | None:
+def _gpu_util(gpu: int | str) -> float | None:
+    """The GPU's utilisation (0-1): ``gpu`` is NVML's 'GPU-<uuid>' (right under CUDA_VISIBLE_DEVICES,
+    where torch's cuda:0 need not be NVML's index 0) or, without one, an NVML index."""
     try:
         import pynvml  # nvidia-ml-py, optional
 
         pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        handle = (pynvml.nvmlDeviceGetHandleByUUID(gpu) if isinstance(gpu, str)
+                  else pynvml.nvmlDeviceGetHandleByIndex(gpu))
         return pynvml.nvmlDeviceGetUtilizationRates(handle).gpu / 100.0
     except Exception:  # noqa: BLE001 - not installed, no driver, no such GPU: unknown
         return None
@@ -49,8 +52,8 @@ class LoadMeter:
     """Started at an epoch's start; ``read()`` at its end gives the epoch's
     wall seconds and the machine's load meanwhile."""
 
-    def __init__(self, gpu_index: int | None = None):
-        self.gpu_index = gpu_index
+    def __init__(self, gpu: int | str | None = None):
+        self.gpu = gpu  # see _gpu_util; None: no GPU to watch
         self.t0 = time.perf_counter()
         self.cpu0 = _cpu_times()
 
@@ -59,7 +62,7 @@ class LoadMeter:
         cpu1, util = _cpu_times(), None
         if self.cpu0 is not None and cpu1 is not None and cpu1[1] > self.cpu0[1]:
             util = (cpu1[0] - self.cpu0[0]) / (cpu1[1] - self.cpu0[1])
-        gpu = _gpu_util(self.gpu_index) if self.gpu_index is not None else None
+        gpu = _gpu_util(self.gpu) if self.gpu is not None else None
         return {"wall_seconds": wall, "load_avg": load_avg(), "cpu_util": util, "gpu_util": gpu}
 
 

@@ -26,8 +26,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from .checkpoint import clean_temporaries, load, save_atomic
 from .config import TrainConfig
 from .data import DeviceData, load_arrays
-from .device import (autocast_dtype, deterministic_mode, device_name, keep_freed_memory, resolve_device,
-                     resolve_precision, resume_device, seed_everything, synchronize, tf32_flags)
+from .device import (autocast_dtype, deterministic_mode, device_name, hardware_facts, keep_freed_memory,
+                     resolve_device, resolve_precision, resume_device, seed_everything, synchronize, tf32_flags)
 from .errors import NawtError
 from .evaluate import evaluate
 from .failures import describe
@@ -83,6 +83,9 @@ class Trainer:
                                   autocast_dtype=self.amp, forward=forward)
         self.steps = self.data.steps_per_epoch(cfg.batch_size)
         self.device_label = device_name(self.device)
+        # the GPU for the load meter by UUID: under CUDA_VISIBLE_DEVICES=2, cuda:0 is NVML's GPU 2
+        self.gpu_id = (hardware_facts(self.device).uuid or self.device.index or 0) \
+            if self.device.type == "cuda" else None
         self.start_epoch, self.train_seconds, self.best = 0, 0.0, None
         self.stop_flag = False
 
@@ -198,7 +201,7 @@ class Trainer:
 
     def _epoch(self, epoch: int) -> None:
         dev = self.device
-        self.meter = LoadMeter((dev.index or 0) if dev.type == "cuda" else None)
+        self.meter = LoadMeter(self.gpu_id)
         self.model.train()
         self.method.on_epoch_start(epoch)
         t0 = time.perf_counter()

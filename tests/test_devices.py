@@ -299,3 +299,23 @@ def test_compare_keeps_old_gpu_sweeps_apart_from_cpu_generator_ones():
     old_cpu = Evaluation(run_id=1, kind="robustness", config=cfg, device="AMD EPYC · 2 threads · avx2")
     assert _sweep_key("robustness", old_gpu) != _sweep_key("robustness", new_gpu)
     assert _sweep_key("robustness", old_cpu) == _sweep_key("robustness", new_gpu)  # the CPU drew the same noise
+
+
+def test_the_load_meter_finds_the_gpu_by_uuid_not_by_torchs_index(monkeypatch):
+    """Under CUDA_VISIBLE_DEVICES=2 torch's cuda:0 is NVML's GPU 2: the meter asks NVML by UUID."""
+    import sys
+    import types
+
+    from nawt_core.machine import LoadMeter
+
+    gpus = {"GPU-aaaa": 0.10, "GPU-cccc": 0.75}  # NVML index 0 and 2
+    by_index = ["GPU-aaaa", "GPU-bbbb", "GPU-cccc"]
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByUUID=lambda uuid: uuid,
+        nvmlDeviceGetHandleByIndex=lambda i: by_index[i],
+        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=100 * gpus.get(h, 0.0)))
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert LoadMeter("GPU-cccc").read()["gpu_util"] == pytest.approx(0.75)
+    assert LoadMeter(0).read()["gpu_util"] == pytest.approx(0.10)  # no UUID known: NVML's index
+    assert LoadMeter(None).read()["gpu_util"] is None
