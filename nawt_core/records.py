@@ -110,7 +110,8 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
     if restart:
         return restart_run(store, run)
     folder = Path(run.run_dir) if run.run_dir else None
-    if folder is None or not folder.is_dir() or (run.epoch > 0 and not (folder / "last.pt").exists()):
+    # no checkpoint written yet (--checkpoint-every > 1, stopped before the first): it trains from scratch
+    if folder is None or not folder.is_dir() or (run.checkpoint_last and not (folder / "last.pt").exists()):
         what = f"its folder {folder} is gone" if folder is None or not folder.is_dir() else \
             f"its checkpoint {folder / 'last.pt'} is gone"
         raise NawtError(f"run {run_id} cannot be resumed: {what}; train it again from scratch with "

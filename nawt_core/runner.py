@@ -151,7 +151,8 @@ class Trainer:
         last = self.run_dir / "last.pt"
         if last.exists():
             self.restore(last)
-            self.store.truncate_epochs(self.run.id, self.start_epoch)
+        # epochs after the checkpoint (--checkpoint-every > 1; all of them without one) are trained again
+        self.store.truncate_epochs(self.run.id, self.start_epoch)
         self.run = self.store.update_run(
             self.run.id, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
             started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,

@@ -80,8 +80,11 @@ def _final_weights(path):
     return torch.load(path, weights_only=True)["model"]
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, data_dir):
-    kw = dict(method="sam", epochs=3, train_subset=1536, deterministic=True)
+@pytest.mark.parametrize("every", [1, 2])
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, data_dir, every):
+    """Killed in epoch 2: it resumes from epoch 1's checkpoint, or (--checkpoint-every 2: none
+    written yet) from scratch, and ends with the weights of an uninterrupted run."""
+    kw = dict(method="sam", epochs=3, train_subset=1536, deterministic=True, checkpoint_every=every)
     ref = execute(store, create_run(store, tiny_cfg(**kw), data_dir).id)
     run = create_run(store, tiny_cfg(**kw), data_dir)
     proc = subprocess.Popen([sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id),
@@ -96,6 +99,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, dat
     proc.wait()
     killed = store.get_run(run.id)
     assert killed.status == "running" and killed.epoch == 1
+    assert (Path(killed.run_dir) / "last.pt").exists() == (every == 1)
     assert effective_status(killed) == "stale"
     resumed = execute(store, run.id)
     assert resumed.status == "completed" and [e.epoch for e in store.epochs(run.id)] == [1, 2, 3]
