@@ -1116,3 +1116,34 @@ def test_tui_modules_import_one_another_without_a_cycle():
 
     cycles = [c for m in graph if (c := cycle_from(m))]
     assert not cycles, " -> ".join(cycles[0])
+
+
+@run_async
+async def test_a_plot_legend_goes_under_the_curves_where_it_fits():
+    """plotext puts its legend in the top-left corner, over the curves' start (clean accuracy);
+    LinePlot writes it under the plot when the width allows, else leaves it to plotext."""
+    from textual.app import App
+
+    from nawt_tui.widgets.plots import LinePlot
+
+    series = [(name, [0, 1], [80.0, 10.0], None) for name in ("standard", "sam", "multistep-sam")]
+
+    class Plots(App):
+        CSS = "#narrow { width: 30; }"
+
+        def compose(self):
+            yield LinePlot("wide", id="wide")
+            yield LinePlot("narrow", id="narrow")
+            yield LinePlot("one", id="one")
+
+    app = Plots()
+    async with app.run_test(size=(80, 30)) as pilot:
+        for pid in ("wide", "narrow"):
+            app.query_one(f"#{pid}", LinePlot).set_series(series)
+        app.query_one("#one", LinePlot).set_series(series[:1])
+        await pilot.pause()
+        wide, narrow, one = (app.query_one(f"#{p}", LinePlot) for p in ("wide", "narrow", "one"))
+        assert wide.has_class("-legend") and "multistep-sam" in str(wide.border_subtitle)
+        assert "sam" not in wide.plt.build() and "sam" in narrow.plt.build()  # plotext's legend: narrow only
+        assert not narrow.has_class("-legend") and not narrow.border_subtitle
+        assert not one.has_class("-legend") and not one.border_subtitle

@@ -268,7 +268,7 @@ class CompareScreen(Screen):
         t.add_column("method", key="method", width=METHOD_WIDTH)
         if grouped:
             t.add_column("settings", key="group")
-        t.add_column("fp32", key="fp")
+        t.add_column("unquantized", key="fp")
         for b in c.bits:
             t.add_column(f"{b}-bit", key=f"b{b}")
         series = []

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+from textual import events
 from textual_plotext import PlotextPlot
 
 from nawt_core import spec
 
 # Distinct plotext colours, readable on dark and light backgrounds.
 COLORS = ("blue+", "orange+", "green+", "red+", "magenta+", "cyan+", "yellow+", "gray")
+# the same colours for Rich (the legend under a plot)
+RICH = {"blue+": "bright_blue", "orange+": "orange1", "green+": "bright_green", "red+": "bright_red",
+        "magenta+": "bright_magenta", "cyan+": "bright_cyan", "yellow+": "bright_yellow", "gray": "grey50"}
+
+
+def rich_colour(colour: str | tuple[int, int, int]) -> str:
+    return f"rgb({colour[0]},{colour[1]},{colour[2]})" if isinstance(colour, tuple) else RICH.get(colour, colour)
 
 
 def method_colour(method: str, i: int = 0) -> str | tuple[int, int, int]:
@@ -23,6 +32,8 @@ class LinePlot(PlotextPlot):
 
     DEFAULT_CSS = """
     LinePlot { height: 1fr; width: 1fr; min-height: 6; }
+    LinePlot.-legend { border-bottom: blank; border-subtitle-align: left;
+                       border-subtitle-color: $foreground; }
     """
 
     def __init__(self, title: str, xlabel: str = "", ylabel: str = "", *, id: str | None = None,
@@ -54,17 +65,27 @@ class LinePlot(PlotextPlot):
         plt.title(self.title)
         if self.xlabel:
             plt.xlabel(self.xlabel)
-        drawn = 0
+        lines = []
         for i, (label, xs, ys, color) in enumerate(self._series):
             pts = [(x, y) for x, y in zip(xs, ys) if y is not None and y == y]
-            if not pts:
-                continue
-            px, py = zip(*pts)
-            plt.plot(list(px), list(py), label=label, color=color or COLORS[i % len(COLORS)],
+            if pts:
+                lines.append((label, *zip(*pts), color or COLORS[i % len(COLORS)]))
+        # the legend goes under the plot where it fits: plotext's own sits in the top-left corner,
+        # on the curves' start (clean accuracy, the points a reader looks at first)
+        legend = "  ".join(f"[{rich_colour(c)}]━━[/] {escape(label)}" for label, _x, _y, c in lines)
+        # (one curve needs none: the title names it)
+        below = len(lines) > 1 and sum(len(label) + 5 for label, *_ in lines) + 4 <= self.size.width
+        self.set_class(below, "-legend")
+        self.border_subtitle = legend if below else ""
+        for label, px, py, color in lines:
+            plt.plot(list(px), list(py), label=None if below or len(lines) == 1 else label, color=color,
                      marker="braille")
-            drawn += 1
+        drawn = len(lines)
         if not drawn:
             plt.title(f"{self.title}: {self._empty}")
         elif self._xticks:
             plt.xticks(self._xticks, [f"{t:g}" for t in self._xticks])
         self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._draw()  # the legend moves into the plot, or out of it, with the width
