@@ -245,7 +245,7 @@ def comparison_tables(comp) -> list[Table]:
                 width = max([len(c)] + [len(r["method"]) for r in comp.accuracy + comp.timing])
                 t.add_column(c, no_wrap=True, min_width=width)
                 continue
-            t.add_column(c, justify="left" if c in ("settings", "run ids", "device") else "right",
+            t.add_column(c, justify="left" if c.replace("\n", " ") in ("settings", "run ids", "device") else "right",
                          overflow="fold")  # a narrow terminal wraps a number, never cuts it
 
     def row(t: Table, method: str, group: str, *cells: str) -> None:
@@ -280,18 +280,22 @@ def comparison_tables(comp) -> list[Table]:
 
     t = Table(title="Clean test accuracy (%): mean ± std over seeds, 95 % CI of the mean (Student t); "
                     "Δ std = difference to standard in points [95 % CI, paired by seed, else Welch]",
-              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # fits 80 without rules
+              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     # compact cells: the title names the test; the CI column (or, when every row is one run, the
     # caption) says "1 seed", so the table fits 80 columns
     seeds = any(a["n"] > 1 for a in comp.accuracy)
+    narrow = console.width < 110  # a spread or an interval on its own line, not broken where it falls
     diffs = any(a.get("vs_standard") for a in comp.accuracy)
     if not seeds and comp.accuracy:
         t.caption = "1 seed per row: no spread or interval (more seeds: nawt study --seeds N)"
     cols(t, ["method", "settings", "runs", "accuracy", *(["95% CI"] if seeds else []),
-             *(["Δ std"] if diffs else []), "best run", "run ids"])
+             *(["Δ std"] if diffs else []), *(["best\nrun", "run\nids"] if narrow else ["best run", "run ids"])])
     for a in comp.accuracy:
-        row(t, a["method"], a["group"], str(a["n"]), acc_spread(a, say_one=False), *([acc_ci(a)] if seeds else []),
-            *([acc_diff(a.get("vs_standard"), compact=True)] if diffs else []), _pct(a["best"]),
+        spread, diff = acc_spread(a, say_one=False), acc_diff(a.get("vs_standard"), compact=True)
+        if narrow:
+            spread, diff = spread.replace(" ± ", "\n± "), diff.replace(" [", "\n[")
+        row(t, a["method"], a["group"], str(a["n"]), spread, *([acc_ci(a)] if seeds else []),
+            *([diff] if diffs else []), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
     t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "

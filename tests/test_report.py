@@ -311,16 +311,22 @@ def test_wide_sweeps_are_split_into_blocks_on_a_narrow_terminal_never_cut(tmp_pa
     s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
     strengths = [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1]
     for i, method in enumerate(("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")):
-        acc = 0.8 + i / 100
-        _add(s, method, 0, acc, {st: [acc - st - 0.0123, acc - 2 * st] for st in strengths},
-             {b: acc - (8 - b) / 97 for b in range(2, 9)})
+        for seed in (0, 1):
+            acc = 0.8 + i / 100 + seed * (i + 1) / 700
+            _add(s, method, seed, acc, {st: [acc - st - 0.0123, acc - 2 * st] for st in strengths},
+                 {b: acc - (8 - b) / 97 for b in range(2, 9)})
     comp = json.loads(run_cli("compare", "--study", "st", "--json", "--data-dir", str(tmp_path)).stdout)
     means = [f"{100 * v['mean']:.2f}" for r in comp["robustness"] for v in r["points"].values()]
     means += [f"{100 * v['mean']:.2f}" for q in comp["quantization"] for v in q["points"].values()]
+    # the accuracy table: spread, interval and difference to standard whole (on a line of their own)
+    whole = [f"± {100 * a['std']:.2f}" for a in comp["accuracy"]]
+    whole += [f"[{100 * a['ci_low']:.2f}, {100 * a['ci_high']:.2f}]" for a in comp["accuracy"]]
+    whole += [f"[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]" for a in comp["accuracy"] if (d := a["vs_standard"])]
     for width, blocks in ((80, True), (200, False)):
         out = run_cli("compare", "--study", "st", "--data-dir", str(tmp_path), env={"COLUMNS": str(width)}).stdout
         assert "…" not in out and max(map(len, out.splitlines())) <= width
         assert ("(continued, 2/2)" in out) is blocks
         cells = re.findall(r"\d+\.\d\d", out)
         assert all(m in cells for m in means)
+        assert all(w in out for w in whole), [w for w in whole if w not in out]
         assert "halves at" in out and "≤1 pt" in out
