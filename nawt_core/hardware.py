@@ -179,8 +179,9 @@ class GpuInfo:
     def describe(self) -> str:
         """'cuda:0 · NVIDIA H100 80GB HBM3 · 1.2/80 GiB · 35%'."""
         parts = [self.device, self.name]
-        if self.memory_total_mib:
-            parts.append(f"{(self.memory_used_mib or 0) / 1024:.1f}/{self.memory_total_mib / 1024:.0f} GiB")
+        if self.memory_total_mib:  # used unknown ([N/A]): the total alone, not a made-up 0.0 used
+            used = "" if self.memory_used_mib is None else f"{self.memory_used_mib / 1024:.1f}/"
+            parts.append(f"{used}{self.memory_total_mib / 1024:.0f} GiB")
         if self.utilization is not None:
             parts.append(f"{self.utilization:.0f}%")
         return " · ".join(parts)

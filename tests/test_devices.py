@@ -226,6 +226,7 @@ def test_gpus_are_listed_from_nvidia_smi(fake_smi, monkeypatch):
     assert gpus[0].memory_used_mib == 1024 and gpus[0].utilization == 35
     assert gpus[1].memory_used_mib is None and gpus[1].utilization is None  # [N/A]
     assert gpus[0].describe() == "cuda:0 · NVIDIA H100 80GB HBM3 · 1.0/80 GiB · 35%"
+    assert gpus[1].describe() == "cuda:1 · NVIDIA H100 80GB HBM3 · 80 GiB"  # unknown use and load: not shown as 0
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # torch would call that card cuda:0
     assert [(g.device, g.uuid[:8]) for g in H.list_gpus()] == [("cuda:0", "GPU-bbbb")]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa1111")
