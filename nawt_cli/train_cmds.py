@@ -268,11 +268,19 @@ def show(
     if evals:
         et = Table(title="evaluations", header_style="bold")
         for col in ("id", "kind", "status", "clean acc %", "config"):
-            et.add_column(col)
+            et.add_column(col, overflow="fold")  # a long list wraps, never loses its end
         for e in evals:
-            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(str(e.config)))
+            settings = "\n".join(f"{k} {_setting(v)}" for k, v in (e.config or {}).items())
+            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(settings))
         console.print(et)
     console.print("files: " + (", ".join(files) if files else "none"), markup=False)
+
+
+def _setting(v) -> str:
+    """An evaluation setting for `show`: one a line, lists with spaces (so they wrap), floats to 4 digits."""
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_setting(x) for x in v)
+    return fmt_value(float(f"{v:.4g}") if isinstance(v, float) else v)
 
 
 @app.command()

@@ -45,6 +45,8 @@ def test_eval_compare_export_round_trip(env):
     r = run_cli("eval", "quantization", str(run.id), "--bits", "8,4", "--device", "cpu", *opts)
     assert r.returncode == 0, r.stderr
     assert "4" in r.stdout and "unquantized" in r.stdout
+    shown = run_cli("show", str(run.id), *opts, env={"COLUMNS": "80"}).stdout  # settings a line each, no dict repr
+    assert "strengths 0, 0.1" in shown and "bits 8, 4" in shown and "{'" not in shown
     r = run_cli("compare", *opts)
     assert r.returncode == 0, r.stderr
     for title in ("Clean test accuracy", "Training time", "weight perturbation", "quantized weights"):
