@@ -89,13 +89,20 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
     return store.update_run(run.id, run_dir=str(run_dir))
 
 
-def note_resuming_code(store: Store, run: Run) -> Run:
-    """A run resumed by other code than trained its first epochs records both commits
-    (``fd752d2+55a542c``): a reader of its numbers learns that two versions trained it."""
+def note_training_code(store: Store, run: Run) -> Run:
+    """The commit whose code trains ``run`` from now on. Resumed from a checkpoint by other
+    code than trained its first epochs, it records both (``fd752d2+55a542c``); starting over
+    (new, queued and claimed later, ``--restart``, no checkpoint yet) only the one that trains it."""
     now = git_commit()
-    if run.epoch == 0 or not now or not run.git_commit or run.git_commit.split("+")[-1] == now:
+    if not now:
         return run
-    return store.update_run(run.id, git_commit=f"{run.git_commit}+{now}")
+    if not (run.epoch > 0 and run.checkpoint_last and run.git_commit):
+        commit = now  # nothing trained by earlier code survives
+    elif run.git_commit.split("+")[-1] == now:
+        commit = run.git_commit
+    else:
+        commit = f"{run.git_commit}+{now}"
+    return run if commit == run.git_commit else store.update_run(run.id, git_commit=commit)
 
 
 def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:

@@ -34,7 +34,7 @@ from .failures import describe
 from .machine import LoadMeter
 from .methods import make_method, make_optimizer
 from .models import build_model
-from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at, note_resuming_code
+from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at, note_training_code
 from .status import Status
 from .store import Run, Store, utcnow
 
@@ -374,7 +374,7 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
                 run = store.update_run(run.id, config={**run.config, "device": device})
             trainer = Trainer(store, run, reporter, data_dir=data_dir, device=dev)
             store.update_run(run.id, **tf32_flags(dev))
-            note_resuming_code(store, run)
+            note_training_code(store, run)
         except Exception as e:  # bad data, out of memory, a missing device ...
             reason = describe(e, "preparing the run")
             if run.status in (Status.QUEUED, Status.RUNNING):  # a run that never started records why; others stay as they were

@@ -79,16 +79,23 @@ def test_resume_restores_the_random_state_exactly_on_the_same_device_type(store,
     assert not [r for r in caplog.records if "reseeded" in r.getMessage()]
 
 
-def test_a_run_resumed_by_other_code_records_both_commits(store, tiny_cfg, data_dir, monkeypatch):
+def test_a_run_records_the_code_that_trained_it(store, tiny_cfg, data_dir, monkeypatch):
     from nawt_core import records
 
     run, _last = _one_epoch_of_two(store, tiny_cfg, data_dir)
     store.update_run(run.id, status="interrupted", epochs=2, config={**run.config, "epochs": 2},
                      git_commit="fd752d2")
     monkeypatch.setattr(records, "git_commit", lambda: "55a542c")
-    assert execute(store, run.id).git_commit == "fd752d2+55a542c"
-    fresh = create_run(store, tiny_cfg(epochs=1), data_dir)  # a new run: one commit, the one that trains it
+    assert execute(store, run.id).git_commit == "fd752d2+55a542c"  # resumed by other code: both
+    # queued under one commit, trained from scratch by another (a worker, later): only the one that trains it
+    fresh = create_run(store, tiny_cfg(epochs=1), data_dir)
+    store.update_run(fresh.id, git_commit="fd752d2")
     assert execute(store, fresh.id).git_commit == "55a542c"
+    # --restart: nothing of the old code's epochs survives
+    again, _ = _one_epoch_of_two(store, tiny_cfg, data_dir)
+    store.update_run(again.id, status="interrupted", epochs=2, config={**again.config, "epochs": 2},
+                     git_commit="fd752d2")
+    assert execute(store, again.id, restart=True).git_commit == "55a542c"
 
 
 def test_train_resume_takes_device_and_records_it(store, tiny_cfg, data_dir):
