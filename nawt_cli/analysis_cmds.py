@@ -225,6 +225,15 @@ def _partial(v: dict, runs: int) -> str:
     return f" ({v['runs']}/{runs} runs)" if v.get("partial") else ""
 
 
+def _point(v: dict | None, runs: int, with_min: bool = False) -> str:
+    """A sweep point as stacked lines: mean, ± std (when any), [min], (k/n runs) when partial."""
+    if v is None:
+        return "-"
+    lines = [f"{100 * v['mean']:.2f}", v["std"] and f"± {100 * v['std']:.2f}",
+             with_min and f"[{100 * v['min']:.1f}]", _partial(v, runs).strip()]
+    return "\n".join(line for line in lines if line)
+
+
 def comparison_header(comp) -> str:
     """What is compared, and what a reader must know before reading the numbers."""
     done = len(comp.completed)
@@ -316,12 +325,7 @@ def comparison_tables(comp) -> list[Table]:
         heads = [f"s={s:g}" for s in comp.strengths] + ["AUC %", "halves at"]
         body = []
         for r in comp.robustness:
-            cells = []
-            for s in comp.strengths:
-                v = r["points"].get(s)
-                cells.append("-" if v is None else
-                             "\n".join(filter(None, [f"{100 * v['mean']:.2f}", v["std"] and f"± {100 * v['std']:.2f}",
-                                                      f"[{100 * v['min']:.1f}]", _partial(v, r["runs"]).strip()])))
+            cells = [_point(r["points"].get(s), r["runs"], with_min=True) for s in comp.strengths]
             body.append((r, [str(r["runs"])], cells + [_pct(r["auc"]), halving_text(r)]))
         tables += blocks(title, ["runs"], heads, body)
     if comp.quantization:
@@ -330,11 +334,7 @@ def comparison_tables(comp) -> list[Table]:
         heads = [f"{b}-bit" for b in comp.bits] + ["≤1 pt\nfrom"]
         body = []
         for q in comp.quantization:
-            cells = []
-            for b in comp.bits:
-                v = q["points"].get(b)
-                cells.append("-" if v is None else "\n".join(filter(None, [
-                    f"{100 * v['mean']:.2f}", v["std"] and f"± {100 * v['std']:.2f}", _partial(v, q["runs"]).strip()])))
+            cells = [_point(q["points"].get(b), q["runs"]) for b in comp.bits]
             body.append((q, [str(q["runs"]), _pct(q["fp"])], cells + [within_text(q)]))
         tables += blocks(title, ["runs", "unquan-\ntized"], heads, body)
     return tables
@@ -499,6 +499,8 @@ def study_cmd(
     overrides = {k: v for k, v in (("epochs", epochs), ("train_subset", train_subset),
                                    ("test_subset", test_subset)) if v is not None} or None
     mlist = _split(methods) or None
+    if stale_after <= 0:
+        raise NawtError(f"--stale-after must be positive (got {stale_after})")
     if backend == "ray":  # Ray tasks run elsewhere: every path they are handed must be absolute
         data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
@@ -544,8 +546,6 @@ def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir
 
     if per_gpu < 1 or cpus < 1:
         raise NawtError("--per-gpu and --cpus-per-run must be 1 or more")
-    if stale_after <= 0:
-        raise NawtError(f"--stale-after must be positive (got {stale_after})")
     url = db or default_url(data_dir.resolve())
     ray_backend.check_url(url, 1)  # a relative SQLite path is refused before anything is queued
     cifar = str(cifar_dir.resolve()) if cifar_dir else None
@@ -562,8 +562,6 @@ def _local_slots(jobs, gpus, per_gpu, device, study, db, data_dir, cifar_dir, st
         return None
     if jobs is not None and jobs < 1:
         raise NawtError(f"--jobs must be 1 or more (got {jobs})")
-    if stale_after <= 0:
-        raise NawtError(f"--stale-after must be positive (got {stale_after})")
     if jobs == 1 and gpus is None:
         return None
     import torch

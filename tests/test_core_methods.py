@@ -39,6 +39,15 @@ def _method(model, name="sam", lr=0.1, **cfg):
     return make_method(model, opt, c, gen=torch.Generator().manual_seed(1)), opt
 
 
+def _grads_at(model, x, y, params):
+    """The cross-entropy gradient of a copy of ``model`` whose parameters are ``params``."""
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        for p, v in zip(m.parameters(), params):
+            p.copy_(v)
+    return torch.autograd.grad(F.cross_entropy(m(x), y), list(m.parameters()))
+
+
 def test_one_sam_step_equals_the_hand_computation():
     rho, lr = 0.3, 0.1
     model = _tiny()
@@ -46,12 +55,7 @@ def test_one_sam_step_equals_the_hand_computation():
     w = [p.detach().clone() for p in model.parameters()]
 
     def grads_at(params):
-        m = copy.deepcopy(model)
-        with torch.no_grad():
-            for p, v in zip(m.parameters(), params):
-                p.copy_(v)
-        loss = F.cross_entropy(m(x), y)
-        return torch.autograd.grad(loss, list(m.parameters()))
+        return _grads_at(model, x, y, params)
 
     g1 = grads_at(w)
     norm = torch.sqrt(sum((g**2).sum() for g in g1))
@@ -164,11 +168,7 @@ def _asam_expected(model, x, y, rho, lr, t_of):
     w = [p.detach().clone() for p in model.parameters()]
 
     def grads_at(params):
-        m = copy.deepcopy(model)
-        with torch.no_grad():
-            for p, v in zip(m.parameters(), params):
-                p.copy_(v)
-        return torch.autograd.grad(F.cross_entropy(m(x), y), list(m.parameters()))
+        return _grads_at(model, x, y, params)
 
     g = grads_at(w)
     t = [t_of(n, wi) for n, wi in zip(names, w)]

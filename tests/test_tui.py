@@ -784,16 +784,22 @@ async def test_diff_overlay_and_tags_from_the_runs_screen(demo_db):
         assert "Help" in footer and "Quit" in footer
 
 
-@run_async
-async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
-    from nawt_tui.launch import LaunchResult
+def _capture_launches(monkeypatch, message: str, run_id: int) -> tuple[list, list]:
+    """The TUI's `nawt train` (detached) and background `nawt study` calls, recorded instead of run."""
     from nawt_tui import actions as runs_mod
+    from nawt_tui.launch import LaunchResult
 
-    resumed, spawned = [], []
+    launched, spawned = [], []
     monkeypatch.setattr(runs_mod, "run_detached_cli",
-                        lambda args, timeout=120.0: resumed.append(args) or LaunchResult(True, "ok", 7))
+                        lambda args, timeout=120.0: launched.append(args) or LaunchResult(True, message, run_id))
     monkeypatch.setattr(runs_mod, "spawn_background",
                         lambda args, data_dir, tag, wait=1.5: spawned.append(args) or LaunchResult(True, "ok"))
+    return launched, spawned
+
+
+@run_async
+async def test_resume_and_study_pass_the_cifar_dir(demo_db, monkeypatch):
+    resumed, spawned = _capture_launches(monkeypatch, "ok", 7)
     app = make_app(demo_db, cifar_dir="/srv/cifar")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = runs_screen(app)
@@ -859,14 +865,7 @@ async def test_queue_places_worker_column_and_workers_view(demo_db):
 
 @run_async
 async def test_new_run_and_study_can_queue(demo_db, monkeypatch):
-    from nawt_tui import actions as runs_mod
-    from nawt_tui.launch import LaunchResult
-
-    launched, spawned = [], []
-    monkeypatch.setattr(runs_mod, "run_detached_cli",
-                        lambda args, timeout=120.0: launched.append(args) or LaunchResult(True, "queued", 9))
-    monkeypatch.setattr(runs_mod, "spawn_background",
-                        lambda args, data_dir, tag, wait=1.5: spawned.append(args) or LaunchResult(True, "ok"))
+    launched, spawned = _capture_launches(monkeypatch, "queued", 9)
     app = make_app(demo_db)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = runs_screen(app)
