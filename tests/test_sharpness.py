@@ -164,3 +164,13 @@ def test_hessian_vector_products_read_nothing_back_per_batch(tiny):
         hvp(vs)
         S.power_iteration(hvp, hvp.weights, 3, torch.Generator().manual_seed(0))
     assert seen == []
+
+
+def test_eval_copy_computes_what_the_model_computes_in_eval_mode(tiny):
+    model, x, _ = tiny
+    net = S.eval_copy(model)
+    assert any(isinstance(m, S.EvalBatchNorm) for m in net.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    with torch.no_grad():
+        assert torch.allclose(net(x), model.eval()(x), rtol=1e-5, atol=1e-6)
+    model.train()
