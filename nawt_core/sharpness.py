@@ -34,6 +34,7 @@ Randomness (probes, start vector) comes from CPU generators seeded from the seed
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -53,7 +54,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (output, target
 
 
 def summed_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(out.float(), y, reduction="sum")
+    return F.cross_entropy(out, y, reduction="sum")
 
 
 def dot(a: Vectors, b: Vectors) -> torch.Tensor:
@@ -104,8 +105,10 @@ class LossHessian:
     model itself is never touched and its BatchNorms cost one multiply each."""
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, targets: str = "weights",
-                 batch_size: int = 250, loss_fn: LossFn = summed_cross_entropy):
+                 batch_size: int = 250, loss_fn: LossFn = summed_cross_entropy,
+                 autocast_dtype: torch.dtype | None = None):
         self.model, self.x, self.y, self.loss_fn = eval_copy(model), x, y, loss_fn
+        self.amp = autocast_dtype  # None: fp32 throughout
         self.batch_size = max(1, int(batch_size))
         named = target_params(self.model, targets)
         self.names = [n for n, _ in named]
@@ -115,8 +118,10 @@ class LossHessian:
         self.loss = torch.zeros((), device=x.device)  # the mean loss, filled in by the first products
 
     def _batch_loss(self, ws: Vectors, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        out = functional_call(self.model, {**self.fixed, **dict(zip(self.names, ws))}, (xb,))
-        return self.loss_fn(out, yb) / self.x.shape[0]
+        amp = torch.autocast(xb.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
+        with amp:
+            out = functional_call(self.model, {**self.fixed, **dict(zip(self.names, ws))}, (xb,))
+        return self.loss_fn(out.float(), yb) / self.x.shape[0]
 
     def __call__(self, vectors: list[Vectors]) -> list[Vectors]:
         """H v for each v of ``vectors``; the graph of a batch is built once for all of them."""
@@ -199,12 +204,16 @@ class Sharpness:
 
 def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, probes: int = 32, iters: int = 20,
               seed: int = 0, targets: str = "weights", batch_size: int = 250, chunk: int = 32,
-              tol: float | None = None, loss_fn: LossFn = summed_cross_entropy) -> Sharpness:
+              tol: float | None = None, loss_fn: LossFn = summed_cross_entropy,
+              autocast_dtype: torch.dtype | None = None) -> Sharpness:
     """Hessian trace and top eigenvalue of the mean loss of ``model`` (eval mode, BatchNorm
     running statistics) on the fixed subset ``x``, ``y`` (already on the model's device),
-    with respect to its ``targets`` weights. ``model`` is left exactly as it was."""
+    with respect to its ``targets`` weights. ``model`` is left exactly as it was.
+    ``autocast_dtype`` (e.g. torch.bfloat16) runs the products under autocast: faster,
+    less exact; None (the default) is fp32 throughout."""
     check_sharpness(int(x.shape[0]), probes, iters)
-    hvp = LossHessian(model, x, y, targets=targets, batch_size=batch_size, loss_fn=loss_fn)
+    hvp = LossHessian(model, x, y, targets=targets, batch_size=batch_size, loss_fn=loss_fn,
+                      autocast_dtype=autocast_dtype)
     like = hvp.weights
     trace, se, samples = hutchinson(hvp, like, probes, stress_generator("sharpness-trace", seed, 0.0, 0), chunk)
     loss = hvp.loss

@@ -174,3 +174,14 @@ def test_eval_copy_computes_what_the_model_computes_in_eval_mode(tiny):
     with torch.no_grad():
         assert torch.allclose(net(x), model.eval()(x), rtol=1e-5, atol=1e-6)
     model.train()
+
+
+def test_bf16_autocast_products_are_close_to_fp32_but_not_the_same(tiny):
+    model, x, y = tiny
+    h32 = S.LossHessian(model, x, y)
+    h16 = S.LossHessian(model, x, y, autocast_dtype=torch.bfloat16)
+    v = [[torch.randn_like(w) for w in h32.weights]]
+    a = torch.cat([t.flatten() for t in h32(v)[0]])
+    b = torch.cat([t.flatten() for t in h16(v)[0]])
+    assert not torch.equal(a, b)
+    assert float((a - b).norm() / a.norm()) < 0.05
