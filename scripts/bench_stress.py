@@ -92,9 +92,9 @@ class StressLoop:
         return out
 
 
-def timed(fn, *args):
+def timed(fn, *args, **kw):
     t0 = time.perf_counter()
-    res = fn(*args)
+    res = fn(*args, **kw)
     return time.perf_counter() - t0, res
 
 
@@ -115,7 +115,10 @@ def main() -> int:
     ap.add_argument("--trials", type=int, help="trials per value (default: the preset's)")
     ap.add_argument("--values", help="comma-separated values instead of the preset's grid (one stress)")
     ap.add_argument("--recalibrate", type=int, default=0, help="BatchNorm recalibration batches (of 128)")
+    ap.add_argument("--no-reference", action="store_true", help="accuracies only: no Gaussian sweep timed")
     ap.add_argument("--sharpness", action="store_true")
+    ap.add_argument("--sharpness-images", type=int, default=1000)
+    ap.add_argument("--sharpness-bf16", action="store_true", help="also under bf16 autocast, same probes")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--json", help="append the results as one JSON line to this file")
@@ -136,7 +139,7 @@ def main() -> int:
     else:
         data = synthetic(2048, args.images, seed=0)
     x, y = to_input(torch.from_numpy(data.x_test)), torch.from_numpy(data.y_test)
-    xt, yt = to_input(torch.from_numpy(data.x_train[:2048])), torch.from_numpy(data.y_train[:2048])
+    xt, yt = to_input(torch.from_numpy(data.x_train[:2048])), torch.from_numpy(data.y_train[:2048]).long()
     batches = list(xt.split(128))
     load0 = os.getloadavg()
     print(f"{device_name(dev)}; torch threads {torch.get_num_threads()}; precision {precision}; "
@@ -155,14 +158,19 @@ def main() -> int:
         values = [float(v) for v in args.values.split(",")] if args.values else grid[key]
         jobs = jobs_of(values, args.trials or grid["trials"], fixed_zero)
         ref_jobs = [(0.02, t) for t in range(len(jobs))]
-        if ref_before is None or result.get("last_models") != len(jobs):
-            ref_before, _ = timed(pert.loop, ref_jobs)
-        sec, res = timed(loop.run, fn, jobs)
-        ref_after, _ = timed(pert.loop, ref_jobs)
-        ref = (ref_before + ref_after) / 2
+        if args.no_reference:
+            sec, res = timed(loop.run, fn, jobs)
+            ref_before = ref_after = ref = float("nan")
+            print(f"\n{name}: {len(jobs)} models in {sec:.1f} s")
+        else:
+            if ref_before is None or result.get("last_models") != len(jobs):
+                ref_before, _ = timed(pert.loop, ref_jobs)
+            sec, res = timed(loop.run, fn, jobs)
+            ref_after, _ = timed(pert.loop, ref_jobs)
+            ref = (ref_before + ref_after) / 2
+            print(f"\n{name}: {len(jobs)} models in {sec:.1f} s; the Gaussian sweep of {len(jobs)} models "
+                  f"{ref_before:.1f} s before, {ref_after:.1f} s after; ratio {sec / ref:.2f}x")
         acc = summary(jobs, res)
-        print(f"\n{name}: {len(jobs)} models in {sec:.1f} s; the Gaussian sweep of {len(jobs)} models "
-              f"{ref_before:.1f} s before, {ref_after:.1f} s after; ratio {sec / ref:.2f}x")
         for v, (m, s, n) in acc.items():
             print(f"  {key[:-1]} {v:g}: accuracy {m:.4f} ± {s:.4f} ({n} trials)")
         result["stresses"][name] = {"models": len(jobs), "seconds": sec, "reference_before": ref_before,
@@ -170,13 +178,16 @@ def main() -> int:
                                     "accuracy": {str(v): a for v, a in acc.items()}}
         result["last_models"], ref_before = len(jobs), ref_after  # the next stress shares this reference
     if args.sharpness:
-        eval_s, _ = timed(lambda: evaluate(model, x, y, autocast_dtype=amp))
-        n = min(1000, xt.shape[0])
-        sh_s, r = timed(lambda: sharpness(model, xt[:n], yt[:n], probes=32, iters=20))
-        print(f"\nsharpness ({n} images, 32 probes, 20 iterations, fp32): {sh_s:.1f} s = {sh_s / eval_s:.1f}x one "
-              f"evaluation of {x.shape[0]} test images ({eval_s:.1f} s); trace {r.trace:.1f} ± {r.trace_se:.1f}, "
-              f"top eigenvalue {r.top_eigenvalue:.2f} (last change {r.eig_rel_change:.1e}), loss {r.loss:.3f}")
-        result["sharpness"] = {"seconds": sh_s, "eval_seconds": eval_s, **r.as_dict()}
+        eval_s, _ = timed(evaluate, model, x, y, autocast_dtype=None)  # fp32, as sharpness
+        n = min(args.sharpness_images, xt.shape[0])
+        result["sharpness"] = {"eval_seconds": eval_s}
+        for label, dtype in (("fp32", None), ("bf16", torch.bfloat16))[: 2 if args.sharpness_bf16 else 1]:
+            sh_s, r = timed(lambda d=dtype: sharpness(model, xt[:n], yt[:n], probes=32, iters=20, autocast_dtype=d))
+            print(f"\nsharpness ({n} images, 32 probes, 20 iterations, {label}): {sh_s:.1f} s = {sh_s / eval_s:.1f}x "
+                  f"one fp32 evaluation of {x.shape[0]} test images ({eval_s:.1f} s); trace {r.trace:.1f} ± "
+                  f"{r.trace_se:.1f}, top eigenvalue {r.top_eigenvalue:.2f} (last change {r.eig_rel_change:.1e}), "
+                  f"loss {r.loss:.3f}")
+            result["sharpness"][label] = {"seconds": sh_s, **r.as_dict()}
     result["load_after"] = os.getloadavg()
     print(f"\nload average before {load0[0]:.1f}, after {result['load_after'][0]:.1f}")
     if args.json:
