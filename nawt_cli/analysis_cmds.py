@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from nawt_core import evalspec as E
-from nawt_core.errors import NawtError
+from nawt_core.errors import Failed, NawtError
 from nawt_core.hardware import check_precision
 from nawt_core.runview import acc_ci, acc_diff, acc_spread, halving_text, within_text
 from nawt_core.runview import pct as _pct
@@ -478,7 +478,7 @@ def study_cmd(
     gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPUs for the workers, e.g. 0,1,2,3 (one worker per GPU, x --per-gpu)")] = None,
     per_gpu: Annotated[int, typer.Option("--per-gpu", help="workers per GPU with --gpus")] = 1,
     stale_after: Annotated[float, typer.Option("--stale-after", help="with --jobs: seconds without a heartbeat before a worker's run is re-queued")] = 120.0,
-    backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt[ray]')")] = "local",
+    backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt\\[ray]')")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="with --backend ray: auto (a running cluster) or ray://host:10001 \\[default: a new local Ray]")] = None,
     cpus_per_run: Annotated[int, typer.Option("--cpus-per-run", help="with --backend ray: CPUs (and torch threads) per run")] = 1,
     queue_only: Annotated[bool, typer.Option("--queue-only", help="only queue the runs; `nawt worker --study NAME` trains them, and this command again writes the tables")] = False,
@@ -536,7 +536,7 @@ def study_cmd(
     print_comparison(res.comparison)
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
-        raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+        raise Failed(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
 
 
 def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir, stale_after):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core.errors import Failed, NawtError
 from nawt_core.status import Status
 
 PROGRESS_EVERY_S = 2.0  # store writes: at most one every this many seconds
@@ -53,6 +54,8 @@ class EvalRecorder:
             why = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e) or type(e).__name__
             _write(log, f"error: {why}")
             self.store.update_evaluation(ev.id, status=Status.FAILED, error=why[:500])
+            if isinstance(e, NawtError) and not isinstance(e, Failed):
+                raise Failed(str(e)) from None  # recorded and started: a failure (exit 1), not bad input
             raise
         finally:
             if log:

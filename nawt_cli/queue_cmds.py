@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from nawt_core.errors import NawtError
+from nawt_core.textsafe import markup as safe
 
 from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
 
@@ -105,9 +106,9 @@ def queue_list(
     for col in ("#", "id", "method", "seed", "study", "status", "epoch", "tries", "worker"):
         t.add_column(col, justify="right" if col in ("#", "id", "seed", "tries") else "left")
     for w in rows:
-        t.add_row("-" if w["place"] is None else str(w["place"]), str(w["id"]), w["method"], str(w["seed"]),
-                  w["study"] or "-", w["status"], f"{w['epoch']}/{w['epochs']}", str(w["attempts"]),
-                  w["worker"] or "-")
+        t.add_row("-" if w["place"] is None else str(w["place"]), str(w["id"]), safe(w["method"]), str(w["seed"]),
+                  safe(w["study"] or "-"), w["status"], f"{w['epoch']}/{w['epochs']}", str(w["attempts"]),
+                  safe(w["worker"] or "-"))
     console.print(t)
 
 
@@ -166,7 +167,7 @@ def workers(
         t.add_column(col)
     for w in rows:
         beat = w["heartbeat_at"].strftime("%Y-%m-%d %H:%M:%S") if w["heartbeat_at"] else "-"
-        t.add_row(w["id"], w["host"], str(w["pid"]), w["device"], str(w["threads"] or "-"), w["state"],
+        t.add_row(safe(w["id"]), safe(w["host"]), str(w["pid"]), safe(w["device"]), str(w["threads"] or "-"), w["state"],
                   str(w["run_id"] or "-"), str(w["runs_done"]), beat)
     console.print(t)
 

@@ -9,16 +9,17 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from nawt_core import spec
 from nawt_core.config import TrainConfig
-from nawt_core.errors import NawtError
+from nawt_core.errors import Failed, NawtError
 from nawt_core.runview import fmt_value
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
+from nawt_core.textsafe import markup as safe
+from nawt_core.textsafe import printable
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -211,7 +212,7 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
     if run.status == Status.FAILED:
-        raise NawtError(f"run {run.id} failed: {run.error}")
+        raise Failed(f"run {run.id} failed: {run.error}")
 
 
 # --------------------------------------------------------------------- runs
@@ -238,18 +239,18 @@ def show(
                     "files": files})
         return
     s = run_summary(run)
-    console.print(f"[bold]run {run.id}[/] {escape(run.name)}  [dim]{escape(run.method)}[/]  status [bold]{s['status']}[/]"
-                  f"  epoch {run.epoch}/{run.epochs}  device {escape(run.device or '-')}  data {escape(run.dataset or '-')}")
+    console.print(f"[bold]run {run.id}[/] {safe(run.name)}  [dim]{safe(run.method)}[/]  status [bold]{s['status']}[/]"
+                  f"  epoch {run.epoch}/{run.epochs}  device {safe(run.device or '-')}  data {safe(run.dataset or '-')}")
     if run.precision:
-        console.print(f"precision {run.precision} ({run.precision_reason or '-'})", markup=False)
+        console.print(f"precision {printable(run.precision)} ({printable(run.precision_reason or '-')})", markup=False)
     if run.error:
-        console.print(f"[red]error:[/] {escape(run.error)}", markup=True)
+        console.print(f"[red]error:[/] {safe(run.error)}", markup=True)
     if run.tags or run.notes:
-        console.print(Text.assemble(("tags ", "bold"), " ".join(run.tags or []) or "-", ("  note ", "bold"),
-                                    run.notes or "-"))
+        console.print(Text.assemble(("tags ", "bold"), printable(" ".join(run.tags or [])) or "-", ("  note ", "bold"),
+                                    printable(run.notes, newlines=True) or "-"))
     cfg = Table(title="config", show_header=False, box=None)
     for k, v in run.config.items():
-        cfg.add_row(escape(k), escape(fmt_value(v, "None")))
+        cfg.add_row(safe(k), safe(fmt_value(v, "None")))
     console.print(cfg)
     t = Table(title="epochs", header_style="bold",  # 11 columns: fits 80 without rules
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
@@ -271,9 +272,9 @@ def show(
             et.add_column(col, overflow="fold")  # a long list wraps, never loses its end
         for e in evals:
             settings = "\n".join(f"{k} {_setting(v)}" for k, v in (e.config or {}).items())
-            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(settings))
+            et.add_row(str(e.id), safe(e.kind), effective_status(e), _pct(e.clean_acc), safe(settings, newlines=True))
         console.print(et)
-    console.print("files: " + (", ".join(files) if files else "none"), markup=False)
+    console.print("files: " + (printable(", ".join(files)) if files else "none"), markup=False)
 
 
 def _setting(v) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import NawtError
+from .errors import Failed, NawtError
 from .failures import describe, first_line
 from .store import pid_alive
 
@@ -31,7 +31,7 @@ def save_atomic(state: dict, path: str | Path) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)  # a crash leaves either the old file or the new one, never half
     except (OSError, RuntimeError) as e:
-        raise NawtError(describe(e, f"writing {path.name} in {path.parent}")) from None
+        raise Failed(describe(e, f"writing {path.name} in {path.parent}")) from None
     finally:
         try:
             tmp.unlink(missing_ok=True)

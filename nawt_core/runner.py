@@ -28,7 +28,7 @@ from .config import TrainConfig
 from .data import DeviceData, load_arrays
 from .device import (autocast_dtype, deterministic_mode, device_name, hardware_facts, keep_freed_memory,
                      resolve_device, resolve_precision, resume_device, seed_everything, synchronize, tf32_flags)
-from .errors import NawtError
+from .errors import Failed, NawtError
 from .evaluate import evaluate
 from .failures import describe
 from .machine import LoadMeter
@@ -181,7 +181,7 @@ class Trainer:
         except Exception as e:  # disk full, out of memory, the folder deleted, ...
             reason = describe(e)
             self._end(Status.FAILED, reason)
-            raise NawtError(reason) from None
+            raise Failed(reason) from None
         return self._end(Status.COMPLETED, None, checkpoint_final=str(final),
                          final_test_acc=self.run.test_acc)
 
@@ -191,7 +191,7 @@ class Trainer:
                                              finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
         except SQLAlchemyError as e:  # e.g. the database's disk is full: say so, the next start repairs it
 
-            raise NawtError(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
+            raise Failed(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
                             f"could not record it: {describe(e)}; the next nawt train/eval/study records it") from None
         self.reporter.finish(self.run)
         return self.run
@@ -381,7 +381,7 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
                 store.update_run(run_id, status=Status.FAILED, error=reason, finished_at=utcnow())
             if isinstance(e, NawtError):
                 raise
-            raise NawtError(reason) from None
+            raise Failed(reason) from None
         return trainer.train()
 
 

@@ -181,12 +181,41 @@ def default_url(data_dir: str | os.PathLike = "data") -> str:
     return f"sqlite:///{Path(data_dir) / 'nawt.db'}"
 
 
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token", re.I)  # query parameters that carry a secret
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries: its password and the values of query parameters like
+    ``password=`` or ``sslpassword=`` (libpq takes a password in either place)."""
+    try:
+        u = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return []
+    found = [u.password] if u.password else []
+    for k, v in u.query.items():
+        if _SECRET_PARAM.search(k):
+            found += [x for x in ((v,) if isinstance(v, str) else v) if x]
+    return [str(x) for x in found]
+
+
 def mask_url(url: str) -> str:
     """The URL with its password hidden, for anything printed, logged or stored."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        u = make_url(url)
+        secret_keys = [k for k in u.query if _SECRET_PARAM.search(k)]
+        if secret_keys:
+            u = u.update_query_dict({k: "***" for k in secret_keys})
+        return u.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
     except (ArgumentError, ValueError, TypeError):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        return re.sub(r"((?:pass|pwd|secret|token)[^=&]*=)[^&]*", r"\1***", masked, flags=re.I)
+
+
+def hide_secrets(text: str, url: str) -> str:
+    """``text`` (e.g. a driver's error message) with every secret of ``url`` replaced by ***."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -250,10 +279,7 @@ class Store:
             raise
         except SQLAlchemyError as e:
             self.engine.dispose()
-            reason = short(e)
-            secret = make_url(self.url).password
-            raise NawtError(f"cannot open the database {where}: "
-                            f"{reason.replace(secret, '***') if secret else reason}") from None
+            raise NawtError(f"cannot open the database {where}: {hide_secrets(short(e), self.url)}") from None
         if notice:
             log.info("%s", notice)
 
@@ -495,6 +521,7 @@ __all__ = [
     "Worker",
     "default_url",
     "effective_status",
+    "hide_secrets",
     "mask_url",
     "pid_alive",
     "as_utc",

@@ -43,7 +43,7 @@ from .config import TrainConfig
 from .data import load_arrays, synthetic, to_input
 from .device import (autocast_dtype, device_for_label, device_name, keep_freed_memory, resolve_device,
                      resolve_precision, synchronize, tf32_flags)
-from .errors import NawtError
+from .errors import Failed, NawtError
 from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, NOISE_SOURCE, STRATEGIES, check_strategy, noise_source
 from .evaluate import evaluate
 from .failures import describe
@@ -303,9 +303,11 @@ class _recorded:
             self.store.update_evaluation(self.ev.id, status=Status.FAILED, error=why[:500], finished_at=utcnow())
         except Exception:  # noqa: BLE001 - e.g. the database's disk is full: the next start records it
             pass
-        if et is KeyboardInterrupt or isinstance(e, NawtError):
+        if et is KeyboardInterrupt or isinstance(e, Failed):
             return False
-        raise NawtError(f"evaluation {self.ev.id} failed: {why}") from None
+        if isinstance(e, NawtError):  # started, then failed: a failure (exit 1), not bad input
+            raise Failed(str(e)) from None
+        raise Failed(f"evaluation {self.ev.id} failed: {why}") from None
 
 
 def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
