@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,6 +27,9 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",  # help texts escape their [brackets] as \\[
 )
+for _var in ("COLUMNS", "LINES"):  # COLUMNS=0 (or junk) would make Rich print nothing at all: ignore it
+    if _var in os.environ and not (os.environ[_var].strip().isdigit() and int(os.environ[_var]) > 0):
+        del os.environ[_var]
 console = Console()
 err_console = Console(stderr=True, highlight=False)
 

@@ -31,6 +31,9 @@ def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
         return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise NawtError("the terminal UI needs a terminal (run `nawt` in one); without one, use the commands "
+                        "(`nawt --help`), e.g. `nawt runs`")
     from nawt_core.store import default_url
     from nawt_tui.app import run_tui
 

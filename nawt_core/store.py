@@ -15,6 +15,7 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
 from sqlalchemy import JSON, Column, event
 from sqlalchemy.engine import make_url
@@ -227,10 +228,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _prepare_sqlite_path(url: str, create: bool) -> None:
+def _sqlite_read_only_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _prepare_sqlite_path(url: str, create: bool) -> str | None:
+    """Checks (and makes) the SQLite file's folder. Returns a read-only URL for a store that
+    is opened only to be read (``create=False``) and cannot be written: a read-only mount,
+    a shared copy without write permission. Its listings work; a write says it is read-only."""
     path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
-    if not path or path.startswith(":memory:"):
-        return
+    if not path or path.startswith(":memory:") or path.startswith("file:"):
+        return None
     db = Path(path)
     if not create and not db.exists():
         raise NawtError(f"no database at {db} (train a run first, or pass --db URL)")
@@ -238,12 +248,27 @@ def _prepare_sqlite_path(url: str, create: bool) -> None:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NawtError(f"cannot create the data directory {db.parent}: {e.strerror}") from None
-    if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+    folder_ok = os.access(db.parent, os.W_OK) and not _read_only_mount(db.parent)
+    if folder_ok and (not db.exists() or os.access(db, os.W_OK)):
+        return None
+    if create:
         raise NawtError(f"the database {db} is not writable (check the permissions of {db.parent})")
+    # a WAL database in a folder nobody can write has no -shm file to share: read it as immutable
+    flags = "mode=ro" if folder_ok else "mode=ro&immutable=1"
+    return f"sqlite:///file:{quote(str(db.resolve()))}?{flags}&uri=true"
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """The folder is on a file system mounted read-only (root's os.access says writable there)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _engine(url: str, create: bool):
-    """An engine for ``url``; a malformed URL or a missing driver is one clear line."""
+    """An engine for ``url`` (and whether it is read-only); a malformed URL or a missing
+    driver is one clear line."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -251,11 +276,11 @@ def _engine(url: str, create: bool):
                         "or postgresql+psycopg://user@host/db") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            _prepare_sqlite_path(url, create)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return create_engine(url, pool_pre_ping=True)
+            read_only = _prepare_sqlite_path(url, create)
+            engine = create_engine(read_only or url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _sqlite_pragmas)
+            return engine, bool(read_only)
+        return create_engine(url, pool_pre_ping=True), False
     except NoSuchModuleError:
         raise NawtError(f"unknown database kind {parsed.drivername!r} in --db {mask_url(url)}; "
                         "use sqlite:///… or postgresql+psycopg://…") from None
@@ -271,9 +296,9 @@ class Store:
         """``upgrade=False`` opens the database as it is (``nawt db current``)."""
         self.url = url or default_url()
         where = mask_url(self.url)
-        self.engine = _engine(self.url, create)
+        self.engine, self.read_only = _engine(self.url, create)
         try:
-            notice = migrate.upgrade(self.engine) if upgrade else None
+            notice = migrate.upgrade(self.engine, read_only=self.read_only) if upgrade else None
         except NawtError:
             self.engine.dispose()
             raise

@@ -129,3 +129,71 @@ def test_failures_exit_1_and_bad_input_exits_2(tmp_path):
     failed = run_cli("train", *TINY, "--lr", "1e30", "--data-dir", d)  # the loss diverges: the run fails
     lines = failed.stderr.strip().splitlines()
     assert failed.returncode == 1 and lines[-1].startswith("error: run 1 failed"), failed.stderr
+
+
+def test_nawt_alone_without_a_terminal_says_so(tmp_path):
+    out = run_cli("--data-dir", str(tmp_path / "d"), timeout=60)  # stdin and stdout are pipes here
+    assert out.returncode == 2 and out.stderr.startswith("error: the terminal UI needs a terminal"), out.stderr
+    assert out.stdout == "" and not (tmp_path / "d").exists()
+
+
+@pytest.fixture
+def one_run(tmp_path) -> Path:
+    from nawt_core.config import TrainConfig
+    from nawt_core.records import create_run
+    from nawt_core.store import Store
+
+    d = tmp_path / "data"
+    store = Store(f"sqlite:///{d / 'nawt.db'}")
+    run = create_run(store, TrainConfig(dataset="synthetic", epochs=1, device="cpu", name="only").validate(), d)
+    store.update_run(run.id, pid=None, status="interrupted")
+    store.engine.dispose()
+    return d
+
+
+@pytest.mark.parametrize("columns", ["0", "-3", "junk"])
+def test_runs_prints_whatever_COLUMNS_says(one_run, columns):
+    out = run_cli("runs", "--data-dir", str(one_run), env={"COLUMNS": columns})
+    assert out.returncode == 0 and "only" in out.stdout and "runs (1)" in out.stdout, (out.stdout, out.stderr)
+
+
+def test_a_read_only_store_can_be_listed(one_run):
+    """On a read-only mount (as root: a bind mount in a private mount namespace; else chmod)."""
+    if os.geteuid() == 0:
+        if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+            pytest.skip("needs unshare (a private mount namespace) as root")
+        prefix = ["unshare", "-m", "sh", "-c", f'mount --bind -o ro "{one_run}" "{one_run}" && exec "$@"', "sh"]
+    else:
+        for p in [one_run, *one_run.rglob("*")]:
+            p.chmod(p.stat().st_mode & ~0o222)
+        prefix = []
+    before = (one_run / "nawt.db").read_bytes()
+
+    def nawt(*args):
+        env = {k: v for k, v in os.environ.items() if k != "NAWT_DB"}
+        return subprocess.run([*prefix, sys.executable, "-m", "nawt_cli", *args, "--data-dir", str(one_run)],
+                              capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+
+    for args in (("runs",), ("runs", "--json"), ("show", "1"), ("queue",), ("compare", "--all"),
+                 ("db", "current")):
+        out = nawt(*args)
+        assert out.returncode == 0, (args, out.stderr)
+    assert "only" in nawt("runs").stdout
+    write = nawt("tag", "1", "x")
+    assert write.returncode == 1 and write.stderr.startswith("error: the database is read-only"), write.stderr
+    assert (one_run / "nawt.db").read_bytes() == before
+
+
+def test_db_current_on_a_newer_schema_says_newer(tmp_path):
+    import sqlite3
+
+    from nawt_core.store import Store
+
+    db = tmp_path / "n.db"
+    Store(f"sqlite:///{db}").engine.dispose()
+    con = sqlite3.connect(db)
+    con.execute("update alembic_version set version_num = '9999'")
+    con.commit()
+    con.close()
+    out = run_cli("db", "current", "--db", f"sqlite:///{db}")
+    assert out.returncode == 0 and "newer than this nawt" in out.stdout and "outdated" not in out.stdout, out.stdout
