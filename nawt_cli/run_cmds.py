@@ -245,9 +245,10 @@ def rm(
         console.print(remove_run(store, r.id, data_dir, files=files), markup=False, highlight=False)
 
 
-def _log_path(run) -> Path:
-    path = run.log_path or (str(Path(run.run_dir) / "train.log") if run.run_dir else "")
-    if not path or not Path(path).is_file():
+def _log_path(store, run) -> Path:
+    folder = store.folder(run)
+    path = store.path(run.log_path) or (folder / "train.log" if folder else None)
+    if path is None or not path.is_file():
         raise NawtError(f"run {run.id} has no log file (trained in the foreground, its output went to "
                         "that terminal; `nawt train --detach` writes one)")
     return Path(path)
@@ -267,7 +268,7 @@ def logs(
     if lines < 0:
         raise NawtError(f"--lines must not be negative (got {lines})")
     store = open_store(db, data_dir, create=False)
-    path = _log_path(store.get_run(run_id))
+    path = _log_path(store, store.get_run(run_id))
     out = sys.stdout
     with open(path, errors="replace") as fh:
         text = fh.read()

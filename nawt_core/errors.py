@@ -20,3 +20,7 @@ class Failed(NawtError):
     """Work that started and failed (a run, a sweep, a write): the CLI exits 1."""
 
     exit_code = FAILURE
+
+
+class LostClaim(Failed):
+    """Another process took this run over (its claim token changed, see claims.py): stop without writing."""

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from sqlalchemy import JSON, Column, event
+from sqlalchemy import JSON, Column, event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import migrate
-from .errors import NawtError
+from .errors import LostClaim, NawtError
 from .failures import short
 from .status import Status
 
@@ -94,6 +94,9 @@ class Run(SQLModel, table=True):
     worker_id: str | None = None  # the worker that claimed it (its host, pid and device are host/pid/device)
     claimed_at: datetime | None = None
     attempts: int = 0  # claims so far; a run re-queued after its worker vanished counts again
+    # the one process that may train the run (claims.py): a new token at every claim; a trainer
+    # whose token is no longer here lost the run to another process and stops without writing
+    claim: str | None = None
 
 
 class Epoch(SQLModel, table=True):
@@ -157,6 +160,11 @@ class Study(SQLModel, table=True):
     status: str = Status.RUNNING.value
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # the one `nawt study` process running it now (claims.py): two at once would train every run twice
+    holder: str | None = None
+    holder_host: str | None = None
+    holder_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
 
 class Worker(SQLModel, table=True):
@@ -217,6 +225,13 @@ def hide_secrets(text: str, url: str) -> str:
     for secret in url_secrets(url):
         text = text.replace(secret, "***")
     return text
+
+
+def _sqlite_folder(url: str) -> Path | None:
+    path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
+    if not path or path.startswith(":memory:") or path.startswith("file:"):
+        return None
+    return Path(path).parent
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -292,9 +307,12 @@ def _engine(url: str, create: bool):
 class Store:
     """All reads and writes of runs, epochs and evaluations; one short session each."""
 
-    def __init__(self, url: str | None = None, *, create: bool = True, upgrade: bool = True):
-        """``upgrade=False`` opens the database as it is (``nawt db current``)."""
+    def __init__(self, url: str | None = None, *, create: bool = True, upgrade: bool = True,
+                 home: str | os.PathLike | None = None):
+        """``upgrade=False`` opens the database as it is (``nawt db current``). ``home`` is the
+        data dir that run folders are recorded relative to (default: the SQLite file's folder)."""
         self.url = url or default_url()
+        self.home = Path(home) if home is not None else _sqlite_folder(self.url)
         where = mask_url(self.url)
         self.engine, self.read_only = _engine(self.url, create)
         try:
@@ -310,6 +328,31 @@ class Store:
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------- paths
+    def path(self, stored: str | None) -> Path | None:
+        """A file or folder as a run records it: relative to the data dir (``runs/7``), so a
+        copied or moved data dir keeps its own runs; absolute in rows made before that. A
+        relative row of an older nawt (relative to the folder it ran in) is read as it was
+        when the data dir has no such path."""
+        if not stored:
+            return None
+        p = Path(stored)
+        if p.is_absolute() or self.home is None:
+            return p
+        here = self.home / p
+        return p if not here.exists() and p.exists() else here
+
+    def folder(self, run: Run) -> Path | None:
+        return self.path(run.run_dir)
+
+    def stored(self, path: str | os.PathLike) -> str:
+        """How ``path`` is recorded on a run: relative to the data dir when inside it."""
+        if self.home is not None:
+            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(self.home))
+            if rel != ".." and not rel.startswith(".." + os.sep):
+                return rel
+        return str(path)
 
     # ---------------------------------------------------------------- runs
     def create_run(self, **fields: Any) -> Run:
@@ -327,8 +370,14 @@ class Store:
             raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
         return run
 
-    def update_run(self, run_id: int, **fields: Any) -> Run:
+    def update_run(self, run_id: int, *, holding: str | None = None, **fields: Any) -> Run:
+        """Sets ``fields`` on the run; with ``holding`` (a claim token, claims.py) only while the
+        run's claim is still that token, else LostClaim and nothing is written."""
         with self._session() as s:
+            if holding is not None and not s.exec(update(Run).where(Run.id == run_id, Run.claim == holding)
+                                                  .values(**fields)).rowcount:
+                s.rollback()
+                raise LostClaim(f"run {run_id} was taken over by another process; this one stopped without writing")
             run = s.get(Run, run_id)
             if run is None:
                 raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
@@ -399,10 +448,16 @@ class Store:
         return changed
 
     # -------------------------------------------------------------- epochs
-    def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, **metrics: Any) -> Epoch:
-        """One epoch row and the run's summary fields, in one transaction."""
+    def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, holding: str | None = None,
+                  **metrics: Any) -> Epoch:
+        """One epoch row and the run's summary fields, in one transaction; with ``holding``
+        only while the run's claim is that token (else LostClaim, nothing written)."""
         row = Epoch(run_id=run_id, **metrics)
         with self._session() as s:
+            if holding is not None and not s.exec(update(Run).where(Run.id == run_id, Run.claim == holding)
+                                                  .values(claim=holding)).rowcount:
+                s.rollback()
+                raise LostClaim(f"run {run_id} was taken over by another process; this one stopped without writing")
             s.exec(delete(Epoch).where(Epoch.run_id == run_id, Epoch.epoch == row.epoch))
             s.add(row)
             run = s.get(Run, run_id)

@@ -28,7 +28,6 @@ import socket
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -92,9 +91,10 @@ def finished_run(store: Store, run_id: int) -> Run:
     if run.status != Status.COMPLETED:
         raise NawtError(f"run {run_id} has not finished training (status {run.status}); "
                         "evaluate it once it has completed")
-    if not run.checkpoint_final or not Path(run.checkpoint_final).exists():
-        raise NawtError(f"run {run_id} has no final checkpoint on disk ({run.checkpoint_final or 'none recorded'})")
-    return run
+    final = store.path(run.checkpoint_final)
+    if final is None or not final.exists():
+        raise NawtError(f"run {run_id} has no final checkpoint on disk ({final or 'none recorded'})")
+    return run.model_copy(update={"checkpoint_final": str(final)})  # the file as found from this data dir
 
 
 def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConfig]:
