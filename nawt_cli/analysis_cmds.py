@@ -499,7 +499,11 @@ def study_cmd(
     cifar = cifar_dir or data_dir
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
-    _check_device_exists(device)
+    if device not in (None, "auto", "cpu") and backend != "ray":  # the cluster's GPUs are not this host's
+        # checked without touching the GPU: the workers (or the trainer) will
+        from nawt_core.device import check_device
+
+        check_device(device)
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     if queue_only:
         launch = lambda _run_ids: True  # noqa: E731  (nothing trains here: the runs wait for workers)

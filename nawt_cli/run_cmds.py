@@ -242,7 +242,7 @@ def rm(
                              + (" and their folders" if files else "") + "?", default=False):
             raise typer.Exit(1)
     for r in found:
-        console.print(remove_run(store, r.id, data_dir, files=files), markup=False, highlight=False)
+        console.print(remove_run(store, r.id, data_dir, files=files), markup=False, highlight=False, soft_wrap=True)
 
 
 def _log_path(store, run) -> Path:

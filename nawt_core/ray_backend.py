@@ -18,6 +18,8 @@ from typing import Callable
 
 from .errors import NawtError
 
+STOP_WAIT_S = 120.0  # after Ctrl-C, how long the tasks get to reach a safe point
+
 
 def _run_one(url: str, study: str, data_dir: str | None, threads: int, stale_after: float,
              device: str = "cpu", home: str | None = None) -> dict:
@@ -83,6 +85,11 @@ def launch(run_ids: list[int], *, url: str, study: str, data_dir: str | None, ad
     except KeyboardInterrupt:
         for ref in refs:
             ray.cancel(ref)  # SIGINT to each task: its worker stops at a safe point and re-queues its run
+        say("stopping the Ray tasks at a safe point (their runs go back to the queue)")
+        try:  # a local Ray ends with this process: let the tasks checkpoint and re-queue first
+            ray.wait(refs, num_returns=len(refs), timeout=STOP_WAIT_S)
+        except ray.exceptions.RayError:
+            pass
         return True
     except ray.exceptions.RayError as e:
         say(f"a Ray task failed: {str(e).splitlines()[0]}")
