@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import TrainConfig
-from .errors import NawtError
+from .errors import LostClaim, NawtError
 from .status import Status
 from .store import Run, Store, effective_status
 
@@ -114,8 +114,8 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False, claim: 
     status = effective_status(run)
     if status == Status.COMPLETED:
         raise NawtError(f"run {run_id} is already completed")
-    if claim is not None and run.claim != claim:
-        raise NawtError(f"run {run_id} is no longer claimed by this worker (pid {run.pid} on {run.host} has it)")
+    if claim is not None and run.claim != claim:  # re-queued and claimed again meanwhile: not ours to touch
+        raise LostClaim(f"run {run_id} is no longer claimed by this worker (pid {run.pid} on {run.host} has it)")
     if status == Status.RUNNING and claim is None:
         raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
     if restart:

@@ -17,8 +17,8 @@ import time
 import pytest
 
 from helpers import REPO, run_cli
-from nawt_core import claims, queue
-from nawt_core.errors import LostClaim, NawtError
+from nawt_core import queue
+from nawt_core.errors import NawtError
 from nawt_core.store import Store, utcnow
 
 TINY = dict(dataset="synthetic", train_subset=128, test_subset=64, batch_size=32, lr=0.05, device="cpu")
@@ -38,6 +38,9 @@ def _run(store, tiny_cfg, data_dir, **kw):
 def test_take_is_won_by_one_of_two_readers(db_url, tiny_cfg, data_dir):
     """Two processes read the run as resumable; only the first take succeeds, and every fenced
     write of a token that is no longer the run's is refused."""
+    from nawt_core import claims
+    from nawt_core.errors import LostClaim
+
     store = Store(db_url, home=data_dir)
     run = _run(store, tiny_cfg, data_dir)
     seen_by_a, seen_by_b = store.get_run(run.id), store.get_run(run.id)
@@ -76,7 +79,7 @@ def test_two_resumes_at_once_train_the_run_once(tmp_path, tiny_cfg, data_dir):
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_paused_worker_whose_run_was_reclaimed_stops_without_writing(backend, request, tiny_cfg, data_dir):
     url = f"sqlite:///{data_dir / 'nawt.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
-    store = Store(url, home=data_dir)
+    store = Store(url)
     from nawt_core.records import create_run
 
     run = create_run(store, tiny_cfg(**{**TINY, "epochs": 50, "train_subset": 512}), data_dir)
@@ -116,6 +119,8 @@ def test_a_paused_worker_whose_run_was_reclaimed_stops_without_writing(backend, 
 
 
 def test_a_second_study_of_a_running_name_is_refused_and_changes_nothing(db_url, data_dir):
+    from nawt_core import claims
+
     store = Store(db_url, home=data_dir)
     token = claims.hold_study(store, "twin")  # this (live) process runs study twin
     store.upsert_study("twin", config={"run_ids": [7]}, status="running")
@@ -133,6 +138,8 @@ def test_a_second_study_of_a_running_name_is_refused_and_changes_nothing(db_url,
 
 def test_a_study_holder_on_a_dead_pid_or_a_silent_host_is_taken_over(tmp_path):
     from datetime import timedelta
+
+    from nawt_core import claims
 
     store = Store(f"sqlite:///{tmp_path / 'n.db'}")
     store.upsert_study("s", holder="gone", holder_host=os.uname().nodename, holder_pid=2**22 + 12345)

@@ -169,3 +169,12 @@ def test_markdown_report_to_a_fifo_puts_no_pngs_beside_it(tmp_path):
     text = got[0].decode()
     assert text.startswith("#") and "left out (a report written to a pipe or device" in text
     assert files == [fifo]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_to_dev_full_fails_and_leaves_the_device(original, tmp_path):
+    """As root a rename would have put a regular file where /dev/full was; it is written as a stream."""
+    out = run_cli("export", "runs", "--all", "-o", "/dev/full", "--data-dir", str(original))
+    assert out.returncode == 1 and out.stderr.startswith("error: disk full"), out.stderr
+    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+    assert not [p for p in Path("/dev").iterdir() if p.name.startswith(".full.tmp")]
