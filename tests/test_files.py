@@ -29,7 +29,7 @@ def original(tmp_path) -> Path:
     for seed in (0, 1):
         run = create_run(store, TrainConfig(dataset="synthetic", epochs=1, device="cpu", seed=seed).validate(), d)
         store.update_run(run.id, status="interrupted", pid=None)
-        (store.folder(run) / "last.pt").write_bytes(b"weights")
+        (d / "runs" / str(run.id) / "last.pt").write_bytes(b"weights")
     store.engine.dispose()
     return d
 
@@ -171,10 +171,16 @@ def test_markdown_report_to_a_fifo_puts_no_pngs_beside_it(tmp_path):
     assert files == [fifo]
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_output_to_dev_full_fails_and_leaves_the_device(original, tmp_path):
-    """As root a rename would have put a regular file where /dev/full was; it is written as a stream."""
-    out = run_cli("export", "runs", "--all", "-o", "/dev/full", "--data-dir", str(original))
+def test_output_to_a_full_device_fails_and_leaves_the_device(original, tmp_path):
+    """As root a rename put a regular file where /dev/full was. Tried on a private copy of the
+    device node (so a regression cannot damage the real one): written as a stream, it fails with
+    one line, and the node stays a character device."""
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # what /dev/full is
+    except (PermissionError, OSError):
+        pytest.skip("cannot make a device node here (needs root / CAP_MKNOD)")
+    out = run_cli("export", "runs", "--all", "-o", str(full), "--data-dir", str(original))
     assert out.returncode == 1 and out.stderr.startswith("error: disk full"), out.stderr
-    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
-    assert not [p for p in Path("/dev").iterdir() if p.name.startswith(".full.tmp")]
+    assert stat.S_ISCHR(full.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name != "orig"] == ["full"]  # no temporary beside it
