@@ -9,16 +9,18 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from nawt_core import spec
+from nawt_core import bounds, spec
 from nawt_core.config import TrainConfig
-from nawt_core.errors import NawtError
+from nawt_core.errors import Failed, NawtError
+from nawt_core.lists import numbers
 from nawt_core.runview import fmt_value
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
+from nawt_core.textsafe import markup as safe
+from nawt_core.textsafe import printable
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -30,19 +32,13 @@ def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
         return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise NawtError("the terminal UI needs a terminal (run `nawt` in one); without one, use the commands "
+                        "(`nawt --help`), e.g. `nawt runs`")
     from nawt_core.store import default_url
     from nawt_tui.app import run_tui
 
     run_tui(db or default_url(data_dir), str(data_dir), cifar_dir=str(cifar_dir) if cifar_dir else None)
-
-
-def _parse_floats(text: str | None, what: str) -> list[float]:
-    if not text:
-        return []
-    try:
-        return [float(v) for v in text.replace(",", " ").split()]
-    except ValueError:
-        raise NawtError(f"{what} must be numbers separated by commas (got {text!r})") from None
 
 
 def _help(option: str) -> str:
@@ -92,7 +88,7 @@ def train(
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.records import check_resumable, create_run
 
-    if restart and resume is None:
+    if restart and resume is None and start is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
     if queue and detach:
         raise NawtError("--queue and --detach exclude each other (a worker trains a queued run)")
@@ -107,7 +103,7 @@ def train(
         cfg = TrainConfig(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, rho=rho,
-            rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
+            rho_stages=numbers(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
             ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
             data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset,
             device=device or "auto", precision=precision, compile=compile, eval_every=eval_every,
@@ -122,10 +118,10 @@ def train(
         return
     if detach:
         _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
-        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None)
+        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None, restart)
         return
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir),
-                      device if start is not None or resume is not None else None)
+                      device if start is not None or resume is not None else None, restart)
 
 
 def _enqueue(store, run) -> None:
@@ -178,26 +174,31 @@ def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
     return "".join(f" {p}" for p in parts)
 
 
-def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None) -> None:
+def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None,
+            restart: bool = False) -> None:
     """Starts the trainer in its own session; the database URL goes through the
     environment (NAWT_DB), never the command line that `ps` shows."""
     import os
 
-    log = Path(run.run_dir) / "train.log"
+    store = open_store(db_url, data_dir)
+    log = store.folder(run) / "train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)  # --restart of a run whose folder was deleted
     extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
     extra += ["--device", device] if device else []
+    extra += ["--restart"] if restart else []  # the trainer resets the run once it has taken it
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--data-dir", str(data_dir), *extra],
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "NAWT_DB": db_url},
         )
-    open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
+    store.update_run(run.id, log_path=store.stored(log), pid=proc.pid)
     console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}", soft_wrap=True, markup=False,
                   highlight=False)
 
 
-def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "", device: str | None = None) -> None:
+def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "", device: str | None = None,
+                      restart: bool = False) -> None:
     """Trains in this process; the dataset is read where the run's config says,
     unless --cifar-dir names another place (data moved since the run began)."""
     from nawt_core.runner import execute
@@ -205,13 +206,13 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
     from .train_view import make_reporter
 
     reporter = make_reporter(console)
-    run = execute(store, run_id, reporter, data_dir=cifar_dir, device=device)
+    run = execute(store, run_id, reporter, data_dir=cifar_dir, device=device, restart=restart)
     if run.status == Status.INTERRUPTED:
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
     if run.status == Status.FAILED:
-        raise NawtError(f"run {run.id} failed: {run.error}")
+        raise Failed(f"run {run.id} failed: {run.error}")
 
 
 # --------------------------------------------------------------------- runs
@@ -227,7 +228,8 @@ def show(
     run = store.get_run(run_id)
     epochs = store.epochs(run_id)
     evals = store.evaluations(run_id)
-    files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    folder = store.folder(run)
+    files = sorted(str(p) for p in folder.glob("*") if p.is_file()) if folder else []
     from nawt_core.compare import run_summary  # the store (sqlmodel): not imported for --help
     from nawt_core.store import effective_status
 
@@ -238,18 +240,18 @@ def show(
                     "files": files})
         return
     s = run_summary(run)
-    console.print(f"[bold]run {run.id}[/] {escape(run.name)}  [dim]{escape(run.method)}[/]  status [bold]{s['status']}[/]"
-                  f"  epoch {run.epoch}/{run.epochs}  device {escape(run.device or '-')}  data {escape(run.dataset or '-')}")
+    console.print(f"[bold]run {run.id}[/] {safe(run.name)}  [dim]{safe(run.method)}[/]  status [bold]{s['status']}[/]"
+                  f"  epoch {run.epoch}/{run.epochs}  device {safe(run.device or '-')}  data {safe(run.dataset or '-')}")
     if run.precision:
-        console.print(f"precision {run.precision} ({run.precision_reason or '-'})", markup=False)
+        console.print(f"precision {printable(run.precision)} ({printable(run.precision_reason or '-')})", markup=False)
     if run.error:
-        console.print(f"[red]error:[/] {escape(run.error)}", markup=True)
+        console.print(f"[red]error:[/] {safe(run.error)}", markup=True)
     if run.tags or run.notes:
-        console.print(Text.assemble(("tags ", "bold"), " ".join(run.tags or []) or "-", ("  note ", "bold"),
-                                    run.notes or "-"))
+        console.print(Text.assemble(("tags ", "bold"), printable(" ".join(run.tags or [])) or "-", ("  note ", "bold"),
+                                    printable(run.notes, newlines=True) or "-"))
     cfg = Table(title="config", show_header=False, box=None)
     for k, v in run.config.items():
-        cfg.add_row(escape(k), escape(fmt_value(v, "None")))
+        cfg.add_row(safe(k), safe(fmt_value(v, "None")))
     console.print(cfg)
     t = Table(title="epochs", header_style="bold",  # 11 columns: fits 80 without rules
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
@@ -271,9 +273,9 @@ def show(
             et.add_column(col, overflow="fold")  # a long list wraps, never loses its end
         for e in evals:
             settings = "\n".join(f"{k} {_setting(v)}" for k, v in (e.config or {}).items())
-            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(settings))
+            et.add_row(str(e.id), safe(e.kind), effective_status(e), _pct(e.clean_acc), safe(settings, newlines=True))
         console.print(et)
-    console.print("files: " + (", ".join(files) if files else "none"), markup=False)
+    console.print("files: " + (printable(", ".join(files)) if files else "none"), markup=False)
 
 
 def _setting(v) -> str:
@@ -305,7 +307,10 @@ def bench(
 
     methods = methods or list(spec.method_names())
     for m in methods:
-        TrainConfig(method=m).validate()
+        TrainConfig(method=m, batch_size=batch_size).validate()  # the batch is bounded as in training
+    bounds.whole(steps, "--steps", 1, bounds.MAX_BENCH_STEPS)
+    bounds.whole(warmup, "--warmup", 0, bounds.MAX_BENCH_STEPS)
+    bounds.whole(workers, "--workers", 0, bounds.MAX_LOADER_WORKERS)
     if seconds is not None and not 0 <= seconds <= 600:
         raise NawtError(f"--seconds must be between 0 and 600 (got {seconds})")
     result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,

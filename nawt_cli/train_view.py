@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
 from nawt_core.records import Progress as TrainProgress
 from nawt_core.records import Reporter
 from nawt_core.status import Status
+from nawt_core.textsafe import markup as escape
+from nawt_core.textsafe import printable
 
 
 def epoch_line(row: dict, epochs: int) -> str:
@@ -55,7 +56,8 @@ class RichReporter(Reporter):
 
     def epoch(self, row):
         self.progress.console.print(epoch_line(row, self.epochs), highlight=False)
-        self.progress.update(self.ep_task, completed=row["epoch"], stats=f"test acc {100 * row['test_acc']:.2f}%")
+        test = "-" if row.get("test_acc") is None else f"{100 * row['test_acc']:.2f}%"  # --eval-every N: not every epoch
+        self.progress.update(self.ep_task, completed=row["epoch"], stats=f"test acc {test}")
         self.progress.reset(self.b_task, stats="")
 
     def finish(self, run):
@@ -74,7 +76,7 @@ class PlainReporter(Reporter):
     def start(self, run, start_epoch):
         self.epochs, self.last = run.epochs, time.monotonic()
         where = f"resuming after epoch {start_epoch}" if start_epoch else "starting"
-        print(f"run {run.id} {run.name}: {run.method}, {where}; device {run.device}; data {run.dataset}; "
+        print(f"run {run.id} {printable(run.name)}: {run.method}, {where}; device {run.device}; data {run.dataset}; "
               f"{_precision(run)}", flush=True)
 
     def heartbeat(self, p: TrainProgress):

@@ -38,11 +38,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import safe_files
 from .compare import Comparison, compare, run_summary, select_runs
 from .errors import NawtError
 from .store import Store
@@ -142,30 +142,13 @@ def render(table: str, data: list[dict[str, Any]], fmt: str = "csv") -> str:
 
 
 def check_writable(path: str | Path) -> Path:
-    """Fails with one line, before any work, if ``path`` cannot be written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise NawtError(f"cannot write {path}: it is a directory")
-    if not parent.is_dir():
-        raise NawtError(f"cannot write {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise NawtError(f"cannot write {path}: permission denied")
-    return path
+    """Fails with one line, before any work, if ``path`` cannot be written (safe_files.check)."""
+    return safe_files.check(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Writes atomically (a temporary file renamed into place)."""
-    path = check_writable(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise NawtError(f"cannot write {path}: {e.strerror}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Writes atomically to a file, as a stream to a pipe or device (safe_files)."""
+    return safe_files.write_text(path, text)
 
 
 def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
+from . import __version__, safe_files
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
@@ -323,7 +323,8 @@ def render_md(rep: Report, png_names: dict[str, str]) -> str:
             out += [f"_{text}_", ""]
         for f in sec.figures:
             if f.png is None or f.kind not in png_names:
-                out += [f"{f.title}: {f.missing}", ""]
+                out += [f"{f.title}: {f.missing or 'left out (a report written to a pipe or device has no folder for PNGs)'}",
+                        ""]
             else:
                 out += [f"![{f.title}]({png_names[f.kind]})", ""]
     if rep.notes:
@@ -386,9 +387,10 @@ def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt:
             written.append(write_text(path, render_html(rep)))
             continue
         names = {}
+        beside = not safe_files.is_stream(path)  # no PNGs next to a pipe or a device (/dev/...)
         for sec in rep.sections:
             for fig in sec.figures:
-                if fig.png is not None:
+                if fig.png is not None and beside:
                     png = path.with_name(f"{path.stem}-{fig.kind}.png")
                     _write_bytes(png, fig.png)
                     names[fig.kind] = png.name
@@ -398,11 +400,7 @@ def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    check_writable(path)
-    try:
-        path.write_bytes(data)
-    except OSError as e:
-        raise NawtError(f"cannot write {path}: {e.strerror}") from None
+    safe_files.write_bytes(path, data)
 
 
 __all__ = ["FORMATS", "POSTER", "POSTER_LABEL", "Report", "build", "default_folder", "render_html", "render_md",

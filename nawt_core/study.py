@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import spec
+from . import bounds, spec
+from .claims import StudyHeart, hold_study, release_study
 from .compare import Comparison, compare
 from .config import TrainConfig
 from .errors import NawtError
@@ -83,6 +84,13 @@ class StudyResult:
     dataset: str = ""
 
 
+def check_name(name: str) -> str:
+    """A study name is also a folder name: refused before anything is opened or made."""
+    if not NAME_RE.match(name):
+        raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
+    return name
+
+
 def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder with --cifar-dir)") -> None:
     """Refuses a CIFAR-10 study whose data is neither in ``data_dir`` nor
     downloadable (NAWT_OFFLINE=1 skips the download), naming the folder."""
@@ -111,8 +119,7 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
         spec.method(m)  # unknown: NawtError naming the registered methods
     methods = sorted(dict.fromkeys(methods), key=spec.order)
     seeds = p["seeds"] if seeds is None else seeds
-    if seeds < 1:
-        raise NawtError(f"seeds must be at least 1 (got {seeds})")
+    bounds.whole(seeds, "seeds", 1, bounds.MAX_SEEDS)
     dataset = dataset or "cifar10"
     train = {**p["train"], **(overrides or {})}
     cfgs = []
@@ -128,7 +135,8 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
 def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     """A completed run with this config key, else the latest resumable one."""
     runs = store.find_runs(cfg.key())
-    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final and Path(r.checkpoint_final).exists()]
+    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final
+            and store.path(r.checkpoint_final).exists()]
     if done:
         return done[-1]
     live = [r for r in runs if effective_status(r) == Status.RUNNING]
@@ -236,87 +244,93 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     from .records import create_run
     from .runner import execute
 
-    name = name or preset
-    if not NAME_RE.match(name):
-        raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
+    name = check_name(name or preset)
     cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
         sw[k].update(v)
-    home = Path(home) if home is not None else Path(data_dir)
-    out = Path(out_dir) if out_dir else home / "studies" / name
+    for cfg in cfgs:  # a run of it training in another process: refused before anything is written
+        _pick(store, cfg)
+    token = hold_study(store, name)  # one process per study: a second at once is refused here
+    heart = StudyHeart(store, name, token)
+    heart.start()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
+        home = Path(home) if home is not None else Path(data_dir)
+        out = Path(out_dir) if out_dir else home / "studies" / name
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
+        check_writable(out / "runs.csv")
+        study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
+                     "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
+                     "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
+                     "sweeps": sw, "run_ids": []}
+        store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
+        res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
-    check_writable(out / "runs.csv")
-    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
-                 "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
-                 "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
-                 "sweeps": sw, "run_ids": []}
-    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
-    res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
-
-    # 1. training
-    if launch is not None:
-        _train_queued(store, cfgs, home, res, study_cfg, launch, say)
-    for cfg in cfgs if launch is None else ():
-        run = _pick(store, cfg)
-        if run is not None and run.status == Status.COMPLETED:
-            say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
-            res.skipped.append(run.id)
-        else:
-            if run is None:
-                run = create_run(store, cfg, home)
-                say(f"run {run.id} {cfg.method} seed {cfg.seed}: training {cfg.epochs} epochs")
+        # 1. training
+        if launch is not None:
+            _train_queued(store, cfgs, home, res, study_cfg, launch, say)
+        for cfg in cfgs if launch is None else ():
+            run = _pick(store, cfg)
+            if run is not None and run.status == Status.COMPLETED:
+                say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
+                res.skipped.append(run.id)
             else:
-                say(f"run {run.id} {cfg.method} seed {cfg.seed}: resuming from epoch {run.epoch}")
+                if run is None:
+                    run = create_run(store, cfg, home)
+                    say(f"run {run.id} {cfg.method} seed {cfg.seed}: training {cfg.epochs} epochs")
+                else:
+                    say(f"run {run.id} {cfg.method} seed {cfg.seed}: resuming from epoch {run.epoch}")
+                res.run_ids.append(run.id)
+                study_cfg["run_ids"] = res.run_ids
+                store.upsert_study(name, config=dict(study_cfg))
+                rep = reporter_factory(cfg) if reporter_factory else None
+                run = execute(store, run.id, rep, data_dir=data_dir, device=device)
+                res.trained.append(run.id)
+                if run.status == Status.INTERRUPTED:
+                    store.upsert_study(name, status=Status.INTERRUPTED)
+                    say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
+                    raise KeyboardInterrupt
+                if run.status != Status.COMPLETED:
+                    say(f"run {run.id} {cfg.method} failed: {run.error}")
+                    res.failed.append(run.id)
+                continue
             res.run_ids.append(run.id)
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
-            rep = reporter_factory(cfg) if reporter_factory else None
-            run = execute(store, run.id, rep, data_dir=data_dir, device=device)
-            res.trained.append(run.id)
-            if run.status == Status.INTERRUPTED:
-                store.upsert_study(name, status=Status.INTERRUPTED)
-                say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
-                raise KeyboardInterrupt
-            if run.status != Status.COMPLETED:
-                say(f"run {run.id} {cfg.method} failed: {run.error}")
-                res.failed.append(run.id)
-            continue
-        res.run_ids.append(run.id)
-        study_cfg["run_ids"] = res.run_ids
-        store.upsert_study(name, config=dict(study_cfg))
 
-    # 2. sweeps (skipped when the same settings, precision included, are already stored)
-    for rid in res.run_ids:
-        sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
+        # 2. sweeps (skipped when the same settings, precision included, are already stored)
+        for rid in res.run_ids:
+            sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
 
-    # 3. tables and figures
-    res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
-    res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
-    if figures:
-        from . import plots
+        # 3. tables and figures
+        res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
+        res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
+        if figures:
+            from . import plots
 
-        for kind in ("robustness", "quantization", "curves"):
-            try:
-                res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
-            except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
-                say(f"{kind} figure skipped: {e}")
-    from . import report
+            for kind in ("robustness", "quantization", "curves"):
+                try:
+                    res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
+                except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
+                    say(f"{kind} figure skipped: {e}")
+        from . import report
 
-    try:  # report.html and report.md (with its PNGs) next to the CSVs
-        written, note = report.write(store, res.comparison, home=home, figures=figures)
-        res.files += written
-        if note:
-            say(f"report: {note}")
-    except NawtError as e:  # e.g. no run completed: the tables above say so
-        say(f"report skipped: {e}")
-    store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
-    return res
+        try:  # report.html and report.md (with its PNGs) next to the CSVs
+            written, note = report.write(store, res.comparison, home=home, figures=figures)
+            res.files += written
+            if note:
+                say(f"report: {note}")
+        except NawtError as e:  # e.g. no run completed: the tables above say so
+            say(f"report skipped: {e}")
+        store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
+        return res
+    finally:
+        heart.stop()
+        release_study(store, name, token)
 
 
-__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study", "sweep_run"]
+__all__ = ["PRESETS", "StudyResult", "check_name", "plan", "require_dataset", "run_study", "sweep_run"]

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -32,7 +31,7 @@ def test_every_method_trains_two_epochs_and_beats_chance(method, store, tiny_cfg
     assert epochs[-1].test_acc > 0.4  # chance is 0.1
     assert run.final_test_acc == epochs[-1].test_acc
     assert run.train_seconds == pytest.approx(sum(e.epoch_seconds for e in epochs))
-    assert Path(run.checkpoint_final).exists() and Path(run.checkpoint_last).exists()
+    assert store.path(run.checkpoint_final).exists() and store.path(run.checkpoint_last).exists()
     if method in ("sam", "multistep-sam"):
         assert epochs[-1].rho is not None
 
@@ -58,7 +57,7 @@ def test_run_records_environment_and_config(store, tiny_cfg, data_dir):
 
 def test_checkpoint_loads_with_weights_only(store, tiny_cfg, data_dir):
     run = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
-    state = torch.load(run.checkpoint_final, weights_only=True)
+    state = torch.load(store.path(run.checkpoint_final), weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and "rng" in state
 
 
@@ -99,11 +98,11 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, dat
     proc.wait()
     killed = store.get_run(run.id)
     assert killed.status == "running" and killed.epoch == 1
-    assert (Path(killed.run_dir) / "last.pt").exists() == (every == 1)
+    assert (store.folder(killed) / "last.pt").exists() == (every == 1)
     assert effective_status(killed) == "stale"
     resumed = execute(store, run.id)
     assert resumed.status == "completed" and [e.epoch for e in store.epochs(run.id)] == [1, 2, 3]
-    a, b = _final_weights(ref.checkpoint_final), _final_weights(resumed.checkpoint_final)
+    a, b = _final_weights(store.path(ref.checkpoint_final)), _final_weights(store.path(resumed.checkpoint_final))
     for k in a:
         assert torch.equal(a[k], b[k]), k
 
@@ -135,7 +134,7 @@ def test_a_new_database_never_adopts_an_old_run_folder(tmp_path, tiny_cfg, data_
     old = execute(first, create_run(first, tiny_cfg(epochs=1), data_dir).id)
     second = Store(f"sqlite:///{tmp_path / 'b.db'}")
     new = create_run(second, tiny_cfg(epochs=2), data_dir)
-    assert new.id == old.id and new.run_dir != old.run_dir
+    assert new.id == old.id and second.folder(new) != first.folder(old)
     done = execute(second, new.id)
     assert done.status == "completed" and len(second.epochs(new.id)) == 2 and done.train_seconds > 0
 
@@ -147,7 +146,7 @@ def test_a_checkpoint_of_another_run_is_refused(store, tiny_cfg, data_dir):
 
     a = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
     b = create_run(store, tiny_cfg(epochs=2), data_dir)
-    shutil.copy(Path(a.run_dir) / "last.pt", Path(b.run_dir) / "last.pt")
+    shutil.copy(store.folder(a) / "last.pt", store.folder(b) / "last.pt")
     with pytest.raises(NawtError, match="belongs to another run"):
         execute(store, b.id)
     assert store.get_run(b.id).status == "queued"
