@@ -307,10 +307,11 @@ def comparison_tables(comp) -> list[Table]:
             *([diff] if diffs else []), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
-    t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
+    t = Table(title="Training time in s (evaluation excluded): median epoch (range); est = median epoch per "
+                    "cost class (e.g. multi-step SAM's one-pass stage) x its epochs (ep in all), and "
                     "the total; load average; ratio to standard of the same settings",
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)  # fits 80
-    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "×ep s", "total", "load", "ratio", "device"])
+    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "est s", "total", "load", "ratio", "device"])
     for r in comp.timing:
         median, spread = ("-", "-") if r["epoch_median"] is None else \
             (f"{r['epoch_median']:.1f}", f"{r['epoch_min']:.1f}-{r['epoch_max']:.1f}")
