@@ -465,7 +465,7 @@ def plot_cmd(
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores) or smoke (~3 min)")] = "smoke",
-    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam \\[default: all five]")] = None,
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam; a variant as METHOD:OPTION=VALUE, e.g. naive-noise:noise-last-epoch=false \\[default: all five]")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
