@@ -98,7 +98,7 @@ def weight_stats(model: nn.Module) -> dict[str, dict[str, float]]:
     ws = [w.detach().float() for _, w in named]
     cols = [torch.stack(torch._foreach_norm(ws)), torch.stack(torch._foreach_norm(ws, float("inf"))),
             torch.stack([w.std() if w.numel() > 1 else w.new_zeros(()) for w in ws])]
-    values = torch.stack(cols, 1).cpu().tolist()
+    values = torch.stack(cols, 1).tolist()  # the one host read
     return {name.removesuffix(".weight") or name: {k: float(f"{v:.6g}") for k, v in zip(("l2", "max", "std"), row)}
             for (name, _), row in zip(named, values)}
 
