@@ -25,7 +25,7 @@ Aggregation rules
 - timing: per group, the mean total training seconds (evaluation excluded)
   and the cost estimate ``median_time`` (nawt_core/cost.py: per cost class of
   epochs, e.g. multi-step SAM's one-pass rho = 0 stage and its SAM stages, the
-  median epoch time over all the group's epochs of that class x the class's
+  (low) median epoch time over all the group's epochs of that class x the class's
   epochs; median x epochs for a method whose epochs all cost the same; the
   classes in ``cost``), with the median, fastest and slowest epoch and the mean
   load average seen. The ratio to standard divides by the standard group with

@@ -15,13 +15,18 @@ config, the same function of its rho schedule), and
 
     estimate = sum over classes c of  per_epoch(c) x n(c)
 
-with n(c) the epochs of class c in the run's schedule and per_epoch(c) the
+with n(c) the epochs of class c in the run's schedule and per_epoch(c) the low
 median of the class's measured epoch times (pooled over the runs given, e.g. a
-group's seeds) when it has at least MIN_SAMPLES of them; a class with fewer
-(one or two epochs: too few to tell a spike from the norm) counts at the mean
-of what was measured. A class in the schedule with no measured epoch (times
-recorded without classes by a method nawt no longer knows) makes the whole
-estimate fall back to one class: median x epochs, and says so.
+group's seeds): the middle time, and for an even count the lower of the two
+middle ones, because load only ever slows an epoch down. It ignores any k spiked
+epochs of a class of more than 2k (two spikes among the four one-pass epochs of
+a 10-epoch multi-step SAM run, say); on a quiet machine it is within half an
+epoch's jitter of the mean. A class of one epoch counts at that epoch's time
+and one of two at the faster: too few to set a spike aside for certain
+(``rule`` says "few" below MIN_SAMPLES). A class in the schedule with no
+measured epoch (times recorded without classes by a method nawt no longer
+knows) makes the whole estimate fall back to one class: low median x epochs,
+and says so.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from . import spec
 from .config import TrainConfig
 from .errors import NawtError
 
-MIN_SAMPLES = 3  # a median of fewer cannot set one spike aside
+MIN_SAMPLES = 3  # fewer epochs in a class: its low median cannot set a spike aside for certain
 
 
 @dataclass
@@ -45,7 +50,7 @@ class ClassCost:
     epochs: int  # epochs of this class in the schedule
     samples: int  # measured epoch times it is estimated from
     per_epoch: float  # seconds per epoch
-    rule: str  # "median", or "mean" (fewer than MIN_SAMPLES times)
+    rule: str  # "median" (the low median), or "few" (fewer than MIN_SAMPLES times)
 
     @property
     def seconds(self) -> float:
@@ -65,9 +70,7 @@ class CostEstimate:
 
 
 def _per_epoch(times: list[float]) -> tuple[float, str]:
-    if len(times) >= MIN_SAMPLES:
-        return statistics.median(times), "median"
-    return sum(times) / len(times), "mean"
+    return statistics.median_low(times), "median" if len(times) >= MIN_SAMPLES else "few"
 
 
 def estimate(times: Iterable[tuple[str | None, float]], schedule: Sequence[str | None]) -> CostEstimate | None:
@@ -88,7 +91,7 @@ def estimate(times: Iterable[tuple[str | None, float]], schedule: Sequence[str |
         per, rule = _per_epoch(pooled)
         missing = ", ".join(sorted(str(n) for n in counts if n not in by))
         c = ClassCost(None, len(schedule), len(pooled), per, rule)
-        return CostEstimate(c.seconds, [c], note=f"no epoch time of class {missing}: {rule} x epochs")
+        return CostEstimate(c.seconds, [c], note=f"no epoch time of class {missing}: low median x epochs")
     classes = []
     for name, n in counts.items():
         per, rule = _per_epoch(by[name])
