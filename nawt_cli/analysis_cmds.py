@@ -297,10 +297,11 @@ def comparison_tables(comp) -> list[Table]:
             *([diff] if diffs else []), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
-    t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
+    t = Table(title="Training time in s (evaluation excluded): median epoch (range); est = median epoch per "
+                    "cost class (e.g. multi-step SAM's one-pass stage) x its epochs (ep in all), and "
                     "the total; load average; ratio to standard of the same settings",
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)  # fits 80
-    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "×ep s", "total", "load", "ratio", "device"])
+    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "est s", "total", "load", "ratio", "device"])
     for r in comp.timing:
         median, spread = ("-", "-") if r["epoch_median"] is None else \
             (f"{r['epoch_median']:.1f}", f"{r['epoch_min']:.1f}-{r['epoch_max']:.1f}")
@@ -454,7 +455,7 @@ def plot_cmd(
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores) or smoke (~3 min)")] = "smoke",
-    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam \\[default: all five]")] = None,
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam; a variant as METHOD:OPTION=VALUE, e.g. naive-noise:noise-last-epoch=false \\[default: all five]")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,

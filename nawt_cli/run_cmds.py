@@ -16,7 +16,7 @@ from rich.text import Text
 
 from nawt_core import spec
 from nawt_core.errors import NawtError
-from nawt_core.runview import check_tag, config_diff, fmt_num, fmt_value, run_tags, varying_settings
+from nawt_core.runview import check_tag, config_diff, end_label, fmt_num, fmt_value, run_tags, varying_settings
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
 from nawt_core.textsafe import printable
@@ -38,11 +38,20 @@ CAPS = {"name": 24, "settings": 30, "tags": 16, "study": 14}  # widths past whic
 MIN_WRAP = 10
 
 
+def _test_cell(r: dict) -> str:
+    """final.pt's test accuracy; ``a/b`` where the last epoch changed the weights after training
+    (naive noise): a after the change (final.pt, the sweeps' start), b the trained weights before it."""
+    final, trained = r["final_test_acc"], r.get("final_trained_test_acc")
+    if final is None:
+        return _pct(r["test_acc"])
+    return _pct(final) if trained is None or trained == final else f"{_pct(final)}/{_pct(trained)}"
+
+
 def _cells(r: dict) -> dict[str, str]:
     """A run's cells as plain text; what a user or a stored row gave is printed with its control characters escaped."""
     return {
         "id": str(r["id"]), "name": printable(r["name"] or "-"), "method": printable(r["method"]),
-        "status": r["status"], "test": _pct(r["final_test_acc"] if r["final_test_acc"] is not None else r["test_acc"]),
+        "status": r["status"], "test": _test_cell(r),
         "settings": printable(r["settings"] or "-"), "epoch": f"{r['epoch']}/{r['epochs']}",
         "study": printable(r["study"] or "-"), "tags": printable(" ".join(r["tags"]) or "-"),
         "best": _pct(r["best_test_acc"]), "train_s": f"{r['train_seconds']:.0f}",
@@ -112,6 +121,10 @@ def runs(
         return
     table, hidden = runs_table(rows, console.width, wide)
     console.print(table)
+    changed = sorted({end_label(r["method"]) for r in rows if "/" in _test_cell(r)})
+    if changed and "test" not in hidden:
+        console.print(f"test % a/b: a = the weights after the last epoch's {' or '.join(changed)} (final.pt, where "
+                      "the sweeps start), b = the trained weights before it", markup=False, highlight=False)
     if hidden:
         console.print(f"[dim]{len(hidden)} more columns ({', '.join(hidden)}): --wide shows them, "
                       "--json gives everything[/]", highlight=False)

@@ -16,7 +16,7 @@ from nawt_core import bounds, spec
 from nawt_core.config import TrainConfig
 from nawt_core.errors import Failed, NawtError
 from nawt_core.lists import numbers
-from nawt_core.runview import fmt_value
+from nawt_core.runview import end_label, fmt_num, fmt_value, weights_note
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
 from nawt_core.textsafe import markup as safe
@@ -64,6 +64,7 @@ def train(
     asam: Annotated[str, typer.Option("--asam", help=_help("asam"))] = spec.OPTIONS["asam"].default,
     ascent_steps: Annotated[int, typer.Option("--ascent-steps", help=_help("ascent_steps"))] = spec.OPTIONS["ascent_steps"].default,
     noise_sigma: Annotated[float, typer.Option("--noise-sigma", help=_help("noise_sigma"))] = spec.OPTIONS["noise_sigma"].default,
+    noise_last_epoch: Annotated[bool, typer.Option("--noise-last-epoch/--no-noise-last-epoch", help=_help("noise_last_epoch"))] = spec.OPTIONS["noise_last_epoch"].default,
     noise_eta: Annotated[float, typer.Option("--noise-eta", help=_help("noise_eta"))] = spec.OPTIONS["noise_eta"].default,
     dataset: Annotated[str, typer.Option(help="cifar10 or synthetic (offline, learnable)")] = "cifar10",
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
@@ -104,7 +105,8 @@ def train(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, rho=rho,
             rho_stages=numbers(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
-            ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
+            ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_last_epoch=noise_last_epoch,
+            noise_eta=noise_eta, dataset=dataset,
             data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset,
             device=device or "auto", precision=precision, compile=compile, eval_every=eval_every,
             checkpoint_every=checkpoint_every, seed=seed, deterministic=deterministic, name=name,
@@ -253,20 +255,13 @@ def show(
     for k, v in run.config.items():
         cfg.add_row(safe(k), safe(fmt_value(v, "None")))
     console.print(cfg)
-    t = Table(title="epochs", header_style="bold",  # 11 columns: fits 80 without rules
-              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    # two-line headers: a column is as wide as its numbers, so none is cut at 80 columns
-    for col in ("epoch", "train\nloss", "train\nacc %", "test\nloss", "test\nacc %", "lr", "rho", "s", "eval\ns",
-                "ckpt\ns", "img/s"):
-        t.add_column(col, justify="right")
-    for e in epochs:
-        ckpt = getattr(e, "checkpoint_seconds", None)
-        t.add_row(str(e.epoch), f"{e.train_loss:.4f}", _pct(e.train_acc),
-                  "-" if e.test_loss is None else f"{e.test_loss:.4f}", _pct(e.test_acc), f"{e.lr:.4g}",
-                  "-" if e.rho is None else f"{e.rho:g}", f"{e.epoch_seconds:.1f}",
-                  "-" if e.test_acc is None else f"{e.eval_seconds:.2f}", "-" if ckpt is None else f"{ckpt:.2f}",
-                  f"{e.images_per_sec:.0f}")
-    console.print(t)
+    note = weights_note(run)
+    if note:
+        console.print(note, markup=False, highlight=False)
+    console.print(_epochs_table(epochs, end_label(run.method)))
+    wt = _weights_table(epochs)
+    if wt is not None:
+        console.print(wt)
     if evals:
         et = Table(title="evaluations", header_style="bold")
         for col in ("id", "kind", "status", "clean acc %", "config"):
@@ -276,6 +271,55 @@ def show(
             et.add_row(str(e.id), safe(e.kind), effective_status(e), _pct(e.clean_acc), safe(settings, newlines=True))
         console.print(et)
     console.print("files: " + (printable(", ".join(files)) if files else "none"), markup=False)
+
+
+def _epochs_table(epochs, change: str) -> Table:
+    """The epochs, 11 columns that fit 80 without rules: rho only for a SAM method, and for one that
+    changes the weights at an epoch's end (naive noise) the trained weights' accuracy in its place."""
+    trained = bool(change) and any(e.trained_test_loss is not None and e.trained_test_loss != e.test_loss
+                                   for e in epochs)
+    rho = any(e.rho is not None for e in epochs) or not trained
+    t = Table(title="epochs", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+              collapse_padding=True)
+    # two-line headers: a column is as wide as its numbers, so none is cut at 80 columns
+    cols = ["epoch", "train\nloss", "train\nacc %", "test\nloss", "test\nacc %",
+            *([f"before\n{change}"] if trained else []), "lr", *(["rho"] if rho else []), "s", "eval\ns",
+            "ckpt\ns", "img/s"]
+    for col in cols:
+        t.add_column(col, justify="right")
+    for e in epochs:
+        ckpt = getattr(e, "checkpoint_seconds", None)
+        t.add_row(str(e.epoch), _loss(e.train_loss), _pct(e.train_acc), _loss(e.test_loss), _pct(e.test_acc),
+                  *([_pct(e.trained_test_acc)] if trained else []), f"{e.lr:.4g}",
+                  *(["-" if e.rho is None else f"{e.rho:g}"] if rho else []), f"{e.epoch_seconds:.1f}",
+                  "-" if e.test_acc is None else f"{e.eval_seconds:.2f}", "-" if ckpt is None else f"{ckpt:.2f}",
+                  f"{e.images_per_sec:.0f}")
+    return t
+
+
+def _loss(x: float | None) -> str:
+    """A loss in 6 characters: 2.3026, 58.405, 4489.5 (freshly noised weights can have huge ones)."""
+    return "-" if x is None else f"{x:.4f}" if abs(x) < 10 else f"{x:.5g}"
+
+
+def _weights_table(epochs) -> Table | None:
+    """Per conv/linear weight, L2 norm, max |w| and std at the first and the last epoch that
+    recorded them (the weights each epoch ends with); None for a run from before they were."""
+    have = [e for e in epochs if e.weight_stats]
+    if not have:
+        return None
+    first, last = have[0], have[-1]
+    span = [first] if first is last else [first, last]
+    t = Table(title=f"weights per layer (the weights epoch {' and '.join(str(e.epoch) for e in span)} ended with)",
+              header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t.add_column("layer")
+    for stat in ("L2", "max |w|", "std"):
+        for e in span:
+            t.add_column(f"{stat}\nep {e.epoch}", justify="right")
+    for layer in last.weight_stats:
+        cells = [fmt_num((e.weight_stats.get(layer) or {}).get(k), 4) for k in ("l2", "max", "std") for e in span]
+        t.add_row(safe(layer), *cells)
+    return t
 
 
 def _setting(v) -> str:

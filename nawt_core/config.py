@@ -60,6 +60,7 @@ class TrainConfig:
     ascent_steps: int = 1
     # noise methods
     noise_sigma: float = 0.1  # naive-noise: absolute std added to weights once per epoch
+    noise_last_epoch: bool = True  # naive-noise: the last epoch adds noise too (stored configs without it did)
     noise_eta: float = 0.05  # noise-injection: std relative to max|W| per layer, per batch
     # data and execution
     dataset: str = "cifar10"
@@ -144,6 +145,8 @@ class TrainConfig:
         d = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_KEYS}
         if d.pop("asam") != "davda54" and self.adaptive:  # the variant counts only where ASAM runs;
             d["asam"] = self.asam  # davda54 left out, so keys from before the option stay the same
+        if not d.pop("noise_last_epoch") and self.method in spec.uses("noise_last_epoch"):
+            d["noise_last_epoch"] = False  # likewise: only the non-default value, only where it is used
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def label(self) -> str:

@@ -193,9 +193,10 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
                            "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
                            f"{r['train_seconds']:.1f}", ratio, r["device"] or "-",
                            "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
-    return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, and "
-                 "the ratio to standard of the same settings (median × epochs when both have epoch times)",
-                 _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "median × epochs s",
+    return Table("Training time (evaluation excluded): median epoch in s, the estimate (median epoch per cost class, "
+                 "e.g. multi-step SAM's one-pass stage and its SAM stages, × the class's epochs), mean total per run, "
+                 "and the ratio to standard of the same settings (of the estimates when both have epoch times)",
+                 _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "estimate s",
                       "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows, left=2 if show_group else 1)
 
 

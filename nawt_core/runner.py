@@ -34,7 +34,7 @@ from .evaluate import evaluate
 from .failures import describe
 from .machine import LoadMeter
 from .methods import make_method, make_optimizer
-from .models import build_model
+from .models import build_model, weight_stats
 from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at, note_training_code, restart_run
 from .status import Status
 from .store import Run, Store, utcnow
@@ -228,8 +228,11 @@ class Trainer:
         if not math.isfinite(mean_loss):
             raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
         self.train_seconds += secs
+        # a method that changes the weights at the epoch's end (naive noise): the trained weights are
+        # evaluated before the change too; for the others the one evaluation below gives both numbers
+        trained = self._evaluate(epoch) if self.method.changes_at_end(epoch) else None
         self.method.on_epoch_end(epoch)
-        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs)
+        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs, trained)
 
     def train_steps(self, epoch: int, t0: float):
         """One epoch's steps: (loss sum, correct, images, last lr), the sums as device
@@ -281,27 +284,45 @@ class Trainer:
                 time.sleep(0.05 * 2**attempt)
         return None
 
-    def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips) -> None:
+    def _evaluates(self, epoch: int) -> bool:
+        done = epoch + 1
+        return done == self.cfg.epochs or done % self.cfg.eval_every == 0
+
+    def _evaluate(self, epoch: int) -> tuple[float, float, float] | None:
+        """(test loss, test accuracy, seconds) of the weights as they are, in an epoch
+        that evaluates (--eval-every; the last always); None in the others."""
+        if not self._evaluates(epoch):
+            return None
+        te = time.perf_counter()
+        loss, acc = evaluate(self.model, self.data.x_test, self.data.y_test, autocast_dtype=self.amp)
+        return loss, acc, time.perf_counter() - te
+
+    def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips, trained=None) -> None:
         """Evaluates and checkpoints every --eval-every / --checkpoint-every epochs
-        (the last epoch always), records the epoch, and stops here if asked to."""
+        (the last epoch always), records the epoch, and stops here if asked to.
+        ``trained``: the evaluation before the method's end-of-epoch change, if it made one."""
         cfg, done = self.cfg, epoch + 1
         last = done == cfg.epochs
         test_loss = test_acc = None
         eval_s = 0.0
-        if last or done % cfg.eval_every == 0:
-            te = time.perf_counter()
-            test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
-                                           autocast_dtype=self.amp)
-            eval_s = time.perf_counter() - te
+        ended = self._evaluate(epoch)
+        if ended is not None:
+            test_loss, test_acc, eval_s = ended
             self.best = test_acc if self.best is None else max(self.best, test_acc)
+        trained_loss, trained_acc, trained_s = trained or (test_loss, test_acc, 0.0)
+        eval_s += trained_s
         # checkpoint before the row: if we die between the two, resume redoes this epoch;
         # a stop already asked for (signal, heartbeat) also checkpoints, so it loses no epoch
         ckpt_s = self._checkpoint(done) if last or done % cfg.checkpoint_every == 0 or self.stop_flag else None
         row = dict(epoch=done, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
-                   test_acc=test_acc, lr=lr, rho=self.method.rho, epoch_seconds=secs,
-                   eval_seconds=eval_s, checkpoint_seconds=ckpt_s, images_per_sec=ips, **self.meter.read())
+                   test_acc=test_acc, trained_test_loss=trained_loss, trained_test_acc=trained_acc, lr=lr,
+                   rho=self.method.rho, epoch_seconds=secs, eval_seconds=eval_s, checkpoint_seconds=ckpt_s,
+                   images_per_sec=ips, cost_class=self.method.spec.cost_class(cfg, epoch),
+                   weight_stats=weight_stats(self.model), **self.meter.read())
         fields = dict(epoch=done, batch=0, train_loss=train_loss, train_acc=train_acc, best_test_acc=self.best,
                       images_per_sec=ips, train_seconds=self.train_seconds, heartbeat_at=utcnow())
+        if last:  # final.pt holds the weights test_acc measures; these are the trained ones before the change
+            fields["final_trained_test_acc"] = trained_acc
         if test_acc is not None:
             fields["test_acc"] = test_acc
         if ckpt_s is not None:

@@ -78,7 +78,10 @@ class Run(SQLModel, table=True):
     train_acc: float | None = None
     test_acc: float | None = None
     best_test_acc: float | None = None
-    final_test_acc: float | None = None
+    final_test_acc: float | None = None  # final.pt's weights: after the last epoch's end change (naive noise)
+    # the last epoch's trained weights, before the method's end-of-epoch change (naive noise's noise);
+    # equal to final_test_acc where nothing changes at the end; None in runs from before it was recorded
+    final_trained_test_acc: float | None = None
     images_per_sec: float | None = None
     train_seconds: float = 0.0  # training wall time, evaluation excluded
     compile_seconds: float | None = None  # --compile: the compiled step's warm-up, not in train_seconds
@@ -105,8 +108,13 @@ class Epoch(SQLModel, table=True):
     epoch: int  # 1-based
     train_loss: float
     train_acc: float
+    # the weights the epoch ends with (checkpointed; final.pt after the last epoch); None: not evaluated
     test_loss: float | None = None
     test_acc: float | None = None
+    # the weights as the epoch's steps left them, before the method's end-of-epoch change (naive noise's
+    # noise): evaluated apart only when there is such a change, else the same numbers as test_loss/test_acc
+    trained_test_loss: float | None = None
+    trained_test_acc: float | None = None
     lr: float = 0.0
     rho: float | None = None
     epoch_seconds: float = 0.0  # training only
@@ -118,6 +126,11 @@ class Epoch(SQLModel, table=True):
     load_avg: float | None = None  # 1-minute load average at the epoch's end
     cpu_util: float | None = None  # whole-machine CPU busy fraction over the epoch (Linux)
     gpu_util: float | None = None  # GPU busy fraction at the end (CUDA with nvidia-ml-py), else None
+    # epochs of one cost class take the same work per step by design (spec.MethodSpec.cost_class,
+    # e.g. "1 pass" / "2 passes"): the training-cost estimate (cost.py) takes a median per class
+    cost_class: str | None = None
+    # per conv/linear weight of the weights the epoch ends with: {name: {"l2", "max", "std"}}
+    weight_stats: dict | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -107,6 +107,57 @@ def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder
                         ) from None
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def method_entry(text: str) -> tuple[str, dict[str, Any]]:
+    """A study row: ``METHOD`` or ``METHOD:OPTION=VALUE[:OPTION=VALUE]`` with the method's own
+    options (spec.py; dashes or underscores; lists as 0/0.025/0.05), e.g.
+    ``naive-noise:noise-last-epoch=false``: so one study can train both variants of a method."""
+    name, *parts = text.strip().split(":")
+    m = spec.method(name)  # unknown: NawtError naming the registered methods
+    out: dict[str, Any] = {}
+    for part in parts:
+        key, eq, raw = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in m.options:
+            raise NawtError(f"study row {text!r}: expected {name}:OPTION=VALUE with one of its options "
+                            f"({', '.join(m.options) or 'it has none'})")
+        out[key] = _option_value(spec.OPTIONS[key], raw.strip(), text)
+    return name, out
+
+
+def _option_value(o: spec.Option, raw: str, text: str) -> Any:
+    if o.kind is bool and raw.lower() in _TRUE + _FALSE:
+        return raw.lower() in _TRUE
+    try:
+        if o.kind is list:
+            return [float(v) for v in raw.split("/") if v]
+        if o.kind in (int, float):
+            return o.kind(raw)
+    except ValueError:
+        pass
+    else:
+        if o.kind is str:
+            return raw
+    raise NawtError(f"study row {text!r}: {o.title} must be "
+                    f"{'true or false' if o.kind is bool else 'numbers like 0/0.05' if o.kind is list else o.kind.__name__}"
+                    f" (got {raw!r})")
+
+
+def _entry_suffix(overrides: dict[str, Any]) -> str:
+    """The part of a run name that tells a variant apart: -no-noise-last-epoch, -rho0.1."""
+    parts = []
+    for k, v in overrides.items():
+        flag = k.replace("_", "-")
+        if isinstance(v, bool):
+            parts.append(flag if v else f"no-{flag}")
+        else:
+            parts.append(flag + ("/".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
+                                 if isinstance(v, float) else str(v)))
+    return "".join(f"-{p}" for p in parts)
+
+
 def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = None, data_dir="data",
          device: str = "auto", dataset: str | None = None, overrides: dict | None = None,
          name: str | None = None, precision: str = "auto") -> tuple[list[TrainConfig], dict]:
@@ -114,21 +165,22 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    methods = list(methods) if methods else list(spec.method_names())
-    for m in methods:
-        spec.method(m)  # unknown: NawtError naming the registered methods
-    methods = sorted(dict.fromkeys(methods), key=spec.order)
+    entries = [method_entry(m) for m in dict.fromkeys(methods or spec.method_names())]
+    entries.sort(key=lambda e: spec.order(e[0]))  # stable: variants of a method in the order given
     seeds = p["seeds"] if seeds is None else seeds
     bounds.whole(seeds, "seeds", 1, bounds.MAX_SEEDS)
     dataset = dataset or "cifar10"
     train = {**p["train"], **(overrides or {})}
     cfgs = []
-    for m in methods:
+    for m, opts in entries:
         for s in range(seeds):
             cfg = TrainConfig(method=m, seed=s, dataset=dataset, data_dir=str(data_dir), device=device,
-                              precision=precision, study=name, **train)
-            cfg.name = f"{name or preset}-{m}-s{s}"
+                              precision=precision, study=name, **train, **opts)
+            cfg.name = f"{name or preset}-{m}{_entry_suffix(opts)}-s{s}"
             cfgs.append(cfg.validate())
+    keys = [c.key() for c in cfgs]
+    if len(set(keys)) < len(keys):
+        raise NawtError("two study rows train the same thing (a variant at its default values?); give each once")
     return cfgs, {"robustness": dict(p["robustness"]), "quantization": dict(p["quantization"])}
 
 
@@ -333,4 +385,5 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         release_study(store, name, token)
 
 
-__all__ = ["PRESETS", "StudyResult", "check_name", "plan", "require_dataset", "run_study", "sweep_run"]
+__all__ = ["PRESETS", "StudyResult", "check_name", "method_entry", "plan", "require_dataset", "run_study",
+           "sweep_run"]

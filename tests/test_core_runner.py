@@ -150,3 +150,82 @@ def test_a_checkpoint_of_another_run_is_refused(store, tiny_cfg, data_dir):
     with pytest.raises(NawtError, match="belongs to another run"):
         execute(store, b.id)
     assert store.get_run(b.id).status == "queued"
+
+
+def _count_evaluations(monkeypatch) -> list[int]:
+    import nawt_core.runner as runner_mod
+
+    calls = []
+    real = runner_mod.evaluate
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "evaluate", counted)
+    return calls
+
+
+def _final_pt_accuracy(run, cfg):
+    """The test accuracy of the weights final.pt holds, evaluated again here."""
+    from nawt_core.data import load_arrays, DeviceData
+    from nawt_core.evaluate import evaluate
+    from nawt_core.models import build_model
+
+    model = build_model(cfg.arch)
+    model.load_state_dict(torch.load(run.checkpoint_final, weights_only=True)["model"])
+    data = DeviceData(load_arrays(cfg.dataset, cfg.data_dir, train_subset=cfg.train_subset,
+                                  test_subset=cfg.test_subset), torch.device("cpu"))
+    return evaluate(model, data.x_test, data.y_test, autocast_dtype=None)
+
+
+@pytest.mark.parametrize("last", [True, False])
+def test_naive_noise_records_the_trained_and_the_noised_accuracy(last, store, tiny_cfg, data_dir, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    cfg = tiny_cfg(method="naive-noise", epochs=3, noise_sigma=0.05, noise_last_epoch=last, precision="fp32")
+    run = execute(store, create_run(store, cfg, data_dir).id)
+    assert run.status == "completed", run.error
+    epochs = store.epochs(run.id)
+    # noise after an epoch: two evaluations (the trained weights, then the noised ones); none after the
+    # last one with --no-noise-last-epoch: one evaluation gives both numbers
+    assert len(calls) == 6 if last else len(calls) == 5
+    for e in epochs[:-1]:
+        assert e.trained_test_loss != e.test_loss  # the noise moved the weights between the two
+    end = epochs[-1]
+    if last:
+        assert end.trained_test_loss != end.test_loss
+    else:
+        assert (end.trained_test_loss, end.trained_test_acc) == (end.test_loss, end.test_acc)
+    assert run.final_test_acc == end.test_acc and run.final_trained_test_acc == end.trained_test_acc
+    # final.pt holds the weights test_acc measures: after the last noise, or the trained ones without it
+    loss, acc = _final_pt_accuracy(run, cfg)
+    assert acc == run.final_test_acc and loss == pytest.approx(end.test_loss, rel=1e-5)
+
+
+def test_a_method_without_an_end_change_evaluates_once_per_epoch(store, tiny_cfg, data_dir, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    run = execute(store, create_run(store, tiny_cfg(method="standard", epochs=2), data_dir).id)
+    assert run.status == "completed", run.error
+    assert len(calls) == 2
+    for e in store.epochs(run.id):
+        assert (e.trained_test_loss, e.trained_test_acc) == (e.test_loss, e.test_acc) != (None, None)
+    assert run.final_trained_test_acc == run.final_test_acc
+
+
+def test_epochs_record_weight_stats_and_cost_class(store, tiny_cfg, data_dir):
+    from nawt_core.models import build_model, weight_params
+
+    cfg = tiny_cfg(method="multistep-sam", epochs=3, rho_stages=[0.0, 0.0, 0.05], eval_every=2)
+    run = execute(store, create_run(store, cfg, data_dir).id)
+    assert run.status == "completed", run.error
+    epochs = store.epochs(run.id)
+    assert [e.cost_class for e in epochs] == ["1 pass", "1 pass", "2 passes"]
+    assert epochs[0].test_acc is None and epochs[0].trained_test_acc is None  # --eval-every 2: not evaluated
+    names = [n.removesuffix(".weight") for n, _ in weight_params(build_model("resnet20"))]
+    assert all(list(e.weight_stats) == names for e in epochs)
+    assert epochs[0].weight_stats != epochs[-1].weight_stats
+    state = torch.load(run.checkpoint_final, weights_only=True)["model"]
+    for name, got in epochs[-1].weight_stats.items():  # the weights final.pt holds, by hand
+        w = state[f"{name}.weight"].float()
+        want = {"l2": w.pow(2).sum().sqrt().item(), "max": w.abs().max().item(), "std": w.std().item()}
+        assert got == pytest.approx(want, rel=1e-5)
