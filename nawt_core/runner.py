@@ -148,11 +148,18 @@ class Trainer:
                     self.cfg.seed, epoch)
 
     # ------------------------------------------------------------ loop
-    def train(self) -> Run:
+    def prepare(self) -> None:
+        """Reads last.pt, where the run resumes. A checkpoint that cannot be used is refused
+        here, before training touches the run (execute puts its status back)."""
         clean_temporaries(self.run_dir)  # left by a kill during a checkpoint write
         last = self.run_dir / "last.pt"
         if last.exists():
             self.restore(last)
+        self.prepared = True
+
+    def train(self) -> Run:
+        if not getattr(self, "prepared", False):
+            self.prepare()
         # epochs after the checkpoint (--checkpoint-every > 1; all of them without one) are trained again
         self.store.truncate_epochs(self.run.id, self.start_epoch)
         self.run = self.store.update_run(
@@ -408,7 +415,7 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
     failures.describe) and are raised as that NawtError; a trainer that lost its
     claim to another process raises LostClaim, having written nothing more."""
     run = check_resumable(store, run_id, restart=restart, claim=claim)
-    before = run.status
+    before, finished = run.status, run.finished_at
     if claim is None:
         run = take(store, run)
         claim = run.claim
@@ -420,8 +427,6 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
             if device and run.config.get("device") != device:
                 run = store.update_run(run.id, holding=claim, config={**run.config, "device": device})
             trainer = Trainer(store, run, reporter, data_dir=data_dir, device=dev, claim=claim)
-            store.update_run(run.id, holding=claim, **tf32_flags(dev))
-            note_training_code(store, run)
         except LostClaim:
             raise
         except Exception as e:  # bad data, out of memory, a missing device ...
@@ -436,6 +441,13 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
             if isinstance(e, NawtError):
                 raise
             raise Failed(reason) from None
+        try:
+            trainer.prepare()
+        except NawtError:  # a corrupt or foreign checkpoint: refused, the run left as it was
+            store.update_run(run_id, holding=claim, status=before, finished_at=finished)
+            raise
+        store.update_run(run.id, holding=claim, **tf32_flags(dev))
+        note_training_code(store, run)
         return trainer.train()
 
 
