@@ -50,7 +50,7 @@ STRESSES = {
     "bitflip": ("bitflip", "rates", lambda ws, v, t, _: bitflip.bitflip_weights(ws, v, trial=t), True),
     "bitflip-msb": ("bitflip", "rates", lambda ws, v, t, _: bitflip.bitflip_weights(ws, v, target="msb", trial=t),
                     True),
-    "pcm": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t), False),
+    "pcm": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t, compensate=False), False),
     "pcm-comp": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t, compensate=True), False),
     "pcm-probe": ("pcm", "times", lambda ws, v, t, p: pcm.pcm_weights(ws, v, trial=t, compensate=True, probes=p),
                   False),
