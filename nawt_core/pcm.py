@@ -238,10 +238,11 @@ def layer_probes(model: nn.Module, x: torch.Tensor, names: Sequence[str]) -> lis
 # ------------------------------------------------------------ the stress
 @torch.no_grad()
 def pcm_weights(weights: Sequence[torch.Tensor], t_inference: float, *, seed: int = 0, trial: int = 0,
-                compensate: bool = False, probes: Sequence[Probe] | None = None) -> list[torch.Tensor]:
+                compensate: bool = True, probes: Sequence[Probe] | None = None) -> list[torch.Tensor]:
     """New tensors: ``weights`` programmed onto PCM (chip ``trial``) and read ``t_inference``
-    seconds later; with ``compensate``, each layer scaled by its global drift compensation
-    alpha (probes None: aihwkit's one-hot readout; else ``layer_probes``). ``weights`` are not changed."""
+    seconds later; with ``compensate`` (the default, as aihwkit's InferenceRPUConfig), each
+    layer scaled by its global drift compensation alpha (probes None: aihwkit's one-hot
+    readout; else ``layer_probes``). ``weights`` are not changed."""
     check_times([t_inference])
     chip = program(weights, seed=seed, trial=trial)
     now = read(chip, t_inference, seed=seed, trial=trial)

@@ -9,8 +9,9 @@ trial) of the preset's grid (nawt_core.stressspec.GRIDS) with a plain loop:
 the stress's new weights copied into a model (torch._foreach_copy_), then
 nawt_core.evaluate. The reference is today's Gaussian robustness sweep
 (nawt_core.sweeps.Perturber.loop, absolute noise, the same number of evaluated
-models), timed right before and after each stress in the same process; the
-ratio is stress seconds / the mean of those two. It also prints the mean and
+models), timed right before and after each stress in the same process (one
+reference run sits between two stresses and serves both, scaled per model);
+the ratio is stress seconds / the mean of those two. It also prints the mean and
 std accuracy per value of the grid (what the preset grids are chosen from),
 and with --sharpness times sharpness (32 probes, 20 power iterations, 1,000
 training images) against one evaluation of the test images.
@@ -50,7 +51,7 @@ STRESSES = {
     "bitflip": ("bitflip", "rates", lambda ws, v, t, _: bitflip.bitflip_weights(ws, v, trial=t), True),
     "bitflip-msb": ("bitflip", "rates", lambda ws, v, t, _: bitflip.bitflip_weights(ws, v, target="msb", trial=t),
                     True),
-    "pcm": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t), False),
+    "pcm": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t, compensate=False), False),
     "pcm-comp": ("pcm", "times", lambda ws, v, t, _: pcm.pcm_weights(ws, v, trial=t, compensate=True), False),
     "pcm-probe": ("pcm", "times", lambda ws, v, t, p: pcm.pcm_weights(ws, v, trial=t, compensate=True, probes=p),
                   False),
@@ -163,8 +164,10 @@ def main() -> int:
             ref_before = ref_after = ref = float("nan")
             print(f"\n{name}: {len(jobs)} models in {sec:.1f} s")
         else:
-            if ref_before is None or result.get("last_models") != len(jobs):
+            if ref_before is None:
                 ref_before, _ = timed(pert.loop, ref_jobs)
+            else:  # the previous stress's after-reference, per model
+                ref_before *= len(jobs) / result["last_models"]
             sec, res = timed(loop.run, fn, jobs)
             ref_after, _ = timed(pert.loop, ref_jobs)
             ref = (ref_before + ref_after) / 2
@@ -176,7 +179,7 @@ def main() -> int:
         result["stresses"][name] = {"models": len(jobs), "seconds": sec, "reference_before": ref_before,
                                     "reference_after": ref_after, "ratio": sec / ref, "recalibrate": args.recalibrate,
                                     "accuracy": {str(v): a for v, a in acc.items()}}
-        result["last_models"], ref_before = len(jobs), ref_after  # the next stress shares this reference
+        result["last_models"], ref_before = len(jobs), ref_after  # the next stress's before-reference
     if args.sharpness:
         eval_s, _ = timed(evaluate, model, x, y, autocast_dtype=None)  # fp32, as sharpness
         n = min(args.sharpness_images, xt.shape[0])

@@ -97,8 +97,8 @@ def test_read_noise_std_grows_with_log_time_as_the_formula(levels):
 def test_no_drift_at_time_zero_and_the_same_chip_at_every_time(levels):
     chip = P.program([levels], seed=5)
     assert torch.equal(P.read(chip, 0.0, seed=5, read_scale=0.0)[0], P.programmed_weights(chip)[0])
-    a = P.pcm_weights([levels], 3600.0, seed=5, trial=1)
-    b = P.pcm_weights([levels], YEAR, seed=5, trial=1)
+    a = P.pcm_weights([levels], 3600.0, seed=5, trial=1, compensate=False)
+    b = P.pcm_weights([levels], YEAR, seed=5, trial=1, compensate=False)
     chip1 = P.program([levels], seed=5, trial=1)
     assert torch.equal(a[0], P.read(chip1, 3600.0, seed=5, trial=1)[0])
     assert torch.equal(b[0], P.read(chip1, YEAR, seed=5, trial=1)[0])
@@ -133,7 +133,7 @@ def test_drift_compensation_restores_the_mean_output(use_probes):
     for trial in range(4):  # four chips
         chip = P.program(ws, seed=6, trial=trial)
         reference = mean_out(P.programmed_weights(chip))
-        raw = P.pcm_weights(ws, YEAR, seed=6, trial=trial)
+        raw = P.pcm_weights(ws, YEAR, seed=6, trial=trial, compensate=False)
         fixed = P.pcm_weights(ws, YEAR, seed=6, trial=trial, compensate=True, probes=probes)
         assert mean_out(raw) / reference < 0.6  # three layers at about (1.6e6)^-0.05 = 0.49 each (+ the digital bias)
         ratios.append(mean_out(fixed) / reference)
