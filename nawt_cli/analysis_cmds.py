@@ -507,6 +507,8 @@ def study_cmd(
     plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
          precision=precision, overrides=overrides)  # validate first
     _check_device_exists(device)
+    if device in (None, "auto") and not queue_only and not (backend == "ray" and address):
+        _refuse_a_long_cpu_study(preset)
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     if queue_only:
         launch = lambda _run_ids: True  # noqa: E731  (nothing trains here: the runs wait for workers)
@@ -537,6 +539,22 @@ def study_cmd(
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+
+
+def _refuse_a_long_cpu_study(preset: str) -> None:
+    """paper and quick are GPU-sized: on a host where torch sees no CUDA they
+    would train for days on the CPU unnoticed; refused before anything is
+    recorded unless --device cpu asks for the CPU."""
+    if preset not in ("paper", "quick"):
+        return
+    import torch
+
+    from nawt_core.device import unseen_gpus
+
+    if not torch.cuda.is_available():
+        why = unseen_gpus() or "torch sees no CUDA device here"
+        raise NawtError(f"--preset {preset} would train on the CPU for days ({why}); pass --device cpu to train "
+                        "there anyway; nothing was recorded")
 
 
 def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir, stale_after):
