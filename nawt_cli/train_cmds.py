@@ -114,6 +114,8 @@ def train(
             checkpoint_every=checkpoint_every, seed=seed, deterministic=deterministic, name=name,
         ).validate()
         _check_device_and_data(cfg)  # before anything is recorded
+        if cfg.plain_sgd_note():
+            err_console.print(f"warning: {cfg.plain_sgd_note()}", markup=False, soft_wrap=True)
         store = open_store(db, data_dir)
         store.settle_stale()
         run = create_run(store, cfg, data_dir)

@@ -57,6 +57,7 @@ from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode, noise_source
 from .hardware import device_kind
+from .left_out import left_out_notes
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
@@ -327,13 +328,11 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
     if comp.mixed:
         comp.notes.append(f"{len(comp.groups)} groups of different settings: one row each, never averaged together")
-    n_other = len(runs) - len(comp.completed)
-    if n_other:
-        comp.notes.append(f"{n_other} of {len(runs)} runs not completed: not counted")
     _accuracy(comp)
     _timing(comp, store)
     _robustness(comp, store, mode)
     _quantization(comp, store)
+    comp.notes += left_out_notes(comp)  # runs not completed, or without a sweep: named, with the reason
     return comp
 
 

@@ -169,3 +169,23 @@ def test_plots_write_figures_and_explain_a_missing_matplotlib(filled, tmp_path, 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(NawtError, match="matplotlib"):
         plots.save(c, tmp_path / "m.png", "all", s)
+
+
+def test_compare_names_the_runs_it_leaves_out_and_why(tmp_path):
+    """`nawt compare 7 8`: a run without sweeps or not completed is named in a note, never dropped silently."""
+    from helpers import run_cli
+    from nawt_core.compare import compare
+
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+    a = add_run(s, "standard", 0.8, 10.0, rob={"absolute": {0.0: [0.8], 0.1: [0.4]}}, quant={8: 0.8}).id
+    b = add_run(s, "sam", 0.85, 20.0).id  # completed, never swept
+    c = add_run(s, "sam", None, 0.0, seed=1, status="running").id
+    notes = compare(s, [a, b, c]).notes
+    assert f"run {c} (running) not completed: left out of every table" in notes, notes
+    assert any(n.startswith(f"run {b}: no robustness sweep (absolute), so not in the robustness table") and
+               f"nawt eval robustness {b}" in n for n in notes), notes
+    assert any(n.startswith(f"run {b}: no quantization sweep") for n in notes), notes
+    assert not any(f"run {a}" in n for n in notes)  # run a is in every table
+    out = run_cli("compare", str(a), str(b), "--data-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert f"note: run {b}: no robustness sweep" in out.stdout.replace("\n", " ").replace("  ", " "), out.stdout
