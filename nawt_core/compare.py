@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import spec, stats
+from .busy import flag_busy
 from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode, noise_source
@@ -401,7 +402,9 @@ def _timing(comp: Comparison, store: Store) -> None:
                 row["load_flag"] = True
                 row["ratio_note"] = f"load differed: {la:.1f} vs {lb:.1f} for standard"
         comp.timing.append(row)
-    if any(r["load_flag"] for r in comp.timing):
+    differed = any(r["load_flag"] for r in comp.timing)
+    flag_busy(comp.timing, {id(rows[id(g)]): g.runs for g in comp.groups}, comp.notes)
+    if differed:
         comp.notes.append(f"! time ratio whose runs' mean load averages differ over {LOAD_FACTOR:g}x "
                           "((L1+1)/(L2+1)): retime on a quiet machine")
 

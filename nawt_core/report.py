@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
+from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
@@ -187,16 +188,18 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
     rows = []
     for r in comp.timing:
         ref = POSTER.get(r["method"])
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (" (load differed)" if r["load_flag"] else "")
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (
+            " (busy machine)" if r.get("busy") else " (load differed)" if r["load_flag"] else "")
         rows.append(_cells(show_group, r["method"], r["group"], str(r["n"]), str(r["epochs"]),
                            "-" if r["epoch_median"] is None else f"{r['epoch_median']:.1f}",
                            "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
-                           f"{r['train_seconds']:.1f}", ratio, r["device"] or "-",
+                           f"{r['train_seconds']:.1f}", load_cell(r), ratio, r["device"] or "-",
                            "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
-    return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, and "
-                 "the ratio to standard of the same settings (median × epochs when both have epoch times)",
+    return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, "
+                 "the machine's mean load average on the runs' CPU threads, and the ratio to standard of the same settings (median × epochs when both have epoch times)",
                  _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "median × epochs s",
-                      "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows, left=2 if show_group else 1)
+                      "total s", "load", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows,
+                 left=2 if show_group else 1)
 
 
 def _robustness(comp: Comparison, show_group: bool) -> list[Table]:

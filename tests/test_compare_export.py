@@ -189,3 +189,41 @@ def test_compare_names_the_runs_it_leaves_out_and_why(tmp_path):
     out = run_cli("compare", str(a), str(b), "--data-dir", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert f"note: run {b}: no robustness sweep" in out.stdout.replace("\n", " ").replace("  ", " "), out.stdout
+
+
+def _timed_run(s, method, loads, device="AMD EPYC · 2 threads · avx2", secs=10.0):
+    r = s.create_run(method=method, status="completed", final_test_acc=0.8, train_seconds=secs * len(loads),
+                     device=device, epochs=len(loads), name=method, config={"arch": "resnet20"})
+    for i, load in enumerate(loads, 1):
+        s.add_epoch(r.id, epoch=i, train_loss=1.0, train_acc=0.5, test_acc=0.8, epoch_seconds=secs, load_avg=load)
+    return r
+
+
+def test_timing_flags_a_machine_busy_for_every_run(tmp_path):
+    """Load 8 on runs given 2 threads: every row is flagged although the loads are alike (the old
+    flag only compared rows); idle runs and GPU runs (no thread count) are not; the report shows load."""
+    from nawt_core import report
+    from nawt_core.busy import label_threads
+    from nawt_core.compare import compare
+
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+    busy = [_timed_run(s, "standard", [7.9, 8.1]).id, _timed_run(s, "sam", [8.2, 7.8], secs=72.0).id]
+    c = compare(s, busy)
+    assert [(t["method"], t["busy"], t["load_flag"]) for t in c.timing] == [
+        ("standard", "load 8.0 on 2 threads", True), ("sam", "load 8.0 on 2 threads", True)]
+    assert "busy machine: load 8.0 on 2 threads" in c.timing[1]["ratio_note"]
+    retime = [n for n in c.notes if "busy machine" in n]
+    assert len(retime) == 1 and "--restart" in retime[0] and "nawt bench" in retime[0], c.notes
+    assert not any("differ over" in n for n in c.notes)  # the loads are alike: only the busy note
+    md = tmp_path / "r.md"
+    report.write(s, c, md, figures=False)
+    text = md.read_text()
+    assert "| total s | load | ratio |" in text, text
+    assert "8.0 on 2 thr, busy" in text and "7.20 (busy machine)" in text, text
+
+    idle = [_timed_run(s, "standard", [1.2, 0.8]).id, _timed_run(s, "sam", [1.9, 2.0], secs=18.7).id]
+    c = compare(s, idle)
+    assert [t["busy"] for t in c.timing] == ["", ""] and not any("busy" in n for n in c.notes)
+    gpu = _timed_run(s, "standard", [30.0], device="NVIDIA H100 · sm_90 · cuda:0").id
+    assert compare(s, [gpu]).timing[0]["busy"] == ""  # no thread count to judge by
+    assert label_threads("AMD EPYC · 1 thread") == 1 and label_threads("cpu (2 threads, AVX512)") is None
