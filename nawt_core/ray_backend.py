@@ -22,9 +22,13 @@ from .errors import NawtError
 def _run_one(url: str, study: str, data_dir: str | None, threads: int, stale_after: float) -> dict:
     """The Ray task: one claim, one run (executed in a Ray worker process)."""
     from .store import Store
+    from .watch import LineReporter
     from .worker import work
 
-    res = work(Store(url), once=True, study=study, threads=threads, stale_after=stale_after, data_dir=data_dir)
+    store = Store(url)
+    say = lambda s: print(s, flush=True)  # noqa: E731 - Ray forwards a task's output to the driver
+    res = work(store, once=True, study=study, threads=threads, stale_after=stale_after, data_dir=data_dir, say=say,
+               reporter_factory=lambda _run: LineReporter(say, store, study))
     return {"worker": res.worker_id, "completed": res.completed, "failed": res.failed, "requeued": res.requeued}
 
 
