@@ -59,6 +59,7 @@ from .errors import NawtError
 from .evalspec import MODES, check_mode, noise_source
 from .hardware import device_kind
 from .left_out import left_out_notes
+from .poster_scope import poster_caveat
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
@@ -334,6 +335,8 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     _robustness(comp, store, mode)
     _quantization(comp, store)
     comp.notes += left_out_notes(comp)  # runs not completed, or without a sweep: named, with the reason
+    caveat = poster_caveat(comp.groups)  # a smoke study beside the poster's numbers says so first
+    comp.notes[:0] = [caveat] if caveat else []
     return comp
 
 

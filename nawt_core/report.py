@@ -32,6 +32,7 @@ from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
+from .poster_scope import poster_caveat
 from .runview import acc_ci, acc_diff, acc_spread, halving_text, pct, within_text
 from .store import Store
 
@@ -100,7 +101,8 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
     figs, fig_note = _figures(store, comp) if figures else ({}, "")
     sections = [
         Section("Settings", tables=[_settings(store, comp)]),
-        Section("Clean test accuracy", tables=[_accuracy(comp, show_group)], text=[POSTER_NOTE]),
+        Section("Clean test accuracy", tables=[_accuracy(comp, show_group)],
+                text=[t[:1].upper() + t[1:] for t in (poster_caveat(comp.groups), POSTER_NOTE) if t]),
         Section("Training cost", tables=[_timing(comp, show_group)]),
         Section("Robustness to Gaussian weight perturbation", tables=_robustness(comp, show_group),
                 figures=[figs["robustness"]] if figs else []),
@@ -109,6 +111,8 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
         Section("Training curves", figures=[figs["curves"]] if figs else []),
     ]
     title = f"nawt report: study {comp.study}" if comp.study else f"nawt report: {comp.scope}"
+    if poster_caveat(comp.groups).startswith("smoke test"):
+        title += " (smoke test: not comparable with the poster)"
     return Report(title=title, scope=comp.scope, sections=sections, notes=list(comp.notes), data=comp.to_dict(),
                   figure_note=fig_note)
 

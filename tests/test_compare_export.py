@@ -227,3 +227,34 @@ def test_timing_flags_a_machine_busy_for_every_run(tmp_path):
     gpu = _timed_run(s, "standard", [30.0], device="NVIDIA H100 · sm_90 · cuda:0").id
     assert compare(s, [gpu]).timing[0]["busy"] == ""  # no thread count to judge by
     assert label_threads("AMD EPYC · 1 thread") == 1 and label_threads("cpu (2 threads, AVX512)") is None
+
+
+def test_a_smoke_study_is_labelled_as_not_comparable_with_the_poster(tmp_path):
+    from nawt_core import report
+    from nawt_core.compare import compare
+    from nawt_core.study import PRESETS
+
+    assert 5 in PRESETS["smoke"]["quantization"]["bits"]  # the README's headline finding is at 5 bits
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+
+    def run(method, **cfg):
+        config = {"arch": "resnet20", "dataset": "cifar10", "epochs": 3, "train_subset": 8000, "test_subset": 1000,
+                  **cfg}
+        return s.create_run(method=method, status="completed", final_test_acc=0.4, train_seconds=60.0,
+                            device="cpu", epochs=config["epochs"], name=method, config=config, dataset="cifar10").id
+
+    smoke = [run("standard"), run("sam")]
+    c = compare(s, smoke)
+    assert c.notes[0] == (
+        "smoke test, not comparable with the poster: these runs trained 3 epochs on 8,000 training and 1,000 test "
+        "images of CIFAR-10; the poster column is of ResNet-20 trained on all of CIFAR-10 (50,000 / 10,000 images), "
+        "as nawt's paper preset does (200 epochs); only runs like those are comparable with it"), c.notes
+    md = tmp_path / "r.md"
+    report.write(s, c, md, figures=False)
+    text = md.read_text()
+    assert text.splitlines()[0].endswith("(smoke test: not comparable with the poster)"), text[:200]
+    acc = text.split("## Clean test accuracy")[1].split("##")[0]
+    assert "Smoke test, not comparable with the poster" in acc and "8,000 training" in acc
+    full = [run("standard", epochs=200, train_subset=None, test_subset=None)]
+    c = compare(s, full)
+    assert not any("poster" in n for n in c.notes), c.notes
