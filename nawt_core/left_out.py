@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from .store import effective_status
+
 
 def _ids(ids: list[int]) -> str:
     return f"run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}"
@@ -13,9 +15,9 @@ def left_out_notes(comp) -> list[str]:
     one per sweep kind for completed runs without that sweep (its table does)."""
     notes = []
     done = {r.id for r in comp.completed}
-    other = [r for r in comp.runs if r.id not in done]
+    other = sorted((r for r in comp.runs if r.id not in done), key=lambda r: r.id)
     if other:
-        what = ", ".join(f"{r.id} ({r.status})" for r in other)
+        what = ", ".join(f"{r.id} ({effective_status(r)})" for r in other)  # a dead 'running' run: stale
         notes.append(f"run{'s' if len(other) > 1 else ''} {what} not completed: left out of every table")
     for kind, rows in (("robustness", comp.robustness), ("quantization", comp.quantization)):
         swept = {rid for row in rows for rid in row["run_ids"]}

@@ -298,8 +298,9 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         assert str(acc.get_cell("sam", "mean")) == "90.26"
         assert str(acc.get_cell("sam", "std")) == "1 seed"  # one run: no spread to show, never ± 0.00
         assert str(acc.get_cell("sam", "ci")) == "1 seed"
-        assert str(acc.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
-        assert str(acc.get_cell("standard", "ratio")) == "1.00"
+        timing = screen.query_one("#time-table")  # its own table: beside accuracy it was cut at 80 columns
+        assert str(timing.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
+        assert str(timing.get_cell("standard", "ratio")) == "1.00"
         rob = screen.query_one("#rob-table")
         assert rob.row_count == 3 and len(rob.columns) == 1 + 6
         # robustness cells: mean±std in percent points, one decimal so six strengths fit 80 columns
@@ -1146,3 +1147,56 @@ async def test_a_plot_legend_goes_under_the_curves_where_it_fits():
         assert "sam" not in wide.plt.build() and "sam" in narrow.plt.build()  # plotext's legend: narrow only
         assert not narrow.has_class("-legend") and not narrow.border_subtitle
         assert not one.has_class("-legend") and not one.border_subtitle
+
+
+def _without_log(demo_db, run_id: int = 3) -> None:
+    """Run 3 as if trained in a terminal (`nawt train` in the foreground writes no log file)."""
+    from pathlib import Path as _P
+
+    from nawt_core.store import Store
+
+    run = Store(demo_db).get_run(run_id)
+    Store(demo_db).update_run(run_id, log_path=None)
+    (_P(run.run_dir) / "train.log").unlink()
+
+
+@run_async
+async def test_a_finished_foreground_runs_log_tab_shows_its_epochs_whole_at_80_columns(demo_db):
+    from nawt_tui.screens.detail import DetailScreen
+
+    from nawt_core.store import Store
+
+    _without_log(demo_db)
+    last = Store(demo_db).epochs(3)[-1]
+    app = make_app(demo_db, interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(3)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.press("5")
+        await pilot.pause()
+        log = screen.query_one("#log-body")
+        text = "\n".join(strip.text for strip in log.lines)
+    assert "(no log file yet)" not in text and "its epochs as stored" in text
+    assert f"epoch 200/200  train loss {last.train_loss:.4f}" in text
+    assert f"lr {last.lr:.4g}" in text  # whole: at 80 columns the line wraps instead of being cut
+    assert max(len(strip.text.rstrip()) for strip in log.lines) <= 80
+
+
+@pytest.mark.parametrize("size", [(80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_log_tab(demo_db, snap_compare, size):
+    from nawt_tui.screens.detail import DetailScreen
+
+    _without_log(demo_db)
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(3)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.press("5")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
