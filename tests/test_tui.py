@@ -1200,3 +1200,52 @@ def test_snapshot_log_tab(demo_db, snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@run_async
+async def test_new_run_form_remembers_the_folder_and_each_methods_last_values(demo_db, monkeypatch, tmp_path):
+    """Opened as the README says (the study named --cifar-dir, the TUI not): the folder comes from the
+    latest CIFAR-10 run; after a launch the form keeps that method's values for the next time."""
+    from nawt_core.store import Store
+    from nawt_tui import actions
+    from nawt_tui.launch import LaunchResult
+
+    monkeypatch.setattr(actions, "run_detached_cli",
+                        lambda args, timeout=120.0: LaunchResult(True, "started run 9", 9))
+    monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)
+    s = Store(demo_db)
+    s.update_run(8, config={**s.get_run(8).config, "dataset": "cifar10", "data_dir": "../shared/data"})
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#f-cifar_dir").value == "../shared/data"  # the latest CIFAR-10 run's
+        form.query_one("#f-method").value = "sam"
+        await pilot.pause()
+        form.query_one("#f-epochs").value = "7"
+        form.query_one("#f-rho").value = "0.1"
+        form.query_one("#f-dataset").value = "synthetic"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form)
+        await pilot.press("n")  # a new form in the same TUI
+        await pilot.pause()
+        again = app.screen
+        assert again.query_one("#f-method").value == "sam"
+        assert (again.query_one("#f-epochs").value, again.query_one("#f-rho").value) == ("7", "0.1")
+        assert again.query_one("#f-dataset").value == "synthetic"
+        again.query_one("#f-method").value = "standard"  # never launched: the fields stay as they are
+        await pilot.pause()
+        again.query_one("#f-epochs").value = "3"
+        again.query_one("#f-method").value = "sam"  # back: its last values again
+        await pilot.pause()
+        assert again.query_one("#f-epochs").value == "7"
+    # a later TUI (the file in the data dir) starts from them too
+    app2 = make_app(demo_db)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app2).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app2.screen.query_one("#f-epochs").value == "7"
