@@ -1249,3 +1249,45 @@ async def test_new_run_form_remembers_the_folder_and_each_methods_last_values(de
         await pilot.press("n")
         await pilot.pause()
         assert app2.screen.query_one("#f-epochs").value == "7"
+
+
+def _tick_order(plot) -> list[str]:
+    """The x tick labels of a drawn plot, left to right."""
+    import re as _re
+
+    lines = _re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()
+    axis = next(i for i in range(len(lines) - 1, -1, -1) if "└" in lines[i])
+    return lines[axis + 1].split()
+
+
+@run_async
+async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db, compare_module):
+    """The PNGs put 8 bits on the left and 2 on the right (the harsher stress to the right); so do the
+    TUI's quantization plots (compare and a run's Evals tab) and the Evals summary."""
+    from nawt_tui.screens.compare import CompareScreen
+    from nawt_tui.screens.detail import DetailScreen
+
+    app = make_app(demo_db, interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _runs_ready(app)(pilot)
+        screen = CompareScreen(run_ids=[1, 2, 3])
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        screen.action_tab("quant")
+        await pilot.pause()
+        ticks = _tick_order(screen.query_one("#plot-quant"))
+        rob = _tick_order(screen.query_one("#plot-rob"))
+        app.pop_screen()
+        detail = DetailScreen(3)
+        await app.push_screen(detail)
+        await wait_for(pilot, lambda: detail.detail is not None)
+        await pilot.press("4")
+        await pilot.pause()
+        detail.query_one("#eval-table").move_cursor(row=1)  # the quantization evaluation
+        await pilot.pause()
+        own = _tick_order(detail.query_one("#plot-eval"))
+        summary = str(detail.query_one("#eval-table").get_row_at(1)[4])
+    assert ticks[0] == "8" and ticks[-1] == "2", ticks
+    assert float(rob[0]) < float(rob[-1])  # strengths still grow to the right
+    assert own[0] == "8" and own[-1] == "2", own
+    assert summary.index("8:") < summary.index("2:"), summary

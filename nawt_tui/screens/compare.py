@@ -298,7 +298,7 @@ class CompareScreen(Screen):
         for pid in ("#plot-quant", "#plot-quant2"):
             self.query_one(pid, LinePlot).set_series(
                 series, xticks=[float(b) for b in sorted(c.bits)] or None,
-                empty="no quantization evaluations (e on the runs screen)")
+                empty="no quantization evaluations (e on the runs screen)", reverse_x=True)  # as the PNG
 
     # ------------------------------------------------------------ actions
     @on(SelectionList.SelectedChanged, "#run-pick")

@@ -244,8 +244,10 @@ class DetailScreen(Screen):
         self._eval_ids = []
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
-            pts = _wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in zip(c.params, c.mean)] if c else [],
-                               self.size.width)
+            pairs = list(zip(c.params, c.mean)) if c else []
+            if c and c.kind == "quantization":
+                pairs.reverse()  # 8 bits first, as the compare table and the PNGs
+            pts = _wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in pairs], self.size.width)
             t.add_row(str(ev.id), c.label if c else ev.kind, eval_state(ev, d.eval_status.get(ev.id)),
                       fmt_acc(ev.clean_acc), pts, key=str(ev.id), height=None)
             self._eval_ids.append(ev.id)
@@ -274,7 +276,7 @@ class DetailScreen(Screen):
         series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
-        plot.set_series(series, xticks=c.params)
+        plot.set_series(series, xticks=c.params, reverse_x=c.kind == "quantization")  # bits as in the PNGs
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":
