@@ -15,9 +15,12 @@ from rich.markup import escape
 from rich import box
 from rich.table import Table
 
+from nawt_core import bounds
 from nawt_core import evalspec as E
-from nawt_core.errors import NawtError
+from nawt_core.errors import Failed, NawtError
+from nawt_core.config import MAX_TEST, check_seed
 from nawt_core.hardware import check_precision
+from nawt_core.lists import numbers, split_items
 from nawt_core.runview import acc_ci, acc_diff, acc_spread, halving_text, within_text
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
@@ -33,31 +36,16 @@ app.add_typer(eval_app, name="eval")
 RunIds = Annotated[list[int], typer.Argument(help="run ids (see `nawt runs`)", show_default=False)]
 
 
-def _split(values: list[str] | None) -> list[str]:
-    out = []
-    for v in values or []:
-        out += [p for p in v.replace(",", " ").split() if p]
-    return out
+def _split(values: list[str] | None, what: str = "the list") -> list[str]:
+    return split_items(values, what)
 
 
 def _floats(values: list[str] | None, what: str) -> list[float] | None:
-    parts = _split(values)
-    if not parts:
-        return None
-    try:
-        return [float(p) for p in parts]
-    except ValueError:
-        raise NawtError(f"{what} must be numbers, comma-separated (got {' '.join(values or [])!r})") from None
+    return numbers(values, what, float) or None
 
 
 def _ints(values: list[str] | None, what: str) -> list[int] | None:
-    parts = _split(values)
-    if not parts:
-        return None
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        raise NawtError(f"{what} must be whole numbers, comma-separated (got {' '.join(values or [])!r})") from None
+    return numbers(values, what, int) or None
 
 
 def _check_finished(store, run_ids: list[int]) -> None:
@@ -99,6 +87,7 @@ def _open_for_sweeps(run_ids: list[int], precision: str, test_subset: int | None
     check_precision(precision)
     if test_subset is not None and test_subset < 1:
         raise NawtError(f"test subset must be positive (got {test_subset})")
+    bounds.whole(test_subset, "test subset", 1, MAX_TEST)
     _check_device(device)
     store = open_store(db, data_dir, create=False)
     _check_finished(store, run_ids)
@@ -141,6 +130,7 @@ def eval_robustness(
     svals = _floats(strengths, "strengths")
     E.check_robustness(mode, svals or (), trials, targets)
     E.check_strategy(strategy)
+    check_seed(seed, "--seed")  # before an evaluation is recorded: a refused seed leaves no row
     store = _open_for_sweeps(run_ids, precision, test_subset, device, db, data_dir)
     from nawt_core.sweeps import robustness_sweep
 
@@ -307,10 +297,11 @@ def comparison_tables(comp) -> list[Table]:
             *([diff] if diffs else []), _pct(a["best"]),
             " ".join(map(str, a["run_ids"])))
     tables.append(t)
-    t = Table(title="Training time in s (evaluation excluded): median epoch (range) x epochs (ep), and "
+    t = Table(title="Training time in s (evaluation excluded): median epoch (range); est = median epoch per "
+                    "cost class (e.g. multi-step SAM's one-pass stage) x its epochs (ep in all), and "
                     "the total; load average; ratio to standard of the same settings",
               box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)  # fits 80
-    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "×ep s", "total", "load", "ratio", "device"])
+    cols(t, ["method", "settings", "runs", "ep", "med s", "range", "est s", "total", "load", "ratio", "device"])
     for r in comp.timing:
         median, spread = ("-", "-") if r["epoch_median"] is None else \
             (f"{r['epoch_median']:.1f}", f"{r['epoch_min']:.1f}-{r['epoch_max']:.1f}")
@@ -464,7 +455,7 @@ def plot_cmd(
 @app.command("study")
 def study_cmd(
     preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores) or smoke (~3 min)")] = "smoke",
-    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam \\[default: all five]")] = None,
+    methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam; a variant as METHOD:OPTION=VALUE, e.g. naive-noise:noise-last-epoch=false \\[default: all five]")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
@@ -478,7 +469,7 @@ def study_cmd(
     gpus: Annotated[Optional[str], typer.Option("--gpus", help="GPUs for the workers, e.g. 0,1,2,3 (one worker per GPU, x --per-gpu)")] = None,
     per_gpu: Annotated[int, typer.Option("--per-gpu", help="workers per GPU with --gpus")] = 1,
     stale_after: Annotated[float, typer.Option("--stale-after", help="with --jobs: seconds without a heartbeat before a worker's run is re-queued")] = 120.0,
-    backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt[ray]')")] = "local",
+    backend: Annotated[str, typer.Option("--backend", help="local (this machine: --jobs/--gpus) or ray (one Ray task per run; pip install 'nawt\\[ray]')")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="with --backend ray: auto (a running cluster) or ray://host:10001 \\[default: a new local Ray]")] = None,
     cpus_per_run: Annotated[int, typer.Option("--cpus-per-run", help="with --backend ray: CPUs (and torch threads) per run")] = 1,
     queue_only: Annotated[bool, typer.Option("--queue-only", help="only queue the runs; `nawt worker --study NAME` trains them, and this command again writes the tables")] = False,
@@ -492,21 +483,28 @@ def study_cmd(
     (use --dataset synthetic for a study on the synthetic look-alike)."""
     import time
 
-    from nawt_core.study import PRESETS, plan, require_dataset, run_study
+    from nawt_core.study import PRESETS, check_name, plan, require_dataset, run_study
 
+    check_name(name or preset)  # before the store is opened (and made): a refused name leaves nothing
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     overrides = {k: v for k, v in (("epochs", epochs), ("train_subset", train_subset),
                                    ("test_subset", test_subset)) if v is not None} or None
-    mlist = _split(methods) or None
-    if stale_after <= 0:
-        raise NawtError(f"--stale-after must be positive (got {stale_after})")
+    mlist = _split(methods, "--methods") or None
+    bounds.seconds(stale_after, "--stale-after")
+    bounds.whole(jobs, "--jobs", 1, bounds.MAX_JOBS)
+    bounds.whole(per_gpu, "--per-gpu", 1, bounds.MAX_PER_GPU)
+    bounds.whole(cpus_per_run, "--cpus-per-run", 1, bounds.MAX_THREADS)
     if backend == "ray":  # Ray tasks run elsewhere: every path they are handed must be absolute
         data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
     cfgs, _ = plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
                    precision=precision, overrides=overrides, name=name or preset)  # validate first
-    _check_device_exists(device)
+    if device not in (None, "auto", "cpu") and backend != "ray":  # the cluster's GPUs are not this host's
+        # checked without touching the GPU: the workers (or the trainer) will
+        from nawt_core.device import check_device
+
+        check_device(device)
     for note in dict.fromkeys(c.plain_sgd_note() for c in cfgs if c.plain_sgd_note()):
         err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
     if device in (None, "auto") and not queue_only and not (backend == "ray" and address):
@@ -546,7 +544,7 @@ def study_cmd(
     print_comparison(res.comparison)
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
-        raise NawtError(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+        raise Failed(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
 
 
 def _refuse_a_long_cpu_study(preset: str) -> None:
@@ -570,15 +568,17 @@ def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir
     from nawt_core import ray_backend
     from nawt_core.store import default_url
 
-    if per_gpu < 1 or cpus < 1:
-        raise NawtError("--per-gpu and --cpus-per-run must be 1 or more")
+    device = device or "auto"
+    if device.startswith("cuda:"):
+        raise NawtError(f"--backend ray: Ray gives each run its GPU (CUDA_VISIBLE_DEVICES), so --device {device} "
+                        "cannot pick one; use --device cuda (or auto)")
     url = db or default_url(data_dir.resolve())
     ray_backend.check_url(url, 1)  # a relative SQLite path is refused before anything is queued
     cifar = str(cifar_dir.resolve()) if cifar_dir else None
     say = lambda s: err_console.print(s, markup=False, soft_wrap=True)  # noqa: E731
     return lambda run_ids: ray_backend.launch(run_ids, url=url, study=study, data_dir=cifar, address=address,
                                               per_gpu=per_gpu, device=device, cpus=cpus,
-                                              stale_after=stale_after, say=say)
+                                              stale_after=stale_after, say=say, home=str(data_dir.resolve()))
 
 
 def _local_slots(jobs, gpus, per_gpu, device, study, db, data_dir, cifar_dir, stale_after):
@@ -596,10 +596,12 @@ def _local_slots(jobs, gpus, per_gpu, device, study, db, data_dir, cifar_dir, st
 
     from .queue_cmds import launch_local, plan_slots, usable_cores
 
+    device = device or "auto"  # resolved once, here: each worker gets cuda (its one visible GPU) or cpu
     cuda = torch.cuda.device_count() if device != "cpu" else 0
     slots = plan_slots(jobs, gpus, per_gpu, device, usable_cores(), cuda)
     url = db or default_url(data_dir)
-    return lambda _run_ids: launch_local(slots, study, url, data_dir, cifar_dir, stale_after)
+    # no more workers than runs to train: --jobs 8 for 2 unfinished runs starts 2
+    return lambda run_ids: launch_local(slots[:len(run_ids)], study, url, data_dir, cifar_dir, stale_after)
 
 
 # ---------------------------------------------------------------- report

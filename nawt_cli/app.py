@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,6 +27,9 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",  # help texts escape their [brackets] as \\[
 )
+for _var in ("COLUMNS", "LINES"):  # COLUMNS=0 (or junk) would make Rich print nothing at all: ignore it
+    if _var in os.environ and not (os.environ[_var].strip().isdigit() and int(os.environ[_var]) > 0):
+        del os.environ[_var]
 console = Console()
 err_console = Console(stderr=True, highlight=False)
 
@@ -35,10 +39,22 @@ except NawtError as _e:
     err_console.print(f"error: {_e}", markup=False, soft_wrap=True)
     sys.exit(2)
 
+def _utf8_path(value: Path | None) -> Path | None:
+    """A folder name that is not UTF-8 cannot be stored with a run: refused before anything is made."""
+    if value is not None:
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise NawtError(f"the folder name {str(value).encode('utf-8', 'surrogateescape')!r} is not valid UTF-8; "
+                            "use a folder whose name is") from None
+    return value
+
+
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store \\[env NAWT_DB; default <data-dir>/nawt.db]")]
-DataDirOpt = Annotated[Path, typer.Option("--data-dir", help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", callback=_utf8_path,
+                                          help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
 CifarDirOpt = Annotated[Optional[Path], typer.Option(
-    "--cifar-dir", envvar="NAWT_CIFAR_DIR",
+    "--cifar-dir", envvar="NAWT_CIFAR_DIR", callback=_utf8_path,
     help="where CIFAR-10 is read, or downloaded to \\[env NAWT_CIFAR_DIR; default: --data-dir]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 PrecisionOpt = Annotated[str, typer.Option(
@@ -49,7 +65,7 @@ PrecisionOpt = Annotated[str, typer.Option(
 def open_store(db: str | None, data_dir: Path, *, create: bool = True, upgrade: bool = True):
     from nawt_core.store import Store, default_url
 
-    return Store(db or default_url(data_dir), create=create, upgrade=upgrade)
+    return Store(db or default_url(data_dir), create=create, upgrade=upgrade, home=data_dir)
 
 
 def print_json(obj: Any) -> None:

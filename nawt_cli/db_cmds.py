@@ -26,8 +26,11 @@ def current(json_out: JsonOpt = False, db: DbOpt = None, data_dir: DataDirOpt = 
     """The database's schema revision and this nawt's newest (head); nothing is changed."""
     store = open_store(db, data_dir, create=False, upgrade=False)
     w = _where(store)
+    known = {rev for rev, _ in migrate.revisions()}
     state = ("up to date" if w.up_to_date else "made before migrations" if w.current is None and w.has_tables
-             else "empty" if w.current is None else "outdated (nawt db upgrade)")
+             else "empty" if w.current is None
+             else "newer than this nawt (upgrade nawt to use it)" if w.current not in known
+             else "outdated (nawt db upgrade)")
     if json_out:
         print_json({"current": w.current, "head": w.head, "up_to_date": w.up_to_date, "state": state})
         return

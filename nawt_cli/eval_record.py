@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core.errors import Failed, NawtError
 from nawt_core.status import Status
 
 PROGRESS_EVERY_S = 2.0  # store writes: at most one every this many seconds
@@ -26,8 +27,8 @@ class EvalRecorder:
         """Runs `sweep(evaluation=..., progress=...)` for run `rid`, logging to the run folder."""
         ev = self.rows[rid]
         run = self.store.get_run(rid)
-        log = _open_log(run.run_dir, ev.id)
-        self.store.update_evaluation(ev.id, log_path=log.name if log else None)
+        log = _open_log(self.store.folder(run), ev.id)  # the run's folder in this data dir (a copy's own)
+        self.store.update_evaluation(ev.id, log_path=self.store.stored(log.name) if log else None)
         last = [0.0, -1]
 
         def progress(done: int, total: int) -> None:
@@ -53,6 +54,8 @@ class EvalRecorder:
             why = "interrupted" if isinstance(e, KeyboardInterrupt) else str(e) or type(e).__name__
             _write(log, f"error: {why}")
             self.store.update_evaluation(ev.id, status=Status.FAILED, error=why[:500])
+            if isinstance(e, NawtError) and not isinstance(e, Failed):
+                raise Failed(str(e)) from None  # recorded and started: a failure (exit 1), not bad input
             raise
         finally:
             if log:
@@ -75,8 +78,8 @@ class EvalRecorder:
                 self.store.update_evaluation(ev.id, status=Status.FAILED, error=f"not started: {why}"[:500])
 
 
-def _open_log(run_dir: str, eval_id: int):
-    if not run_dir:
+def _open_log(run_dir: Path | None, eval_id: int):
+    if run_dir is None:
         return None
     try:
         Path(run_dir).mkdir(parents=True, exist_ok=True)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
-from nawt_core.errors import NawtError
+from nawt_core.errors import FAILURE, NawtError
+from nawt_core.textsafe import printable
 
 from . import analysis_cmds, db_cmds, queue_cmds, run_cmds, train_cmds  # noqa: F401  (importing them registers their commands)
 from .app import app, err_console, setup_logging
 
 
-def _one_line(message: str, code: int = 2) -> None:
-    err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+def _one_line(message: str, code: int) -> None:
+    err_console.print(f"error: {printable(message)}", markup=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -21,7 +22,7 @@ def main() -> None:
     try:
         app()
     except NawtError as e:
-        _one_line(str(e))
+        _one_line(str(e), e.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         sys.exit(130)
@@ -30,4 +31,4 @@ def main() -> None:
             raise
         from nawt_core.failures import describe
 
-        _one_line(f"{describe(e)} (NAWT_DEBUG=1 shows the traceback)")
+        _one_line(f"{describe(e)} (NAWT_DEBUG=1 shows the traceback)", FAILURE)

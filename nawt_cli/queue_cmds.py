@@ -17,7 +17,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from nawt_core import bounds
 from nawt_core.errors import NawtError
+from nawt_core.lists import numbers
+from nawt_core.textsafe import markup as safe
 
 from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
 
@@ -48,16 +51,21 @@ def worker(
         raise NawtError(f"--device must be cpu, cuda or cuda:N (got {device!r})")
     if once and forever:
         raise NawtError("--once and --forever exclude each other")
-    if threads is not None and threads < 1:
-        raise NawtError(f"--threads must be 1 or more (got {threads})")
-    if stale_after <= 0 or max_attempts < 1:
-        raise NawtError("--stale-after must be positive and --max-attempts at least 1")
+    bounds.whole(threads, "--threads", 1, bounds.MAX_THREADS)
+    bounds.seconds(stale_after, "--stale-after")
+    bounds.whole(max_attempts, "--max-attempts", 1, bounds.MAX_ATTEMPTS)
+    asked = device
     if device and device.startswith("cuda:"):
         # one GPU per process: this worker sees only GPU N, as cuda (set before torch starts CUDA)
         os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
         device = "cuda"
     elif device == "auto":
         device = None
+    if device == "cuda":  # refused at start, not by failing every run it claims
+        import torch
+
+        if not torch.cuda.is_available():
+            raise NawtError(f"--device {asked}: CUDA is not available here (use --device cpu, or no --device)")
     store = open_store(db, data_dir, create=False)
     from nawt_core.watch import LineReporter
     from nawt_core.worker import work
@@ -69,6 +77,8 @@ def worker(
          + (", stopped: its run is back in the queue" if res.requeued else ", stopped" if res.stopped else ""))
     if res.stopped:
         raise typer.Exit(130)
+    if res.failed:  # failures have their own exit status (bad input: 2)
+        raise typer.Exit(1)
 
 
 # -------------------------------------------------------------------- queue
@@ -107,9 +117,9 @@ def queue_list(
     for col in ("#", "id", "method", "seed", "study", "status", "epoch", "tries", "worker"):
         t.add_column(col, justify="right" if col in ("#", "id", "seed", "tries") else "left")
     for w in rows:
-        t.add_row("-" if w["place"] is None else str(w["place"]), str(w["id"]), w["method"], str(w["seed"]),
-                  w["study"] or "-", w["status"], f"{w['epoch']}/{w['epochs']}", str(w["attempts"]),
-                  w["worker"] or "-")
+        t.add_row("-" if w["place"] is None else str(w["place"]), str(w["id"]), safe(w["method"]), str(w["seed"]),
+                  safe(w["study"] or "-"), w["status"], f"{w['epoch']}/{w['epochs']}", str(w["attempts"]),
+                  safe(w["worker"] or "-"))
     console.print(t)
 
 
@@ -168,7 +178,7 @@ def workers(
         t.add_column(col)
     for w in rows:
         beat = w["heartbeat_at"].strftime("%Y-%m-%d %H:%M:%S") if w["heartbeat_at"] else "-"
-        t.add_row(w["id"], w["host"], str(w["pid"]), w["device"], str(w["threads"] or "-"), w["state"],
+        t.add_row(safe(w["id"]), safe(w["host"]), str(w["pid"]), safe(w["device"]), str(w["threads"] or "-"), w["state"],
                   str(w["run_id"] or "-"), str(w["runs_done"]), beat)
     console.print(t)
 
@@ -182,10 +192,7 @@ def plan_slots(jobs: int | None, gpus: str | None, per_gpu: int, device: str, co
     if per_gpu < 1:
         raise NawtError(f"--per-gpu must be 1 or more (got {per_gpu})")
     if gpus:
-        try:
-            ids = [int(g) for g in gpus.replace(",", " ").split()]
-        except ValueError:
-            raise NawtError(f"--gpus must be GPU numbers separated by commas (got {gpus!r})") from None
+        ids = numbers(gpus, "--gpus", int)
         bad = [g for g in ids if g < 0 or g >= cuda_count]
         if bad:
             raise NawtError(f"--gpus names GPU {bad[0]}, but this machine has {cuda_count} CUDA device(s)")
@@ -198,6 +205,7 @@ def plan_slots(jobs: int | None, gpus: str | None, per_gpu: int, device: str, co
     jobs = jobs or 1
     if jobs < 1:
         raise NawtError(f"--jobs must be 1 or more (got {jobs})")
+    device = device or "auto"
     if device != "cpu" and cuda_count > 0:
         gpu_ids = [int(device.split(":")[1])] if device.startswith("cuda:") else list(range(cuda_count))
         return [{"gpu": gpu_ids[i % len(gpu_ids)], "threads": max(1, cores // jobs)} for i in range(jobs)]
@@ -222,7 +230,10 @@ def launch_local(slots: list[dict], study: str, db_url: str, data_dir: Path, cif
         env = {**os.environ, "NAWT_DB": db_url}
         if slot["gpu"] is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(slot["gpu"])
+        # the worker sees one GPU (CUDA_VISIBLE_DEVICES) as its cuda:0, or trains on the CPU: every run
+        # it claims goes there, whatever device (cuda:N of another process's numbering) its config names
         cmd = [sys.executable, "-m", "nawt_cli", "worker", "--study", study, "--threads", str(slot["threads"]),
+               "--device", "cuda" if slot["gpu"] is not None else "cpu",
                "--stale-after", str(stale_after), "--data-dir", str(data_dir)]
         if cifar_dir:
             cmd += ["--cifar-dir", str(cifar_dir)]

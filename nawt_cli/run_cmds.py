@@ -16,9 +16,10 @@ from rich.text import Text
 
 from nawt_core import spec
 from nawt_core.errors import NawtError
-from nawt_core.runview import check_tag, config_diff, fmt_num, fmt_value, run_tags, varying_settings
+from nawt_core.runview import check_tag, config_diff, end_label, fmt_num, fmt_value, run_tags, varying_settings
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
+from nawt_core.textsafe import printable
 
 from .app import DataDirOpt, DbOpt, JsonOpt, app, console, open_store, print_json
 
@@ -37,14 +38,25 @@ CAPS = {"name": 24, "settings": 30, "tags": 16, "study": 14}  # widths past whic
 MIN_WRAP = 10
 
 
+def _test_cell(r: dict) -> str:
+    """final.pt's test accuracy; ``a/b`` where the last epoch changed the weights after training
+    (naive noise): a after the change (final.pt, the sweeps' start), b the trained weights before it."""
+    final, trained = r["final_test_acc"], r.get("final_trained_test_acc")
+    if final is None:
+        return _pct(r["test_acc"])
+    return _pct(final) if trained is None or trained == final else f"{_pct(final)}/{_pct(trained)}"
+
+
 def _cells(r: dict) -> dict[str, str]:
+    """A run's cells as plain text; what a user or a stored row gave is printed with its control characters escaped."""
     return {
-        "id": str(r["id"]), "name": r["name"] or "-", "method": r["method"], "status": r["status"],
-        "test": _pct(r["final_test_acc"] if r["final_test_acc"] is not None else r["test_acc"]),
-        "settings": r["settings"] or "-", "epoch": f"{r['epoch']}/{r['epochs']}", "study": r["study"] or "-",
-        "tags": " ".join(r["tags"]) or "-", "best": _pct(r["best_test_acc"]),
-        "train_s": f"{r['train_seconds']:.0f}",
-        "ips": "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}", "device": r["device"] or "-",
+        "id": str(r["id"]), "name": printable(r["name"] or "-"), "method": printable(r["method"]),
+        "status": r["status"], "test": _test_cell(r),
+        "settings": printable(r["settings"] or "-"), "epoch": f"{r['epoch']}/{r['epochs']}",
+        "study": printable(r["study"] or "-"), "tags": printable(" ".join(r["tags"]) or "-"),
+        "best": _pct(r["best_test_acc"]), "train_s": f"{r['train_seconds']:.0f}",
+        "ips": "-" if r["images_per_sec"] is None else f"{r['images_per_sec']:.0f}",
+        "device": printable(r["device"] or "-"),
     }
 
 
@@ -137,6 +149,10 @@ def runs(
     tables, hidden = runs_tables(rows, console.width, wide)
     for table in tables:
         console.print(table)
+    changed = sorted({end_label(r["method"]) for r in rows if "/" in _test_cell(r)})
+    if changed and "test" not in hidden:
+        console.print(f"test % a/b: a = the weights after the last epoch's {' or '.join(changed)} (final.pt, where "
+                      "the sweeps start), b = the trained weights before it", markup=False, highlight=False)
     if hidden:
         console.print(f"[dim]{len(hidden)} more columns ({', '.join(hidden)}): --wide shows them, "
                       "--json gives everything[/]", highlight=False)
@@ -150,7 +166,7 @@ def _results(run) -> dict[str, str]:
     return {"status": s["status"], "final test %": _pct(run.final_test_acc), "best test %": _pct(run.best_test_acc),
             "epochs": f"{run.epoch}/{run.epochs}", "train seconds": fmt_num(round(run.train_seconds or 0, 1)),
             "img/s": "-" if run.images_per_sec is None else f"{run.images_per_sec:.0f}",
-            "device": run.device or "-", "tags": " ".join(run_tags(run)) or "-"}
+            "device": printable(run.device or "-"), "tags": printable(" ".join(run_tags(run)) or "-")}
 
 
 @app.command()
@@ -176,12 +192,12 @@ def diff(
     shown = [row for row in rows if show_all or row[3]]
     t = Table(title=f"run {a} vs run {b}", header_style="bold")
     t.add_column("setting")
-    t.add_column(f"{a} {ra.name or ra.method}", overflow="fold")
-    t.add_column(f"{b} {rb.name or rb.method}", overflow="fold")
+    t.add_column(Text(f"{a} {printable(ra.name or ra.method)}"), overflow="fold")  # Text: a name is never markup
+    t.add_column(Text(f"{b} {printable(rb.name or rb.method)}"), overflow="fold")
     for k, va, vb, differs in shown:
         style = "bold yellow" if differs else "dim"
-        t.add_row(Text(("* " if differs else "  ") + k, style=style), Text(fmt_value(va), style=style),
-                  Text(fmt_value(vb), style=style))
+        t.add_row(Text(("* " if differs else "  ") + printable(k), style=style),
+                  Text(printable(fmt_value(va)), style=style), Text(printable(fmt_value(vb)), style=style))
     if not shown:
         t.add_row("(identical settings)", "", "")
     t.add_section()
@@ -215,7 +231,7 @@ def tag(
     else:
         new = current + [t for t in dict.fromkeys(wanted) if t not in current]
     store.update_run(run_id, tags=new)
-    console.print(f"run {run_id} tags: {' '.join(new) or '(none)'}", markup=False, highlight=False)
+    console.print(f"run {run_id} tags: {printable(' '.join(new)) or '(none)'}", markup=False, highlight=False)
 
 
 @app.command()
@@ -233,7 +249,8 @@ def note(
     run = store.get_run(run_id)
     notes = f"{run.notes}\n{text}" if append and run.notes else text
     store.update_run(run_id, notes=notes)
-    console.print(f"run {run_id} note: {notes or '(cleared)'}", markup=False, highlight=False)
+    console.print(f"run {run_id} note: {printable(notes, newlines=True) or '(cleared)'}", markup=False,
+                  highlight=False)
 
 
 # --------------------------------------------------------------------- stop, rm, logs
@@ -261,17 +278,18 @@ def rm(
     if not yes:
         if not sys.stdin.isatty():
             raise NawtError("nawt rm asks for confirmation; without a terminal pass --yes")
-        what = ", ".join(f"{r.id} ({r.name or r.method}, {r.status})" for r in found)
+        what = ", ".join(f"{r.id} ({printable(r.name or r.method)}, {r.status})" for r in found)
         if not typer.confirm(f"remove run{'s' if len(found) > 1 else ''} {what}"
                              + (" and their folders" if files else "") + "?", default=False):
             raise typer.Exit(1)
     for r in found:
-        console.print(remove_run(store, r.id, data_dir, files=files), markup=False, highlight=False)
+        console.print(remove_run(store, r.id, data_dir, files=files), markup=False, highlight=False, soft_wrap=True)
 
 
-def _log_path(run) -> Path:
-    path = run.log_path or (str(Path(run.run_dir) / "train.log") if run.run_dir else "")
-    if not path or not Path(path).is_file():
+def _log_path(store, run) -> Path:
+    folder = store.folder(run)
+    path = store.path(run.log_path) or (folder / "train.log" if folder else None)
+    if path is None or not path.is_file():
         raise NawtError(f"run {run.id} has no log file (trained in the foreground, its output went to "
                         "that terminal; `nawt train --detach` writes one)")
     return Path(path)
@@ -291,7 +309,7 @@ def logs(
     if lines < 0:
         raise NawtError(f"--lines must not be negative (got {lines})")
     store = open_store(db, data_dir, create=False)
-    path = _log_path(store.get_run(run_id))
+    path = _log_path(store, store.get_run(run_id))
     out = sys.stdout
     with open(path, errors="replace") as fh:
         text = fh.read()

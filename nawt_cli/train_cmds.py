@@ -9,16 +9,18 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from nawt_core import spec
+from nawt_core import bounds, spec
 from nawt_core.config import TrainConfig
-from nawt_core.errors import NawtError
-from nawt_core.runview import fmt_value
+from nawt_core.errors import Failed, NawtError
+from nawt_core.lists import numbers
+from nawt_core.runview import end_label, fmt_num, fmt_value, weights_note
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
+from nawt_core.textsafe import markup as safe
+from nawt_core.textsafe import printable
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
                   print_json)
@@ -40,19 +42,13 @@ def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
         return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise NawtError("the terminal UI needs a terminal (run `nawt` in one); without one, use the commands "
+                        "(`nawt --help`), e.g. `nawt runs`")
     from nawt_core.store import default_url
     from nawt_tui.app import run_tui
 
     run_tui(db or default_url(data_dir), str(data_dir), cifar_dir=str(cifar_dir) if cifar_dir else None)
-
-
-def _parse_floats(text: str | None, what: str) -> list[float]:
-    if not text:
-        return []
-    try:
-        return [float(v) for v in text.replace(",", " ").split()]
-    except ValueError:
-        raise NawtError(f"{what} must be numbers separated by commas (got {text!r})") from None
 
 
 def _help(option: str) -> str:
@@ -78,6 +74,7 @@ def train(
     asam: Annotated[str, typer.Option("--asam", help=_help("asam"))] = spec.OPTIONS["asam"].default,
     ascent_steps: Annotated[int, typer.Option("--ascent-steps", help=_help("ascent_steps"))] = spec.OPTIONS["ascent_steps"].default,
     noise_sigma: Annotated[float, typer.Option("--noise-sigma", help=_help("noise_sigma"))] = spec.OPTIONS["noise_sigma"].default,
+    noise_last_epoch: Annotated[bool, typer.Option("--noise-last-epoch/--no-noise-last-epoch", help=_help("noise_last_epoch"))] = spec.OPTIONS["noise_last_epoch"].default,
     noise_eta: Annotated[float, typer.Option("--noise-eta", help=_help("noise_eta"))] = spec.OPTIONS["noise_eta"].default,
     dataset: Annotated[str, typer.Option(help="cifar10 or synthetic (offline, learnable)")] = "cifar10",
     train_subset: Annotated[Optional[int], typer.Option("--train-subset", help="use the first N training images")] = None,
@@ -102,7 +99,7 @@ def train(
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.records import check_resumable, create_run
 
-    if restart and resume is None:
+    if restart and resume is None and start is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
     if queue and detach:
         raise NawtError("--queue and --detach exclude each other (a worker trains a queued run)")
@@ -117,8 +114,9 @@ def train(
         cfg = TrainConfig(
             method=method, arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
             weight_decay=weight_decay, schedule=schedule, rho=rho,
-            rho_stages=_parse_floats(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
-            ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_eta=noise_eta, dataset=dataset,
+            rho_stages=numbers(rho_stages, "--rho-stages"), stages=stages, adaptive=adaptive, asam=asam,
+            ascent_steps=ascent_steps, noise_sigma=noise_sigma, noise_last_epoch=noise_last_epoch,
+            noise_eta=noise_eta, dataset=dataset,
             data_dir=str(cifar_dir or data_dir), train_subset=train_subset, test_subset=test_subset,
             device=device or "auto", precision=precision, compile=compile, eval_every=eval_every,
             checkpoint_every=checkpoint_every, seed=seed, deterministic=deterministic, name=name,
@@ -134,10 +132,10 @@ def train(
         return
     if detach:
         _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
-        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None)
+        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None, restart)
         return
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir),
-                      device if start is not None or resume is not None else None)
+                      device if start is not None or resume is not None else None, restart)
 
 
 def _enqueue(store, run) -> None:
@@ -190,26 +188,31 @@ def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
     return "".join(f" {p}" for p in parts)
 
 
-def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None) -> None:
+def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None,
+            restart: bool = False) -> None:
     """Starts the trainer in its own session; the database URL goes through the
     environment (NAWT_DB), never the command line that `ps` shows."""
     import os
 
-    log = Path(run.run_dir) / "train.log"
+    store = open_store(db_url, data_dir)
+    log = store.folder(run) / "train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)  # --restart of a run whose folder was deleted
     extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
     extra += ["--device", device] if device else []
+    extra += ["--restart"] if restart else []  # the trainer resets the run once it has taken it
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--data-dir", str(data_dir), *extra],
             stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "NAWT_DB": db_url},
         )
-    open_store(db_url, data_dir).update_run(run.id, log_path=str(log), pid=proc.pid)
+    store.update_run(run.id, log_path=store.stored(log), pid=proc.pid)
     console.print(f"run {run.id} started in the background (pid {proc.pid}); log: {log}", soft_wrap=True, markup=False,
                   highlight=False)
 
 
-def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "", device: str | None = None) -> None:
+def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "", device: str | None = None,
+                      restart: bool = False) -> None:
     """Trains in this process; the dataset is read where the run's config says,
     unless --cifar-dir names another place (data moved since the run began)."""
     from nawt_core.runner import execute
@@ -217,13 +220,13 @@ def _train_foreground(store, run_id: int, cifar_dir: Path | None, place: str = "
     from .train_view import make_reporter
 
     reporter = make_reporter(console)
-    run = execute(store, run_id, reporter, data_dir=cifar_dir, device=device)
+    run = execute(store, run_id, reporter, data_dir=cifar_dir, device=device, restart=restart)
     if run.status == Status.INTERRUPTED:
         err_console.print(f"run {run.id} interrupted after epoch {run.epoch}; resume with: "
                           f"nawt train --resume {run.id}{place}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
     if run.status == Status.FAILED:
-        raise NawtError(f"run {run.id} failed: {run.error}")
+        raise Failed(f"run {run.id} failed: {run.error}")
 
 
 # --------------------------------------------------------------------- runs
@@ -239,7 +242,8 @@ def show(
     run = store.get_run(run_id)
     epochs = store.epochs(run_id)
     evals = store.evaluations(run_id)
-    files = sorted(str(p) for p in Path(run.run_dir).glob("*") if p.is_file()) if run.run_dir else []
+    folder = store.folder(run)
+    files = sorted(str(p) for p in folder.glob("*") if p.is_file()) if folder else []
     from nawt_core.compare import run_summary  # the store (sqlmodel): not imported for --help
     from nawt_core.store import effective_status
 
@@ -250,42 +254,84 @@ def show(
                     "files": files})
         return
     s = run_summary(run)
-    console.print(f"[bold]run {run.id}[/] {escape(run.name)}  [dim]{escape(run.method)}[/]  status [bold]{s['status']}[/]"
-                  f"  epoch {run.epoch}/{run.epochs}  device {escape(run.device or '-')}  data {escape(run.dataset or '-')}")
+    console.print(f"[bold]run {run.id}[/] {safe(run.name)}  [dim]{safe(run.method)}[/]  status [bold]{s['status']}[/]"
+                  f"  epoch {run.epoch}/{run.epochs}  device {safe(run.device or '-')}  data {safe(run.dataset or '-')}")
     if run.precision:
-        console.print(f"precision {run.precision} ({run.precision_reason or '-'})", markup=False)
+        console.print(f"precision {printable(run.precision)} ({printable(run.precision_reason or '-')})", markup=False)
     if run.error:
-        console.print(f"[red]error:[/] {escape(run.error)}", markup=True)
+        console.print(f"[red]error:[/] {safe(run.error)}", markup=True)
     if run.tags or run.notes:
-        console.print(Text.assemble(("tags ", "bold"), " ".join(run.tags or []) or "-", ("  note ", "bold"),
-                                    run.notes or "-"))
+        console.print(Text.assemble(("tags ", "bold"), printable(" ".join(run.tags or [])) or "-", ("  note ", "bold"),
+                                    printable(run.notes, newlines=True) or "-"))
     cfg = Table(title="config", show_header=False, box=None)
     for k, v in run.config.items():
-        cfg.add_row(escape(k), escape(fmt_value(v, "None")))
+        cfg.add_row(safe(k), safe(fmt_value(v, "None")))
     console.print(cfg)
-    t = Table(title="epochs", header_style="bold",  # 11 columns: fits 80 without rules
-              box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    # two-line headers: a column is as wide as its numbers, so none is cut at 80 columns
-    for col in ("epoch", "train\nloss", "train\nacc %", "test\nloss", "test\nacc %", "lr", "rho", "s", "eval\ns",
-                "ckpt\ns", "img/s"):
-        t.add_column(col, justify="right")
-    for e in epochs:
-        ckpt = getattr(e, "checkpoint_seconds", None)
-        t.add_row(str(e.epoch), f"{e.train_loss:.4f}", _pct(e.train_acc),
-                  "-" if e.test_loss is None else f"{e.test_loss:.4f}", _pct(e.test_acc), f"{e.lr:.4g}",
-                  "-" if e.rho is None else f"{e.rho:g}", f"{e.epoch_seconds:.1f}",
-                  "-" if e.test_acc is None else f"{e.eval_seconds:.2f}", "-" if ckpt is None else f"{ckpt:.2f}",
-                  f"{e.images_per_sec:.0f}")
-    console.print(t)
+    note = weights_note(run)
+    if note:
+        console.print(note, markup=False, highlight=False)
+    console.print(_epochs_table(epochs, end_label(run.method)))
+    wt = _weights_table(epochs)
+    if wt is not None:
+        console.print(wt)
     if evals:
         et = Table(title="evaluations", header_style="bold")
         for col in ("id", "kind", "status", "clean acc %", "config"):
             et.add_column(col, overflow="fold")  # a long list wraps, never loses its end
         for e in evals:
             settings = "\n".join(f"{k} {_setting(v)}" for k, v in (e.config or {}).items())
-            et.add_row(str(e.id), escape(e.kind), effective_status(e), _pct(e.clean_acc), escape(settings))
+            et.add_row(str(e.id), safe(e.kind), effective_status(e), _pct(e.clean_acc), safe(settings, newlines=True))
         console.print(et)
-    console.print("files: " + (", ".join(files) if files else "none"), markup=False)
+    console.print("files: " + (printable(", ".join(files)) if files else "none"), markup=False)
+
+
+def _epochs_table(epochs, change: str) -> Table:
+    """The epochs, 11 columns that fit 80 without rules: rho only for a SAM method, and for one that
+    changes the weights at an epoch's end (naive noise) the trained weights' accuracy in its place."""
+    trained = bool(change) and any(e.trained_test_loss is not None and e.trained_test_loss != e.test_loss
+                                   for e in epochs)
+    rho = any(e.rho is not None for e in epochs) or not trained
+    t = Table(title="epochs", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+              collapse_padding=True)
+    # two-line headers: a column is as wide as its numbers, so none is cut at 80 columns
+    cols = ["epoch", "train\nloss", "train\nacc %", "test\nloss", "test\nacc %",
+            *([f"before\n{change}"] if trained else []), "lr", *(["rho"] if rho else []), "s", "eval\ns",
+            "ckpt\ns", "img/s"]
+    for col in cols:
+        t.add_column(col, justify="right")
+    for e in epochs:
+        ckpt = getattr(e, "checkpoint_seconds", None)
+        t.add_row(str(e.epoch), _loss(e.train_loss), _pct(e.train_acc), _loss(e.test_loss), _pct(e.test_acc),
+                  *([_pct(e.trained_test_acc)] if trained else []), f"{e.lr:.4g}",
+                  *(["-" if e.rho is None else f"{e.rho:g}"] if rho else []), f"{e.epoch_seconds:.1f}",
+                  "-" if e.test_acc is None else f"{e.eval_seconds:.2f}", "-" if ckpt is None else f"{ckpt:.2f}",
+                  f"{e.images_per_sec:.0f}")
+    return t
+
+
+def _loss(x: float | None) -> str:
+    """A loss in 6 characters: 2.3026, 58.405, 4489.5 (freshly noised weights can have huge ones)."""
+    return "-" if x is None else f"{x:.4f}" if abs(x) < 10 else f"{x:.5g}"
+
+
+def _weights_table(epochs) -> Table | None:
+    """Per conv/linear weight, L2 norm, max |w| and std at the first and the last epoch that
+    recorded them (the weights each epoch ends with); None for a run from before they were."""
+    have = [e for e in epochs if e.weight_stats]
+    if not have:
+        return None
+    first, last = have[0], have[-1]
+    span = [first] if first is last else [first, last]
+    t = Table(title=f"weights per layer (the weights epoch {' and '.join(str(e.epoch) for e in span)} ended with)",
+              header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t.add_column("layer")
+    for stat in ("L2", "max |w|", "std"):
+        for e in span:
+            t.add_column(f"{stat}\nep {e.epoch}", justify="right")
+    for layer in last.weight_stats:
+        cells = [fmt_num((e.weight_stats.get(layer) or {}).get(k), 4) for k in ("l2", "max", "std") for e in span]
+        t.add_row(safe(layer), *cells)
+    return t
 
 
 def _setting(v) -> str:
@@ -317,7 +363,10 @@ def bench(
 
     methods = methods or list(spec.method_names())
     for m in methods:
-        TrainConfig(method=m).validate()
+        TrainConfig(method=m, batch_size=batch_size).validate()  # the batch is bounded as in training
+    bounds.whole(steps, "--steps", 1, bounds.MAX_BENCH_STEPS)
+    bounds.whole(warmup, "--warmup", 0, bounds.MAX_BENCH_STEPS)
+    bounds.whole(workers, "--workers", 0, bounds.MAX_LOADER_WORKERS)
     if seconds is not None and not 0 <= seconds <= 600:
         raise NawtError(f"--seconds must be between 0 and 600 (got {seconds})")
     result = run_bench(methods=methods, steps=steps, warmup=warmup, batch_size=batch_size,

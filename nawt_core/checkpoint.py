@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import NawtError
+from .errors import Failed, NawtError
 from .failures import describe, first_line
 from .store import pid_alive
 
@@ -20,18 +20,22 @@ def _tmp_name(path: Path, pid: int) -> Path:
     return path.with_name(f".{path.name}.tmp-{pid}")
 
 
-def save_atomic(state: dict, path: str | Path) -> None:
+def save_atomic(state: dict, path: str | Path, check=None) -> None:
     """Writes ``path`` whole or not at all; a failure (disk full, folder deleted)
-    is a NawtError naming the file, the old file stays as it was."""
+    is a NawtError naming the file, the old file stays as it was. ``check()`` runs
+    just before the new file replaces the old one (a trainer's claim check: one that
+    lost its run to another process raises there and replaces nothing)."""
     path = Path(path)
     tmp = _tmp_name(path, os.getpid())
     try:
         torch.save(state, tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        if check is not None:
+            check()
         os.replace(tmp, path)  # a crash leaves either the old file or the new one, never half
     except (OSError, RuntimeError) as e:
-        raise NawtError(describe(e, f"writing {path.name} in {path.parent}")) from None
+        raise Failed(describe(e, f"writing {path.name} in {path.parent}")) from None
     finally:
         try:
             tmp.unlink(missing_ok=True)

@@ -23,11 +23,14 @@ Aggregation rules
   its 95 % interval, paired by seed where both have the same seeds, else Welch
   (nawt_core/stats.py; None for standard itself or without such a group).
 - timing: per group, the mean total training seconds (evaluation excluded)
-  and the median epoch time x epochs over all the group's epochs, with the
-  fastest and slowest epoch and the mean load average seen. The ratio to
-  standard divides by the standard group with the same settings (method
-  options aside), using median x epochs when both have epoch times, else the
-  totals; None when there is no such group. ``load_flag`` is set when the two
+  and the cost estimate ``median_time`` (nawt_core/cost.py: per cost class of
+  epochs, e.g. multi-step SAM's one-pass rho = 0 stage and its SAM stages, the
+  (low) median epoch time over all the group's epochs of that class x the class's
+  epochs; median x epochs for a method whose epochs all cost the same; the
+  classes in ``cost``), with the median, fastest and slowest epoch and the mean
+  load average seen. The ratio to standard divides by the standard group with
+  the same settings (method options aside), using the estimates when both have
+  epoch times, else the totals; None when there is no such group. ``load_flag`` is set when the two
   groups' mean load averages differ by more than LOAD_FACTOR (as
   (L1 + 1) / (L2 + 1), so an idle machine's noise is not flagged).
 - robustness: each run's latest completed robustness evaluation of ``mode``;
@@ -52,7 +55,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import spec, stats
+from . import cost, spec, stats
 from .busy import flag_busy
 from .config import TrainConfig
 from .errors import NawtError
@@ -153,6 +156,7 @@ def run_summary(r: Run) -> dict[str, Any]:
         "train_subset": cfg.get("train_subset"), "test_subset": cfg.get("test_subset"),
         "train_loss": r.train_loss, "test_acc": r.test_acc, "images_per_sec": r.images_per_sec,
         "device": r.device, "train_seconds": r.train_seconds, "final_test_acc": r.final_test_acc,
+        "final_trained_test_acc": r.final_trained_test_acc,
         "best_test_acc": r.best_test_acc, "created_at": r.created_at, "finished_at": r.finished_at,
         "config_key": r.config_key, "notes": r.notes,
     }
@@ -379,15 +383,19 @@ def settings_text(s: dict[str, Any]) -> str:
 def _timing(comp: Comparison, store: Store) -> None:
     rows = {}
     for g in comp.groups:
-        secs = [e.epoch_seconds for r in g.runs for e in store.epochs(r.id) if e.epoch_seconds > 0]
-        loads = [e.load_avg for r in g.runs for e in store.epochs(r.id) if e.load_avg is not None]
+        rows_of = {r.id: store.epochs(r.id) for r in g.runs}
+        secs = [e.epoch_seconds for r in g.runs for e in rows_of[r.id] if e.epoch_seconds > 0]
+        loads = [e.load_avg for r in g.runs for e in rows_of[r.id] if e.load_avg is not None]
         epochs = g.settings.get("epochs") or g.runs[0].epochs
         med = statistics.median(secs) if secs else None
+        est = cost.estimate([t for r in g.runs for t in cost.epoch_times(r.method, r.config, epochs, rows_of[r.id])],
+                            cost.schedule(g.method, g.runs[0].config, epochs))
         rows[id(g)] = {
             "method": g.method, "group": g.label, "device": g.settings.get("device") or g.runs[0].device,
             "epochs": epochs, "n": len(g.runs), "train_seconds": sum(r.train_seconds for r in g.runs) / len(g.runs),
             "epoch_median": med, "epoch_min": min(secs) if secs else None, "epoch_max": max(secs) if secs else None,
-            "median_time": med * epochs if med is not None else None,
+            # the cost estimate (cost.py: median epoch per cost class x its epochs); the key predates it
+            "median_time": est.seconds if est is not None else None, "cost": est.to_dict() if est else None,
             "load_avg": sum(loads) / len(loads) if loads else None, "ratio": None, "load_flag": False,
             "ratio_note": "",
         }

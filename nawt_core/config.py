@@ -22,10 +22,22 @@ DATASETS = ("cifar10", "synthetic")
 SCHEDULES = ("cosine", "step")
 # CIFAR-10's split sizes: larger subsets (and batches) only waste memory
 MAX_TRAIN, MAX_TEST = 50_000, 10_000
+# Activations grow with the batch: past this, a step's memory (tens of GB) sets off the kernel's
+# out-of-memory killer on a CPU host long before a number comes out
+MAX_BATCH = 8192
+# torch's CPU generator keeps 32 bits of a seed: 2**32 (or -2**63) would train exactly as seed 0
+MAX_SEED = 2**32 - 1
 
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
 NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile", "eval_every", "checkpoint_every")
+
+
+def check_seed(seed, what: str = "seed") -> int:
+    """A seed the generators take whole: 0 … 2**32 - 1 (larger ones wrap around to smaller ones)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise NawtError(f"{what} must be a whole number from 0 to {MAX_SEED} (got {seed})")
+    return seed
 
 
 @dataclass
@@ -48,6 +60,7 @@ class TrainConfig:
     ascent_steps: int = 1
     # noise methods
     noise_sigma: float = 0.1  # naive-noise: absolute std added to weights once per epoch
+    noise_last_epoch: bool = True  # naive-noise: the last epoch adds noise too (stored configs without it did)
     noise_eta: float = 0.05  # noise-injection: std relative to max|W| per layer, per batch
     # data and execution
     dataset: str = "cifar10"
@@ -89,7 +102,8 @@ class TrainConfig:
             v = getattr(self, key)
             need(isinstance(v, int) and v > 0, f"{key.replace('_', ' ')} must be a positive number of epochs (got {v})")
         need(self.batch_size > 0, f"batch size must be positive (got {self.batch_size})")
-        need(self.batch_size <= MAX_TRAIN, f"batch size must be at most {MAX_TRAIN} (got {self.batch_size})")
+        need(self.batch_size <= MAX_BATCH, f"batch size must be at most {MAX_BATCH} (got {self.batch_size})")
+        check_seed(self.seed)
         need(self.lr > 0, f"learning rate must be positive (got {self.lr})")
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1) (got {self.momentum})")
         need(self.weight_decay >= 0, f"weight decay must not be negative (got {self.weight_decay})")
@@ -145,6 +159,8 @@ class TrainConfig:
         d = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY_KEYS}
         if d.pop("asam") != "davda54" and self.adaptive:  # the variant counts only where ASAM runs;
             d["asam"] = self.asam  # davda54 left out, so keys from before the option stay the same
+        if not d.pop("noise_last_epoch") and self.method in spec.uses("noise_last_epoch"):
+            d["noise_last_epoch"] = False  # likewise: only the non-default value, only where it is used
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def label(self) -> str:

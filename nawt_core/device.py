@@ -67,6 +67,17 @@ def _warn_once(note: str | None) -> None:
         log.warning(f"{note}; using the CPU")
 
 
+def check_device(name: str = "auto") -> None:
+    """NawtError unless ``name`` exists here; unlike resolve_device it starts no CUDA context
+    (a study that only launches workers must not hold memory on their GPUs)."""
+    dev = torch.device("cpu" if name == "auto" else name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise NawtError(f"device {name!r} asked for, but CUDA is not available here (use --device cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise NawtError(f"device {name!r} does not exist: {torch.cuda.device_count()} CUDA device(s) here")
+
+
 def _fallback(wanted: str, why: str, to: str) -> torch.device:
     note = f"{wanted} is not available here ({why}); using {to} instead"
     if note not in _WARNED:

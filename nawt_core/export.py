@@ -4,10 +4,16 @@ Tables and their columns (stable; new columns are only ever appended):
 
 - ``runs``: id, name, method, study, status, seed, dataset, arch, epochs,
   train_subset, test_subset, device, train_seconds, final_test_acc,
-  best_test_acc, created_at, finished_at, config_key, notes
+  best_test_acc, created_at, finished_at, config_key, notes, final_trained_test_acc
+  (final_test_acc is final.pt's weights, where the sweeps start: for naive noise
+  after the last epoch's noise; final_trained_test_acc the trained weights before
+  it, the same number for methods that change nothing at an epoch's end)
 - ``epochs``: run_id, method, seed, epoch, train_loss, train_acc, test_loss,
   test_acc, lr, rho, epoch_seconds, eval_seconds, checkpoint_seconds, images_per_sec,
-  wall_seconds, load_avg, cpu_util, gpu_util
+  wall_seconds, load_avg, cpu_util, gpu_util, trained_test_loss, trained_test_acc
+  (the trained weights before the epoch's end change, e.g. naive noise's noise;
+  test_* the weights after it), cost_class (nawt_core/cost.py), weight_stats
+  (per conv/linear layer: {"l2", "max", "std"}; JSON text in CSV)
 - ``accuracy``: method, n, mean, std, best, run_ids (space-separated),
   group (what sets the row's settings apart; empty when all rows share them),
   settings (every comparable setting, ``key=value; …``), ci_low, ci_high (95 %
@@ -15,7 +21,8 @@ Tables and their columns (stable; new columns are only ever appended):
   diff_high, diff_test (difference to standard of the same settings with its
   95 % interval; paired, welch or none: nawt_core/stats.py)
 - ``timing``: method, device, epochs, n, train_seconds, ratio, group,
-  epoch_median, epoch_min, epoch_max, median_time (epoch_median x epochs),
+  epoch_median, epoch_min, epoch_max, median_time (the cost estimate, nawt_core/cost.py:
+  median epoch per cost class x the class's epochs; epoch_median x epochs for one class),
   load_avg, load_flag (the ratio's runs saw very different load)
   (ratio to the standard runs of the same settings; empty if none)
 - ``robustness``: method, mode, strength, n, mean, std, min, group, runs
@@ -38,11 +45,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import safe_files
 from .compare import Comparison, compare, run_summary, select_runs
 from .errors import NawtError
 from .store import Store
@@ -53,9 +60,10 @@ FORMATS = ("csv", "json")
 COLUMNS: dict[str, list[str]] = {
     "runs": ["id", "name", "method", "study", "status", "seed", "dataset", "arch", "epochs", "train_subset",
              "test_subset", "device", "train_seconds", "final_test_acc", "best_test_acc", "created_at",
-             "finished_at", "config_key", "notes"],
+             "finished_at", "config_key", "notes", "final_trained_test_acc"],
     "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
-               "epoch_seconds", "eval_seconds", "checkpoint_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util"],
+               "epoch_seconds", "eval_seconds", "checkpoint_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util",
+               "trained_test_loss", "trained_test_acc", "cost_class", "weight_stats"],
     "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings", "ci_low", "ci_high",
                  "diff_standard", "diff_low", "diff_high", "diff_test"],
     "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",
@@ -74,6 +82,8 @@ def safe_cell(value: Any) -> Any:
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, float):
         return float(f"{value:.10g}")  # 0.331, not 0.33099999999999996: mean/std arithmetic noise
+    if isinstance(value, (dict, list)):  # e.g. weight_stats: JSON text, not a Python repr
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -142,30 +152,13 @@ def render(table: str, data: list[dict[str, Any]], fmt: str = "csv") -> str:
 
 
 def check_writable(path: str | Path) -> Path:
-    """Fails with one line, before any work, if ``path`` cannot be written."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise NawtError(f"cannot write {path}: it is a directory")
-    if not parent.is_dir():
-        raise NawtError(f"cannot write {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise NawtError(f"cannot write {path}: permission denied")
-    return path
+    """Fails with one line, before any work, if ``path`` cannot be written (safe_files.check)."""
+    return safe_files.check(path)
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Writes atomically (a temporary file renamed into place)."""
-    path = check_writable(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise NawtError(f"cannot write {path}: {e.strerror}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Writes atomically to a file, as a stream to a pipe or device (safe_files)."""
+    return safe_files.write_text(path, text)
 
 
 def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,

@@ -53,6 +53,8 @@ def describe(e: BaseException, doing: str | None = None) -> str:
         text = first_line(orig)
         if "disk is full" in text or "disk full" in text:
             return f"disk full: the database cannot be written{while_} ({text})"
+        if "readonly database" in text:
+            return f"the database is read-only{while_}: nothing was changed"
         if "locked" in text:
             return f"the database stayed locked{while_} ({text}); retry in a moment"
         return f"database error{while_}: {text}"

@@ -79,6 +79,11 @@ class Method:
     def on_epoch_end(self, epoch: int) -> None:
         pass
 
+    def changes_at_end(self, epoch: int) -> bool:
+        """on_epoch_end(epoch) changes the weights (the spec says when): the runner then
+        evaluates the trained weights before it as well as after."""
+        return self.spec.changes_at_end(self.cfg, epoch)
+
 
 @register
 class Standard(Method):
@@ -90,12 +95,15 @@ class Standard(Method):
 @register
 class NaiveNoise(Method):
     """The poster's method, kept faithful: after every epoch, Gaussian noise
-    ``w += sigma * N(0, 1)`` is added to the stored conv/linear weights."""
+    ``w += sigma * N(0, 1)`` is added to the stored conv/linear weights; after
+    the last one too unless ``noise_last_epoch`` is off (spec.py says when)."""
 
     name = "naive-noise"
 
     @torch.no_grad()
     def on_epoch_end(self, epoch: int) -> None:
+        if not self.changes_at_end(epoch):
+            return
         for _, w in weight_params(self.model):
             w.add_(torch.randn(w.shape, generator=self.gen, device=w.device), alpha=self.cfg.noise_sigma)
 

@@ -97,15 +97,18 @@ def _check_columns(connection, revision: str) -> None:
                             "made it, or start a new store (--db or --data-dir)")
 
 
-def upgrade(engine) -> str | None:
+def upgrade(engine, read_only: bool = False) -> str | None:
     """Brings the database to head; a one-line notice of what changed, or None
-    when nothing did (a new database is not news)."""
+    when nothing did (a new database is not news). A read-only store is only checked."""
     with engine.connect() as conn:
         w = where(conn)
         _check_known(w)
         if w.up_to_date:
             _check_columns(conn, w.current)
             return None
+        if read_only:
+            raise NawtError(f"the database is read-only and its schema (revision {w.current or 'unversioned'}) is "
+                            f"older than this nawt's ({w.head}); open a writable copy to upgrade it")
         conn.rollback()
         _lock(conn)
         w = where(conn)  # another process may have done it meanwhile

@@ -7,6 +7,7 @@ pool, linear 64 -> classes. ResNet-20 has 269,722 parameters.
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -86,6 +87,20 @@ def weight_params(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
         for mod_name, m in model.named_modules()
         if isinstance(m, (nn.Conv2d, nn.Linear))
     ]
+
+
+@torch.no_grad()
+def weight_stats(model: nn.Module) -> dict[str, dict[str, float]]:
+    """Per conv/linear weight: its L2 norm, max |w| and standard deviation (6 significant
+    digits). Absolute weight noise hurts small weights most, and weight decay sets their
+    size. One host read for all of them: called once per epoch, never per step."""
+    named = weight_params(model)
+    ws = [w.detach().float() for _, w in named]
+    cols = [torch.stack(torch._foreach_norm(ws)), torch.stack(torch._foreach_norm(ws, float("inf"))),
+            torch.stack([w.std() if w.numel() > 1 else w.new_zeros(()) for w in ws])]
+    values = torch.stack(cols, 1).tolist()  # the one host read
+    return {name.removesuffix(".weight") or name: {k: float(f"{v:.6g}") for k, v in zip(("l2", "max", "std"), row)}
+            for (name, _), row in zip(named, values)}
 
 
 def count_params(model: nn.Module) -> int:

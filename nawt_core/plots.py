@@ -14,10 +14,11 @@ when a figure is drawn; without it the plot functions raise one clear NawtError.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
-from . import spec
+from . import safe_files, spec
 from .compare import Comparison, method_order
 from .errors import NawtError
 from .export import check_writable
@@ -211,13 +212,12 @@ def save(comp: Comparison, path: str | Path, kind: str = "all", store: Store | N
     fig = figure(comp, kind, store)
     plt = _plt()
     dpi = max(150, math.ceil(MIN_WIDTH_PX / fig.get_figwidth()))
+    buf = io.BytesIO()  # drawn in memory, then written as -o is (atomically, or to a pipe)
     try:
-        fig.savefig(path, dpi=dpi)
-    except OSError as e:
-        raise NawtError(f"cannot write {path}: {e.strerror}") from None
+        fig.savefig(buf, dpi=dpi, format=path.suffix.lower()[1:])
     finally:
         plt.close(fig)
-    return path
+    return safe_files.write_bytes(path, buf.getvalue())
 
 
 __all__ = ["KINDS", "MIN_WIDTH_PX", "caption", "figure", "save"]

@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 
 from .errors import NawtError
 from .status import Status
-from .store import Run, Store, Worker, as_utc, pid_alive, utcnow
+from .store import Run, Store, Study, Worker, as_utc, pid_alive, utcnow
 
 STALE_AFTER_S = 120.0  # a claimed run silent this long is re-queued
 MAX_ATTEMPTS = 3
@@ -77,17 +77,28 @@ def enqueue(store: Store, run_id: int, *, front: bool = False) -> Run:
             raise NawtError(f"run {run_id} is running (pid {run.pid}); stop it before queueing it")
         run.queue_pos = _end_pos(s, front)
         run.status, run.pid, run.worker_id, run.stop_requested = Status.QUEUED, None, None, False
+        run.claim = None  # a trainer that still thinks it holds the run stops at its next heartbeat
         s.add(run)
         s.commit()
         s.refresh(run)
     return run
 
 
+def study_runs(store: Store, study: str) -> list[int]:
+    """The runs study ``study`` trains: those its row lists (it adopts runs of its settings that
+    another study queued, e.g. with --queue-only) and those recorded under its name."""
+    with store._session() as s:
+        st = s.get(Study, study)
+        ids = set((st.config or {}).get("run_ids") or []) if st is not None else set()
+        ids |= set(s.exec(select(Run.id).where(Run.study == study)).all())
+    return sorted(ids)
+
+
 def queued(store: Store, study: str | None = None) -> list[Run]:
     """The queue in order: queued runs first by position, then claimed (running) ones."""
     q = select(Run).where(Run.queue_pos.is_not(None))
     if study is not None:
-        q = q.where(Run.study == study)
+        q = q.where(Run.id.in_(study_runs(store, study)))
     with store._session() as s:
         rows = list(s.exec(q).all())
     return sorted(rows, key=lambda r: (r.status != Status.QUEUED, r.queue_pos, r.id))
@@ -126,12 +137,13 @@ def cancel(store: Store, run_id: int) -> Run:
 
 # ------------------------------------------------------------------- claim
 def claim(store: Store, owner: Owner, *, study: str | None = None) -> Run | None:
-    """Atomically takes the first queued run (of ``study`` if given) for ``owner``:
-    status running, claimed_at, worker_id/host/pid, attempts + 1. None when the
-    queue holds nothing for it. Exactly one claimer gets each run."""
+    """Atomically takes the first queued run (of ``study`` if given: the runs its row lists,
+    adopted ones included) for ``owner``: status running, claimed_at, worker_id/host/pid,
+    attempts + 1, a new claim token (claims.py). None when the queue holds nothing for it.
+    Exactly one claimer gets each run."""
     q = select(Run.id).where(Run.status == Status.QUEUED, Run.queue_pos.is_not(None))
     if study is not None:
-        q = q.where(Run.study == study)
+        q = q.where(Run.id.in_(study_runs(store, study)))
     q = q.order_by(Run.queue_pos, Run.id).limit(1)
     sqlite = store.engine.dialect.name == "sqlite"
     now = utcnow()
@@ -146,20 +158,21 @@ def claim(store: Store, owner: Owner, *, study: str | None = None) -> Run | None
             return None
         conn.execute(update(Run).where(Run.id == run_id).values(
             status=Status.RUNNING, worker_id=owner.worker_id, host=owner.host, pid=owner.pid,
-            claimed_at=now, heartbeat_at=now, attempts=Run.attempts + 1, finished_at=None))
+            claimed_at=now, heartbeat_at=now, attempts=Run.attempts + 1, finished_at=None, claim=uuid.uuid4().hex))
         conn.commit()
     return store.get_run(run_id)
 
 
-def release(store: Store, run_id: int, *, requeue: bool) -> Run:
+def release(store: Store, run_id: int, *, requeue: bool, holding: str | None = None) -> Run:
     """After the worker's trainer returned: back to the front of the queue
-    (``requeue``: the worker was told to stop) or out of the queue (done)."""
+    (``requeue``: the worker was told to stop) or out of the queue (done).
+    ``holding``: only while the worker still holds the run's claim (else LostClaim)."""
     if requeue:
         with store._session() as s:
             pos = _end_pos(s, front=True)
-        return store.update_run(run_id, status=Status.QUEUED, queue_pos=pos, pid=None, worker_id=None,
-                                finished_at=None)
-    return store.update_run(run_id, queue_pos=None)
+        return store.update_run(run_id, holding=holding, status=Status.QUEUED, queue_pos=pos, pid=None,
+                                worker_id=None, finished_at=None, claim=None)
+    return store.update_run(run_id, holding=holding, queue_pos=None)
 
 
 # ----------------------------------------------------------- stale claims
@@ -189,12 +202,12 @@ def reap(store: Store, *, stale_after: float = STALE_AFTER_S, max_attempts: int 
                 Run.attempts == r.attempts)
         with store._session() as s:
             if r.attempts >= max_attempts:
-                values: dict[str, Any] = dict(status=Status.FAILED, queue_pos=None, finished_at=now,
+                values: dict[str, Any] = dict(status=Status.FAILED, queue_pos=None, finished_at=now, claim=None,
                                               error=f"{why}; gave up after {r.attempts} attempts")
                 what = f"run {r.id} failed ({r.attempts} attempts)"
             else:
                 values = dict(status=Status.QUEUED, queue_pos=_end_pos(s, front=True), pid=None, worker_id=None,
-                              error=f"re-queued: {why}")
+                              claim=None, error=f"re-queued: {why}")  # its trainer, if it wakes, stops
                 what = f"run {r.id} re-queued"
             if s.exec(update(Run).where(*same).values(**values)).rowcount:
                 changed.append(what)
@@ -240,4 +253,4 @@ def worker_state(w: Worker, now=None, stale_after: float = STALE_AFTER_S) -> str
 
 
 __all__ = ["BEAT_S", "MAX_ATTEMPTS", "Owner", "STALE_AFTER_S", "beat", "cancel", "claim", "enqueue", "is_lost",
-           "move", "queued", "reap", "register", "release", "worker_state", "workers"]
+           "move", "queued", "reap", "register", "release", "study_runs", "worker_state", "workers"]

@@ -18,17 +18,22 @@ from typing import Callable
 
 from .errors import NawtError
 
+STOP_WAIT_S = 120.0  # after Ctrl-C, how long the tasks get to reach a safe point
 
-def _run_one(url: str, study: str, data_dir: str | None, threads: int, stale_after: float) -> dict:
-    """The Ray task: one claim, one run (executed in a Ray worker process)."""
+
+def _run_one(url: str, study: str, data_dir: str | None, threads: int, stale_after: float,
+             device: str = "cpu", home: str | None = None) -> dict:
+    """The Ray task: one claim, one run (executed in a Ray worker process). ``device``: cuda
+    (the GPU Ray gave the task, its cuda:0) or cpu, whatever a run's config names; ``home``:
+    the data dir its run folders are recorded in."""
     from .store import Store
     from .watch import LineReporter
     from .worker import work
 
-    store = Store(url)
+    store = Store(url, home=home)
     say = lambda s: print(s, flush=True)  # noqa: E731 - Ray forwards a task's output to the driver
-    res = work(store, once=True, study=study, threads=threads, stale_after=stale_after, data_dir=data_dir, say=say,
-               reporter_factory=lambda _run: LineReporter(say, store, study))
+    res = work(store, once=True, study=study, threads=threads, stale_after=stale_after, data_dir=data_dir,
+               device=device, say=say, reporter_factory=lambda _run: LineReporter(say, store, study))
     return {"worker": res.worker_id, "completed": res.completed, "failed": res.failed, "requeued": res.requeued}
 
 
@@ -49,8 +54,8 @@ def check_url(url: str, nodes: int) -> str | None:
 
 
 def launch(run_ids: list[int], *, url: str, study: str, data_dir: str | None, address: str | None = None,
-           per_gpu: int = 1, device: str = "auto", cpus: int = 1, max_retries: int = 3, stale_after: float = 120.0,
-           say: Callable[[str], None] = lambda s: None) -> bool:
+           per_gpu: int = 1, device: str | None = "auto", cpus: int = 1, max_retries: int = 3,
+           stale_after: float = 120.0, say: Callable[[str], None] = lambda s: None, home: str | None = None) -> bool:
     """Submits one task per run and waits for them all; returns whether it was stopped (Ctrl-C)."""
     try:
         import ray
@@ -61,6 +66,7 @@ def launch(run_ids: list[int], *, url: str, study: str, data_dir: str | None, ad
             ray.init(address=address, log_to_driver=True)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise NawtError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: {e}") from None
+    device = device or "auto"
     nodes = len([n for n in ray.nodes() if n.get("Alive")])
     gpus = ray.cluster_resources().get("GPU", 0)
     if device.startswith("cuda") and not gpus:
@@ -72,7 +78,7 @@ def launch(run_ids: list[int], *, url: str, study: str, data_dir: str | None, ad
     task = ray.remote(_run_one).options(
         num_gpus=(1.0 / per_gpu) if gpu else 0, num_cpus=cpus, max_retries=max_retries, retry_exceptions=False,
         name="nawt-run")
-    refs = [task.remote(url, study, data_dir, cpus, stale_after) for _ in run_ids]
+    refs = [task.remote(url, study, data_dir, cpus, stale_after, "cuda" if gpu else "cpu", home) for _ in run_ids]
     say(f"submitted {len(refs)} Ray tasks to {nodes} node(s) "
         f"({'1/' + str(per_gpu) + ' GPU, ' if gpu else ''}{cpus} CPU each); Ctrl-C stops them")
     try:
@@ -82,6 +88,11 @@ def launch(run_ids: list[int], *, url: str, study: str, data_dir: str | None, ad
     except KeyboardInterrupt:
         for ref in refs:
             ray.cancel(ref)  # SIGINT to each task: its worker stops at a safe point and re-queues its run
+        say("stopping the Ray tasks at a safe point (their runs go back to the queue)")
+        try:  # a local Ray ends with this process: let the tasks checkpoint and re-queue first
+            ray.wait(refs, num_returns=len(refs), timeout=STOP_WAIT_S)
+        except ray.exceptions.RayError:
+            pass
         return True
     except ray.exceptions.RayError as e:
         say(f"a Ray task failed: {str(e).splitlines()[0]}")

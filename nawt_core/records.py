@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import TrainConfig
-from .errors import NawtError
+from .errors import LostClaim, NawtError
 from .status import Status
 from .store import Run, Store, effective_status
 
@@ -86,7 +86,7 @@ def create_run(store: Store, cfg: TrainConfig, data_dir: str | Path = "data") ->
         # a folder left by another database: never adopt (or resume) its files
         run_dir = root / f"{run.id}-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    return store.update_run(run.id, run_dir=str(run_dir))
+    return store.update_run(run.id, run_dir=store.stored(run_dir))  # relative to the data dir
 
 
 def note_training_code(store: Store, run: Run) -> Run:
@@ -105,18 +105,22 @@ def note_training_code(store: Store, run: Run) -> Run:
     return run if commit == run.git_commit else store.update_run(run.id, git_commit=commit)
 
 
-def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
-    """The run, if it can be continued; with ``restart`` it is reset to train
-    from scratch (its folder recreated, its epochs dropped)."""
+def check_resumable(store: Store, run_id: int, *, restart: bool = False, claim: str | None = None) -> Run:
+    """The run, if it can be continued (``restart``: trained again from scratch, so its
+    folder and checkpoint need not be there). ``claim``: the caller claimed it from the
+    queue with that token. Nothing is changed here: claims.take makes this process its
+    trainer, and restart_run resets it once taken."""
     run = store.get_run(run_id)
     status = effective_status(run)
     if status == Status.COMPLETED:
         raise NawtError(f"run {run_id} is already completed")
-    if status == Status.RUNNING and not _claimed_here(run):
+    if claim is not None and run.claim != claim:  # re-queued and claimed again meanwhile: not ours to touch
+        raise LostClaim(f"run {run_id} is no longer claimed by this worker (pid {run.pid} on {run.host} has it)")
+    if status == Status.RUNNING and claim is None:
         raise NawtError(f"run {run_id} is still running (pid {run.pid} on {run.host})")
     if restart:
-        return restart_run(store, run)
-    folder = Path(run.run_dir) if run.run_dir else None
+        return run
+    folder = store.folder(run)
     # no checkpoint written yet (--checkpoint-every > 1, stopped before the first): it trains from scratch
     if folder is None or not folder.is_dir() or (run.checkpoint_last and not (folder / "last.pt").exists()):
         what = f"its folder {folder} is gone" if folder is None or not folder.is_dir() else \
@@ -126,24 +130,22 @@ def check_resumable(store: Store, run_id: int, *, restart: bool = False) -> Run:
     return run
 
 
-def _claimed_here(run: Run) -> bool:
-    """This very process claimed the run from the queue (queue.claim) and now trains it."""
-    return run.worker_id is not None and run.pid == os.getpid() and run.host == socket.gethostname()
-
-
-def restart_run(store: Store, run: Run) -> Run:
-    """Resets ``run`` to epoch 0: folder recreated, last.pt and epoch rows dropped."""
-    folder = Path(run.run_dir)
+def restart_run(store: Store, run: Run, holding: str | None = None) -> Run:
+    """Resets ``run`` (taken by this process: ``holding`` its claim) to epoch 0: folder
+    recreated, last.pt and epoch rows dropped."""
+    folder = store.folder(run)
+    if folder is None:
+        raise NawtError(f"run {run.id} has no folder recorded; it cannot be trained again")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "last.pt").unlink(missing_ok=True)
     except OSError as e:
         raise NawtError(f"cannot recreate the run folder {folder}: {e.strerror}") from None
     store.truncate_epochs(run.id, 0)
-    return store.update_run(run.id, status=Status.QUEUED, epoch=0, batch=0, train_seconds=0.0, error=None,
+    return store.update_run(run.id, holding=holding, epoch=0, batch=0, train_seconds=0.0, error=None,
                             started_at=None, finished_at=None, checkpoint_last=None, checkpoint_final=None,
                             test_acc=None, best_test_acc=None, final_test_acc=None, train_loss=None,
-                            train_acc=None, pid=os.getpid(), host=socket.gethostname())
+                            train_acc=None)
 
 
 # ----------------------------------------------------------------- schedule

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
+from . import __version__, safe_files
 from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
@@ -199,9 +199,11 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
                            "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
                            f"{r['train_seconds']:.1f}", load_cell(r), ratio, r["device"] or "-",
                            "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
-    return Table("Training time (evaluation excluded): median epoch in s, median × epochs, mean total per run, "
-                 "the machine's mean load average on the runs' CPU threads, and the ratio to standard of the same settings (median × epochs when both have epoch times)",
-                 _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "median × epochs s",
+    return Table("Training time (evaluation excluded): median epoch in s, the estimate (median epoch per cost class, "
+                 "e.g. multi-step SAM's one-pass stage and its SAM stages, × the class's epochs), mean total per run, "
+                 "the machine's mean load average on the runs' CPU threads, and the ratio to standard of the same "
+                 "settings (of the estimates when both have epoch times)",
+                 _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "estimate s",
                       "total s", "load", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows,
                  left=2 if show_group else 1)
 
@@ -330,7 +332,8 @@ def render_md(rep: Report, png_names: dict[str, str]) -> str:
             out += [f"_{text}_", ""]
         for f in sec.figures:
             if f.png is None or f.kind not in png_names:
-                out += [f"{f.title}: {f.missing}", ""]
+                out += [f"{f.title}: {f.missing or 'left out (a report written to a pipe or device has no folder for PNGs)'}",
+                        ""]
             else:
                 out += [f"![{f.title}]({png_names[f.kind]})", ""]
     if rep.notes:
@@ -393,9 +396,10 @@ def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt:
             written.append(write_text(path, render_html(rep)))
             continue
         names = {}
+        beside = not safe_files.is_stream(path)  # no PNGs next to a pipe or a device (/dev/...)
         for sec in rep.sections:
             for fig in sec.figures:
-                if fig.png is not None:
+                if fig.png is not None and beside:
                     png = path.with_name(f"{path.stem}-{fig.kind}.png")
                     _write_bytes(png, fig.png)
                     names[fig.kind] = png.name
@@ -405,11 +409,7 @@ def write(store: Store, comp: Comparison, output: str | Path | None = None, fmt:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    check_writable(path)
-    try:
-        path.write_bytes(data)
-    except OSError as e:
-        raise NawtError(f"cannot write {path}: {e.strerror}") from None
+    safe_files.write_bytes(path, data)
 
 
 __all__ = ["FORMATS", "POSTER", "POSTER_LABEL", "Report", "build", "default_folder", "render_html", "render_md",

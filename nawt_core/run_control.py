@@ -62,14 +62,33 @@ def check_removable(store: Any, run_id: int, host: str | None = None, now: datet
 
 def remove_run(store: Any, run_id: int, data_dir: str | os.PathLike, *, files: bool,
                host: str | None = None, now: datetime | None = None) -> str:
-    """Deletes the run's records and, with `files`, its folder (never the data dir itself)."""
+    """Deletes the run's records and, with `files`, its folder: only a real folder (not a
+    symbolic link) directly inside ``<data_dir>/runs/`` named for the run. A row that names
+    a folder elsewhere (a copied data dir's row pointing at the original, an edited row)
+    keeps that folder."""
     run = check_removable(store, run_id, host, now)
+    folder = store.folder(run)
     store.delete_run(run_id)
-    if not files or not run.run_dir:
-        return f"removed run {run_id}" + (f" (its folder {run.run_dir} is kept)" if run.run_dir else "")
-    d = Path(run.run_dir).resolve()
-    protected = {Path("/").resolve(), Path.home().resolve(), Path(data_dir).resolve(), Path.cwd().resolve()}
-    if not d.is_dir() or d in protected:
-        return f"removed run {run_id} (folder {d} not removed: missing or protected)"
-    shutil.rmtree(d, ignore_errors=True)
-    return f"removed run {run_id} and {d}"
+    if not files or folder is None:
+        return f"removed run {run_id}" + (f" (its folder {folder} is kept)" if folder else "")
+    why = _not_removable(folder, run_id, data_dir)
+    if why:
+        return f"removed run {run_id} (folder {folder} not removed: {why})"
+    shutil.rmtree(folder, ignore_errors=True)
+    return f"removed run {run_id} and {folder}"
+
+
+def _not_removable(folder: Path, run_id: int, data_dir: str | os.PathLike) -> str | None:
+    """Why ``folder`` must not be deleted as run ``run_id``'s, or None."""
+    runs = Path(data_dir) / "runs"
+    target = Path(os.path.abspath(folder))  # not resolved: a symlink must be seen as one
+    if target.is_symlink():
+        return "it is a symbolic link"
+    if not target.is_dir():
+        return "missing"
+    if os.path.realpath(target.parent) != os.path.realpath(runs):
+        return f"it is not in {runs}"
+    number = target.name.split("-", 1)[0]  # runs/7, or runs/7-1a2b3c4d when runs/7 was taken
+    if not number.isdigit() or int(number) != run_id:
+        return f"it is not named for run {run_id}"
+    return None

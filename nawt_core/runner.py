@@ -28,13 +28,14 @@ from .config import TrainConfig
 from .data import DeviceData, load_arrays
 from .device import (autocast_dtype, deterministic_mode, device_name, hardware_facts, keep_freed_memory,
                      resolve_device, resolve_precision, resume_device, seed_everything, synchronize, tf32_flags)
-from .errors import NawtError
+from .claims import check, lost, take
+from .errors import Failed, LostClaim, NawtError
 from .evaluate import evaluate
 from .failures import describe
 from .machine import LoadMeter
 from .methods import make_method, make_optimizer
-from .models import build_model
-from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at, note_training_code
+from .models import build_model, weight_stats
+from .records import HEARTBEAT_S, Progress, Reporter, check_resumable, lr_at, note_training_code, restart_run
 from .status import Status
 from .store import Run, Store, utcnow
 
@@ -55,10 +56,11 @@ class Trainer:
     """Builds everything a run needs and trains it epoch by epoch."""
 
     def __init__(self, store: Store, run: Run, reporter: Reporter | None = None, *, data_dir: str | Path | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, claim: str | None = None):
         self.store, self.run, self.reporter = store, run, reporter or Reporter()
+        self.claim = claim  # this process's claim on the run (claims.py): every write checks it is still ours
         self.cfg = cfg = TrainConfig.from_dict(run.config)
-        self.run_dir = Path(run.run_dir)
+        self.run_dir = store.folder(run)
         self.device = device if device is not None else resolve_device(cfg.device)
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -155,7 +157,7 @@ class Trainer:
         # epochs after the checkpoint (--checkpoint-every > 1; all of them without one) are trained again
         self.store.truncate_epochs(self.run.id, self.start_epoch)
         self.run = self.store.update_run(
-            self.run.id, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
+            self.run.id, holding=self.claim, status=Status.RUNNING, pid=os.getpid(), host=socket.gethostname(),
             started_at=self.run.started_at or utcnow(), heartbeat_at=utcnow(), finished_at=None,
             error=None, stop_requested=False, device=self.device_label, dataset=self.data.source,
             precision=self.precision, precision_reason=self.precision_reason,
@@ -170,8 +172,10 @@ class Trainer:
                 for epoch in range(self.start_epoch, self.cfg.epochs):
                     self._epoch(epoch)
             final = self.run_dir / "final.pt"
-
-            save_atomic(self.state(self.cfg.epochs), final)
+            save_atomic(self.state(self.cfg.epochs), final, check=self._still_holding)
+        except LostClaim:  # another process trains the run now: nothing more is written here
+            self.reporter.finish(self.store.get_run(self.run.id))
+            raise
         except Interrupted:
             return self._end(Status.INTERRUPTED, None)
         except Diverged as e:
@@ -182,17 +186,21 @@ class Trainer:
         except Exception as e:  # disk full, out of memory, the folder deleted, ...
             reason = describe(e)
             self._end(Status.FAILED, reason)
-            raise NawtError(reason) from None
-        return self._end(Status.COMPLETED, None, checkpoint_final=str(final),
+            raise Failed(reason) from None
+        return self._end(Status.COMPLETED, None, checkpoint_final=self.store.stored(final),
                          final_test_acc=self.run.test_acc)
 
     def _end(self, status: str, error: str | None, **fields) -> Run:
         try:
-            self.run = self.store.update_run(self.run.id, status=status, error=error,
+            self.run = self.store.update_run(self.run.id, holding=self.claim, status=status, error=error,
                                              finished_at=utcnow(), heartbeat_at=utcnow(), **fields)
+        except LostClaim:
+            if status == Status.FAILED:  # failed while another process took it over: that one goes on
+                raise self._lost() from None
+            raise
         except SQLAlchemyError as e:  # e.g. the database's disk is full: say so, the next start repairs it
 
-            raise NawtError(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
+            raise Failed(f"run {self.run.id} ended {status}{f' ({error})' if error else ''}, but the database "
                             f"could not record it: {describe(e)}; the next nawt train/eval/study records it") from None
         self.reporter.finish(self.run)
         return self.run
@@ -200,6 +208,13 @@ class Trainer:
     def _check_stop(self) -> None:
         if self.stop_flag:
             raise Interrupted()
+
+    def _still_holding(self) -> None:
+        """LostClaim (nothing written) when another process took the run over meanwhile."""
+        check(self.store, self.run.id, self.claim)
+
+    def _lost(self) -> LostClaim:
+        return lost(self.store.get_run(self.run.id))
 
     def _epoch(self, epoch: int) -> None:
         dev = self.device
@@ -214,8 +229,11 @@ class Trainer:
         if not math.isfinite(mean_loss):
             raise Diverged(f"training loss became {mean_loss} in epoch {epoch + 1}")
         self.train_seconds += secs
+        # a method that changes the weights at the epoch's end (naive noise): the trained weights are
+        # evaluated before the change too; for the others the one evaluation below gives both numbers
+        trained = self._evaluate(epoch) if self.method.changes_at_end(epoch) else None
         self.method.on_epoch_end(epoch)
-        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs)
+        self._finish_epoch(epoch, mean_loss, correct.item() / seen, lr, secs, seen / secs, trained)
 
     def train_steps(self, epoch: int, t0: float):
         """One epoch's steps: (loss sum, correct, images, last lr), the sums as device
@@ -258,7 +276,7 @@ class Trainer:
         a missed heartbeat must not fail the run (the epoch's write still counts)."""
         for attempt in range(HEARTBEAT_TRIES):
             try:
-                return self.store.update_run(self.run.id, **fields)
+                return self.store.update_run(self.run.id, holding=self.claim, **fields)
             except OperationalError as e:
                 if attempt == HEARTBEAT_TRIES - 1:
                     log.warning("heartbeat of run %s not recorded (database: %s); training goes on",
@@ -273,33 +291,51 @@ class Trainer:
         idle for a moment inflates."""
         return images / max(self.train_seconds + running_s, 1e-9)
 
-    def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips) -> None:
+    def _evaluates(self, epoch: int) -> bool:
+        done = epoch + 1
+        return done == self.cfg.epochs or done % self.cfg.eval_every == 0
+
+    def _evaluate(self, epoch: int) -> tuple[float, float, float] | None:
+        """(test loss, test accuracy, seconds) of the weights as they are, in an epoch
+        that evaluates (--eval-every; the last always); None in the others."""
+        if not self._evaluates(epoch):
+            return None
+        te = time.perf_counter()
+        loss, acc = evaluate(self.model, self.data.x_test, self.data.y_test, autocast_dtype=self.amp)
+        return loss, acc, time.perf_counter() - te
+
+    def _finish_epoch(self, epoch, train_loss, train_acc, lr, secs, ips, trained=None) -> None:
         """Evaluates and checkpoints every --eval-every / --checkpoint-every epochs
-        (the last epoch always), records the epoch, and stops here if asked to."""
+        (the last epoch always), records the epoch, and stops here if asked to.
+        ``trained``: the evaluation before the method's end-of-epoch change, if it made one."""
         cfg, done = self.cfg, epoch + 1
         last = done == cfg.epochs
         test_loss = test_acc = None
         eval_s = 0.0
-        if last or done % cfg.eval_every == 0:
-            te = time.perf_counter()
-            test_loss, test_acc = evaluate(self.model, self.data.x_test, self.data.y_test,
-                                           autocast_dtype=self.amp)
-            eval_s = time.perf_counter() - te
+        ended = self._evaluate(epoch)
+        if ended is not None:
+            test_loss, test_acc, eval_s = ended
             self.best = test_acc if self.best is None else max(self.best, test_acc)
+        trained_loss, trained_acc, trained_s = trained or (test_loss, test_acc, 0.0)
+        eval_s += trained_s
         # checkpoint before the row: if we die between the two, resume redoes this epoch;
         # a stop already asked for (signal, heartbeat) also checkpoints, so it loses no epoch
         ckpt_s = self._checkpoint(done) if last or done % cfg.checkpoint_every == 0 or self.stop_flag else None
         row = dict(epoch=done, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss,
-                   test_acc=test_acc, lr=lr, rho=self.method.rho, epoch_seconds=secs,
-                   eval_seconds=eval_s, checkpoint_seconds=ckpt_s, images_per_sec=ips, **self.meter.read())
+                   test_acc=test_acc, trained_test_loss=trained_loss, trained_test_acc=trained_acc, lr=lr,
+                   rho=self.method.rho, epoch_seconds=secs, eval_seconds=eval_s, checkpoint_seconds=ckpt_s,
+                   images_per_sec=ips, cost_class=self.method.spec.cost_class(cfg, epoch),
+                   weight_stats=weight_stats(self.model), **self.meter.read())
         fields = dict(epoch=done, batch=0, train_loss=train_loss, train_acc=train_acc, best_test_acc=self.best,
                       images_per_sec=self._run_rate(done * self.epoch_images), train_seconds=self.train_seconds,
                       heartbeat_at=utcnow())
+        if last:  # final.pt holds the weights test_acc measures; these are the trained ones before the change
+            fields["final_trained_test_acc"] = trained_acc
         if test_acc is not None:
             fields["test_acc"] = test_acc
         if ckpt_s is not None:
-            fields["checkpoint_last"] = str(self.run_dir / "last.pt")
-        self.store.add_epoch(self.run.id, run_fields=fields, **row)
+            fields["checkpoint_last"] = self.store.stored(self.run_dir / "last.pt")
+        self.store.add_epoch(self.run.id, run_fields=fields, holding=self.claim, **row)
         self.run = self.store.get_run(self.run.id)
         if self.run.stop_requested:
             self.stop_flag = True
@@ -309,7 +345,8 @@ class Trainer:
     def _checkpoint(self, done: int) -> float:
         """Writes last.pt after ``done`` epochs; returns the seconds it took."""
         t0 = time.perf_counter()
-        save_atomic(self.state(done), self.run_dir / "last.pt")
+        self._still_holding()
+        save_atomic(self.state(done), self.run_dir / "last.pt", check=self._still_holding)
         return time.perf_counter() - t0
 
     def _warm_up(self) -> None:
@@ -333,7 +370,8 @@ class Trainer:
         self.method.rho = saved[3]
         self.compile_seconds += time.perf_counter() - t0
         log.info("compiled step warmed up in %.1f s (not counted as training time)", self.compile_seconds)
-        self.store.update_run(self.run.id, compile_seconds=(self.run.compile_seconds or 0.0) + self.compile_seconds)
+        self.store.update_run(self.run.id, holding=self.claim,
+                              compile_seconds=(self.run.compile_seconds or 0.0) + self.compile_seconds)
 
 
 def _stream_seed(seed: int, epoch: int, stream: str) -> int:
@@ -368,35 +406,52 @@ class _stop_signals:
 
 
 def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data_dir=None,
-            restart: bool = False, device: str | None = None) -> Run:
+            restart: bool = False, device: str | None = None, claim: str | None = None) -> Run:
     """Trains (or resumes) run ``run_id`` to completion, interruption or failure.
     ``device`` (auto, cpu, cuda, cuda:N) overrides the run's stored device and
-    is recorded in its config. Failures that are not nawt's own end the run
-    ``failed`` with a one-line reason (see failures.describe) and are raised as
-    that NawtError."""
-    run = check_resumable(store, run_id, restart=restart)
+    is recorded in its config. ``claim``: the token of the caller's claim from the
+    queue (a worker); without one this process takes the run first (claims.take), so
+    of two processes resuming one run at once exactly one trains it. Failures that
+    are not nawt's own end the run ``failed`` with a one-line reason (see
+    failures.describe) and are raised as that NawtError; a trainer that lost its
+    claim to another process raises LostClaim, having written nothing more."""
+    run = check_resumable(store, run_id, restart=restart, claim=claim)
+    before = run.status
+    if claim is None:
+        run = take(store, run)
+        claim = run.claim
     with deterministic_mode():
         try:
-            dev = _run_device(run, device)
+            if restart:
+                run = restart_run(store, run, holding=claim)
+            dev = _run_device(store, run, device)
             if device and run.config.get("device") != device:
-                run = store.update_run(run.id, config={**run.config, "device": device})
-            trainer = Trainer(store, run, reporter, data_dir=data_dir, device=dev)
-            store.update_run(run.id, **tf32_flags(dev))
+                run = store.update_run(run.id, holding=claim, config={**run.config, "device": device})
+            trainer = Trainer(store, run, reporter, data_dir=data_dir, device=dev, claim=claim)
+            store.update_run(run.id, holding=claim, **tf32_flags(dev))
             note_training_code(store, run)
+        except LostClaim:
+            raise
         except Exception as e:  # bad data, out of memory, a missing device ...
             reason = describe(e, "preparing the run")
-            if run.status in (Status.QUEUED, Status.RUNNING):  # a run that never started records why; others stay as they were
-                store.update_run(run_id, status=Status.FAILED, error=reason, finished_at=utcnow())
+            # a run that never started records why; others stay as they were (resumable)
+            never = before in (Status.QUEUED, Status.RUNNING)
+            try:
+                store.update_run(run_id, holding=claim, status=Status.FAILED if never else before,
+                                 error=reason if never else run.error, finished_at=utcnow())
+            except LostClaim:
+                pass
             if isinstance(e, NawtError):
                 raise
-            raise NawtError(reason) from None
+            raise Failed(reason) from None
         return trainer.train()
 
 
-def _run_device(run: Run, override: str | None) -> torch.device:
+def _run_device(store: Store, run: Run, override: str | None) -> torch.device:
     """A run resuming from a checkpoint falls back (with a warning) where its
     stored device is missing here; a run starting afresh gets its device exactly."""
     stored = (run.config or {}).get("device", "auto")
-    if run.run_dir and (Path(run.run_dir) / "last.pt").exists():
+    folder = store.folder(run)
+    if folder is not None and (folder / "last.pt").exists():
         return resume_device(stored, override)
     return resolve_device(override or stored)

@@ -108,6 +108,41 @@ def fmt_value(v: Any, missing: str = "-") -> str:
     return fmt_num(v)
 
 
+# ------------------------------------------------------------------ the two accuracies
+def end_label(method: str) -> str:
+    """What a method's end-of-epoch weight change is called ("noise"); "" for a method without one."""
+    m = spec.method(method) if method in spec.method_names() else None
+    return (m.epoch_end_label or "change") if m is not None and m.epoch_end is not None else ""
+
+
+def _config(run: Any) -> TrainConfig:
+    cfg = dict(getattr(run, "config", None) or {})
+    cfg.setdefault("method", getattr(run, "method", "standard"))
+    return TrainConfig.from_dict(cfg)
+
+
+def weights_note(run: Any) -> str | None:
+    """Which test accuracy is which for a method that changes the weights at an epoch's end
+    (naive noise), and which weights final.pt and the sweeps start from; None for the others."""
+    label = end_label(getattr(run, "method", ""))
+    if not label:
+        return None
+    cfg = _config(run)
+    after = spec.method(cfg.method).changes_at_end(cfg, cfg.epochs - 1)
+    final, trained = getattr(run, "final_test_acc", None), getattr(run, "final_trained_test_acc", None)
+    text = f"test acc = the weights after each epoch's {label}, before {label} = the trained weights before it; "
+    if after:
+        text += f"final.pt and the sweeps start from the weights after the last epoch's {label}"
+        if final is not None:
+            text += (f" ({pct(final)} %; the trained weights: "
+                     f"{'not recorded' if trained is None else pct(trained) + ' %'})")
+    else:
+        text += f"the last epoch adds no {label}: final.pt and the sweeps start from the trained weights"
+        if final is not None:
+            text += f" ({pct(final)} %)"
+    return text + "."
+
+
 # ------------------------------------------------------------------ settings
 def run_settings(run: Any) -> dict[str, Any]:
     """A run's settings: its config, the device and precision it really used, without what other columns show."""

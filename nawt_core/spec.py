@@ -51,6 +51,11 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     @property
+    def off_flag(self) -> str:
+        """The flag that turns a boolean option off (e.g. --no-noise-last-epoch)."""
+        return "--no-" + self.name.replace("_", "-")
+
+    @property
     def title(self) -> str:
         return self.name.replace("_", " ")
 
@@ -84,6 +89,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            choices=("davda54", "kwon")),
     Option("ascent_steps", int, 1, "SAM ascent in k normalised steps of rho/k", low=1),
     Option("noise_sigma", float, 0.1, "std of the noise added to the weights after every epoch", low=0),
+    Option("noise_last_epoch", bool, True, "add the noise after the last epoch too (the poster's reading, the "
+           "default): final.pt and the sweeps then start from freshly noised weights; off: they start from the "
+           "trained weights"),
     Option("noise_eta", float, 0.05, "per-batch noise std relative to max|W| per layer", low=0),
 )}
 
@@ -97,6 +105,12 @@ def _staged_rho(cfg, epoch: int) -> float:
     return stages[min(epoch * len(stages) // cfg.epochs, len(stages) - 1)]
 
 
+def _noise_at_end(cfg, epoch: int) -> bool:
+    """naive-noise adds noise after every epoch, the last one unless --no-noise-last-epoch."""
+    last = epoch == cfg.epochs - 1
+    return cfg.noise_sigma > 0 and (not last or getattr(cfg, "noise_last_epoch", True))
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A training method as the CLI, the store, the tables and the TUI see it."""
@@ -108,10 +122,30 @@ class MethodSpec:
     options: tuple[str, ...] = ()  # names in OPTIONS this method uses
     # rho in a 0-based epoch, from the TrainConfig; None: the method is not SAM
     rho: Callable[[Any, int], float] | None = None
+    # whether the method changes the weights at the end of a 0-based epoch (after its steps, before the
+    # evaluation and the checkpoint); None: never. The runner then evaluates the weights before and after.
+    epoch_end: Callable[[Any, int], bool] | None = None
+    epoch_end_label: str = ""  # what that change is, for the tables: "noise"
+    # the cost class of a 0-based epoch (epochs of one class cost the same by design: cost.py);
+    # None: passes per step, from the rho schedule and the ascent steps (one class for non-SAM methods)
+    cost: Callable[[Any, int], str] | None = None
 
     def rho_at(self, cfg, epoch: int) -> float | None:
         """SAM neighbourhood in 0-based ``epoch`` (None: not a SAM method)."""
         return None if self.rho is None else self.rho(cfg, epoch)
+
+    def changes_at_end(self, cfg, epoch: int) -> bool:
+        """The method changes the weights after the steps of 0-based ``epoch`` (naive noise's noise)."""
+        return self.epoch_end is not None and bool(self.epoch_end(cfg, epoch))
+
+    def cost_class(self, cfg, epoch: int) -> str:
+        """The cost class of 0-based ``epoch``: epochs of one class take the same work per step.
+        By default the forward-backward passes per step: 1, or 1 + ascent steps where SAM's rho > 0."""
+        if self.cost is not None:
+            return str(self.cost(cfg, epoch))
+        rho = self.rho_at(cfg, epoch)
+        passes = 1 if not rho else 1 + int(getattr(cfg, "ascent_steps", 1) or 1)
+        return f"{passes} pass" + ("es" if passes > 1 else "")
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -190,7 +224,7 @@ for _spec in (
                "SGD, Nesterov momentum 0.9, lr 0.1, weight decay 5e-4: the baseline"),
     MethodSpec("naive-noise", "naive noise", "#d62728",
                "the poster's method: after every epoch w += sigma * N(0,1) on each conv/linear weight",
-               options=("noise_sigma",)),
+               options=("noise_sigma", "noise_last_epoch"), epoch_end=_noise_at_end, epoch_end_label="noise"),
     MethodSpec("noise-injection", "noise injection", "#2ca02c",
                "per batch, noise eta * max|W_l| * N(0,1) per layer; the update goes to the clean weights",
                options=("noise_eta",)),

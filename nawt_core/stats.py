@@ -10,6 +10,29 @@
 - ``halving``: the strength where accuracy first falls to half its reference (linear interpolation).
 - ``lowest_within``: the lowest bit width from which every wider width is within a tolerance of full precision.
 
+Bounded summaries over seeds (for the tables' second pass; pure functions):
+
+- ``bounded_interval``: mean, sd and the 95 % t interval of the mean, cut at the
+  bounds of what is measured (an accuracy lies in [0, 1]); with fewer than
+  MIN_SEEDS values no interval at all, and a note saying so. Why cut rather than
+  a logit-scale interval: the mean accuracy lies in [0, 1], so an interval cut
+  there covers it exactly when the uncut one does (coverage unchanged), it keeps
+  the printed arithmetic mean inside it and equals the plain t interval
+  wherever that stayed inside the bounds; a logit interval would change every
+  interval, centre on another mean and fails for a seed at exactly 0 or 100 %.
+  A cut interval is flagged (``clipped``, a note): its seeds disagree so much
+  that the symmetric interval reached past a bound.
+- ``paired_difference``: a minus b over the seeds both have, paired by seed (the
+  same seeds, and for sweeps the same noise draws: the same sweep seed and
+  trials, which the caller checks), as a bounded interval of the per-seed
+  differences (bounds [-1, 1] for accuracies).
+- ``auc_above`` and ``halving_above``: a sweep measured above chance (CHANCE =
+  10 %, CIFAR-10's ten balanced classes): a model at chance has AUC 0 and no
+  halving strength, never "robust".
+- ``bit_drops``: a quantization sweep as the drop from the unquantized accuracy per bit width.
+- ``sweep_summary`` (one run's sweep) and ``over_seeds`` / ``summarize`` (a group's runs,
+  with the paired difference to standard).
+
 The t quantile is computed here: scipy is not a dependency and ``statistics``
 has no t distribution. ``t_quantile`` inverts the t distribution function,
 written with the regularized incomplete beta function (continued fraction,
@@ -165,5 +188,144 @@ def lowest_within(points: dict[int, float], fp: float, tol: float = 0.01) -> int
     return best
 
 
-__all__ = ["T975", "auc", "difference", "halving", "interval", "lowest_within", "mean_sd", "t975", "t_cdf",
+# ------------------------------------------------------------ bounded, over seeds
+CHANCE = 0.1  # CIFAR-10 (and nawt's synthetic look-alike): ten balanced classes
+MIN_SEEDS = 3  # fewer: no interval (two seeds give t(0.975, 1) = 12.7: a meaningless width)
+AT_CHANCE = 0.02  # a clean accuracy less than this above chance has no halving strength to measure
+
+
+def bounded_interval(values: list[float], low: float = 0.0, high: float = 1.0,
+                     min_n: int = MIN_SEEDS) -> dict[str, Any]:
+    """n, mean, sd and the 95 % t interval of the mean (``low``/``high``, ``half`` the uncut
+    half-width), cut at [low, high] (``clipped``); the interval None with a ``note`` when
+    there are fewer than ``min_n`` values. See the module docstring for why cut."""
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "half": None, "low": None, "high": None, "clipped": False,
+                "note": "no values"}
+    m, sd = mean_sd(values)
+    out = {"n": n, "mean": m, "sd": sd, "half": None, "low": None, "high": None, "clipped": False, "note": ""}
+    if n < min_n:
+        out["note"] = f"too few seeds for an interval ({n}; {min_n} needed)"
+        return out
+    half = t975(n - 1) * sd / math.sqrt(n)
+    lo, hi = max(low, m - half), min(high, m + half)
+    out.update(half=half, low=lo, high=hi, clipped=(lo, hi) != (m - half, m + half))
+    if out["clipped"]:
+        out["note"] = f"interval cut at {'the lower' if lo == low else 'the upper'} bound: the seeds disagree widely"
+    return out
+
+
+def _numbers(values: dict[int, float | str | None]) -> tuple[dict[int, float], str]:
+    """The numeric values, and a note naming why the others have none (e.g. '1 of 3 seeds: at chance')."""
+    nums = {s: float(v) for s, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    why: dict[str, int] = {}
+    for v in values.values():
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            key = v if isinstance(v, str) and v else "no value"
+            why[key] = why.get(key, 0) + 1
+    note = "; ".join(f"{k} of {len(values)} seeds: {w}" for w, k in why.items())
+    return nums, note
+
+
+def over_seeds(values: dict[int, float | str | None], low: float = 0.0, high: float = 1.0,
+               min_n: int = MIN_SEEDS) -> dict[str, Any]:
+    """One metric over a group's seeds ({seed: value}): ``bounded_interval`` of the values.
+    A value may be a reason instead (a string such as "at chance" or "beyond 0.1", or None):
+    then there is no mean (leaving such seeds out would bias it) and the note counts the reasons."""
+    nums, note = _numbers(values)
+    if note:
+        return {**bounded_interval([], low, high, min_n), "n": len(values), "note": note}
+    return {**bounded_interval([nums[s] for s in sorted(nums)], low, high, min_n), "seeds": sorted(nums)}
+
+
+def paired_difference(a: dict[int, float | str | None], b: dict[int, float | str | None], low: float = -1.0,
+                      high: float = 1.0, min_n: int = MIN_SEEDS) -> dict[str, Any]:
+    """``a - b`` paired by seed over the seeds both have with a number: the mean per-seed
+    difference (``diff``) with its bounded 95 % interval; the note names seeds left out."""
+    na, note_a = _numbers(a)
+    nb, note_b = _numbers(b)
+    common = sorted(set(na) & set(nb))
+    res = bounded_interval([na[s] - nb[s] for s in common], low, high, min_n)
+    notes = [n for n in (res["note"],) if n]
+    alone = sorted((set(a) | set(b)) - set(common))
+    if alone:
+        notes.append(f"seeds {', '.join(map(str, alone))} left out (not a number on both sides)")
+    return {**res, "diff": res["mean"], "seeds": common, "note": "; ".join(notes),
+            "why_a": note_a, "why_b": note_b}
+
+
+def auc_above(xs: list[float], ys: list[float], chance: float = CHANCE) -> float | None:
+    """The mean accuracy above chance over the strength range: the area between the
+    piecewise-linear curve ys(xs) and the chance line, where the curve is above it,
+    divided by the range (a model at chance: 0). None with fewer than two points."""
+    if len(xs) < 2 or xs[-1] == xs[0]:
+        return None
+    area = 0.0
+    for x0, x1, y0, y1 in zip(xs, xs[1:], ys, ys[1:]):
+        a, b, dx = y0 - chance, y1 - chance, x1 - x0
+        if a >= 0 and b >= 0:
+            area += (a + b) / 2 * dx
+        elif a > 0 or b > 0:  # the segment crosses the chance line: the triangle above it
+            top = max(a, b)
+            area += top * dx * top / (abs(a) + abs(b)) / 2
+    return area / (xs[-1] - xs[0])
+
+
+def halving_above(xs: list[float], ys: list[float], ref: float | None = None, chance: float = CHANCE,
+                  floor: float = AT_CHANCE) -> tuple[float | None, str]:
+    """The first strength where the accuracy above chance falls to half of ``ref``'s
+    (default: ys at the first strength), linearly interpolated, and "" ; or (None, why):
+    "at chance" when ref is less than ``floor`` above chance (nothing to halve),
+    "beyond <largest strength>" when it does not halve within xs."""
+    ref = ys[0] if ref is None else ref
+    if ref - chance < floor:
+        return None, "at chance"
+    x = halving(xs, [y - chance for y in ys], ref - chance)
+    return (x, "") if x is not None else (None, f"beyond {xs[-1]:g}")
+
+
+def bit_drops(points: dict[int, float], fp: float) -> dict[int, float]:
+    """The accuracy lost at each bit width: unquantized minus quantized (negative: it gained)."""
+    return {b: fp - acc for b, acc in sorted(points.items(), reverse=True)}
+
+
+def sweep_summary(points: dict[float, float], ref: float | None = None, chance: float = CHANCE) -> dict[str, Any]:
+    """One run's robustness sweep ({strength: mean accuracy over its trials}) above chance:
+    ``auc`` (auc_above), ``halving`` (a number, or the reason there is none: halving_above),
+    ``ref`` (the accuracy halved: the first strength's unless given)."""
+    xs = sorted(points)
+    ys = [points[x] for x in xs]
+    value, why = halving_above(xs, ys, ref, chance)
+    return {"auc": auc_above(xs, ys, chance), "halving": value if value is not None else why,
+            "ref": ys[0] if ref is None else ref}
+
+
+BOUNDS = {"auc": (0.0, 1.0 - CHANCE), "halving": (0.0, math.inf), "accuracy": (0.0, 1.0), "drop": (-1.0, 1.0)}
+
+
+def summarize(per_seed: dict[int, dict[str, Any]], standard: dict[int, dict[str, Any]] | None = None,
+              bounds: dict[str, tuple[float, float]] | None = None) -> dict[str, dict[str, Any]]:
+    """Per metric of a group's runs ({seed: {metric: value}}, e.g. sweep_summary's auc and
+    halving, or "drop@4"): ``over_seeds`` within its bounds (``bounds`` by metric name, else
+    BOUNDS by the name before any "@", else [0, 1]) and ``vs_standard``, the paired
+    difference to the standard group's runs of the same seeds (None without them)."""
+    bounds = {**BOUNDS, **(bounds or {})}
+    metrics = list(dict.fromkeys(k for row in per_seed.values() for k in row))
+    out = {}
+    for m in metrics:
+        lo, hi = bounds.get(m, bounds.get(m.split("@")[0], (0.0, 1.0)))
+        vals = {s: row.get(m) for s, row in per_seed.items()}
+        res = over_seeds(vals, lo, hi)
+        if standard is not None:
+            span = hi - lo
+            res["vs_standard"] = paired_difference(vals, {s: row.get(m) for s, row in standard.items()},
+                                                   -span, span)
+        out[m] = res
+    return out
+
+
+__all__ = ["AT_CHANCE", "BOUNDS", "CHANCE", "MIN_SEEDS", "auc_above", "bit_drops", "bounded_interval",
+           "halving_above", "over_seeds", "paired_difference", "summarize", "sweep_summary",
+           "T975", "auc", "difference", "halving", "interval", "lowest_within", "mean_sd", "t975", "t_cdf",
            "t_quantile"]

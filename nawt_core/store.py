@@ -15,14 +15,15 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import quote
 
-from sqlalchemy import JSON, Column, event
+from sqlalchemy import JSON, Column, event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 from . import migrate
-from .errors import NawtError
+from .errors import LostClaim, NawtError
 from .failures import short
 from .status import Status
 
@@ -77,7 +78,10 @@ class Run(SQLModel, table=True):
     train_acc: float | None = None
     test_acc: float | None = None
     best_test_acc: float | None = None
-    final_test_acc: float | None = None
+    final_test_acc: float | None = None  # final.pt's weights: after the last epoch's end change (naive noise)
+    # the last epoch's trained weights, before the method's end-of-epoch change (naive noise's noise);
+    # equal to final_test_acc where nothing changes at the end; None in runs from before it was recorded
+    final_trained_test_acc: float | None = None
     images_per_sec: float | None = None
     train_seconds: float = 0.0  # training wall time, evaluation excluded
     compile_seconds: float | None = None  # --compile: the compiled step's warm-up, not in train_seconds
@@ -93,6 +97,9 @@ class Run(SQLModel, table=True):
     worker_id: str | None = None  # the worker that claimed it (its host, pid and device are host/pid/device)
     claimed_at: datetime | None = None
     attempts: int = 0  # claims so far; a run re-queued after its worker vanished counts again
+    # the one process that may train the run (claims.py): a new token at every claim; a trainer
+    # whose token is no longer here lost the run to another process and stops without writing
+    claim: str | None = None
 
 
 class Epoch(SQLModel, table=True):
@@ -101,8 +108,13 @@ class Epoch(SQLModel, table=True):
     epoch: int  # 1-based
     train_loss: float
     train_acc: float
+    # the weights the epoch ends with (checkpointed; final.pt after the last epoch); None: not evaluated
     test_loss: float | None = None
     test_acc: float | None = None
+    # the weights as the epoch's steps left them, before the method's end-of-epoch change (naive noise's
+    # noise): evaluated apart only when there is such a change, else the same numbers as test_loss/test_acc
+    trained_test_loss: float | None = None
+    trained_test_acc: float | None = None
     lr: float = 0.0
     rho: float | None = None
     epoch_seconds: float = 0.0  # training only
@@ -114,6 +126,11 @@ class Epoch(SQLModel, table=True):
     load_avg: float | None = None  # 1-minute load average at the epoch's end
     cpu_util: float | None = None  # whole-machine CPU busy fraction over the epoch (Linux)
     gpu_util: float | None = None  # GPU busy fraction at the end (CUDA with nvidia-ml-py), else None
+    # epochs of one cost class take the same work per step by design (spec.MethodSpec.cost_class,
+    # e.g. "1 pass" / "2 passes"): the training-cost estimate (cost.py) takes a median per class
+    cost_class: str | None = None
+    # per conv/linear weight of the weights the epoch ends with: {name: {"l2", "max", "std"}}
+    weight_stats: dict | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -156,6 +173,11 @@ class Study(SQLModel, table=True):
     status: str = Status.RUNNING.value
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # the one `nawt study` process running it now (claims.py): two at once would train every run twice
+    holder: str | None = None
+    holder_host: str | None = None
+    holder_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
 
 class Worker(SQLModel, table=True):
@@ -181,12 +203,48 @@ def default_url(data_dir: str | os.PathLike = "data") -> str:
     return f"sqlite:///{Path(data_dir) / 'nawt.db'}"
 
 
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token", re.I)  # query parameters that carry a secret
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries: its password and the values of query parameters like
+    ``password=`` or ``sslpassword=`` (libpq takes a password in either place)."""
+    try:
+        u = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return []
+    found = [u.password] if u.password else []
+    for k, v in u.query.items():
+        if _SECRET_PARAM.search(k):
+            found += [x for x in ((v,) if isinstance(v, str) else v) if x]
+    return [str(x) for x in found]
+
+
 def mask_url(url: str) -> str:
     """The URL with its password hidden, for anything printed, logged or stored."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        u = make_url(url)
+        secret_keys = [k for k in u.query if _SECRET_PARAM.search(k)]
+        if secret_keys:
+            u = u.update_query_dict({k: "***" for k in secret_keys})
+        return u.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
     except (ArgumentError, ValueError, TypeError):
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        masked = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+        return re.sub(r"((?:pass|pwd|secret|token)[^=&]*=)[^&]*", r"\1***", masked, flags=re.I)
+
+
+def hide_secrets(text: str, url: str) -> str:
+    """``text`` (e.g. a driver's error message) with every secret of ``url`` replaced by ***."""
+    for secret in url_secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _sqlite_folder(url: str) -> Path | None:
+    path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
+    if not path or path.startswith(":memory:") or path.startswith("file:"):
+        return None
+    return Path(path).parent
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -198,10 +256,19 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _prepare_sqlite_path(url: str, create: bool) -> None:
+def _sqlite_read_only_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _prepare_sqlite_path(url: str, create: bool) -> str | None:
+    """Checks (and makes) the SQLite file's folder. Returns a read-only URL for a store that
+    is opened only to be read (``create=False``) and cannot be written: a read-only mount,
+    a shared copy without write permission. Its listings work; a write says it is read-only."""
     path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite:///") else ""
-    if not path or path.startswith(":memory:"):
-        return
+    if not path or path.startswith(":memory:") or path.startswith("file:"):
+        return None
     db = Path(path)
     if not create and not db.exists():
         raise NawtError(f"no database at {db} (train a run first, or pass --db URL)")
@@ -209,12 +276,27 @@ def _prepare_sqlite_path(url: str, create: bool) -> None:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NawtError(f"cannot create the data directory {db.parent}: {e.strerror}") from None
-    if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+    folder_ok = os.access(db.parent, os.W_OK) and not _read_only_mount(db.parent)
+    if folder_ok and (not db.exists() or os.access(db, os.W_OK)):
+        return None
+    if create:
         raise NawtError(f"the database {db} is not writable (check the permissions of {db.parent})")
+    # a WAL database in a folder nobody can write has no -shm file to share: read it as immutable
+    flags = "mode=ro" if folder_ok else "mode=ro&immutable=1"
+    return f"sqlite:///file:{quote(str(db.resolve()))}?{flags}&uri=true"
+
+
+def _read_only_mount(folder: Path) -> bool:
+    """The folder is on a file system mounted read-only (root's os.access says writable there)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _engine(url: str, create: bool):
-    """An engine for ``url``; a malformed URL or a missing driver is one clear line."""
+    """An engine for ``url`` (and whether it is read-only); a malformed URL or a missing
+    driver is one clear line."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -222,11 +304,11 @@ def _engine(url: str, create: bool):
                         "or postgresql+psycopg://user@host/db") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            _prepare_sqlite_path(url, create)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return create_engine(url, pool_pre_ping=True)
+            read_only = _prepare_sqlite_path(url, create)
+            engine = create_engine(read_only or url, connect_args={"check_same_thread": False, "timeout": 10})
+            event.listen(engine, "connect", _sqlite_read_only_pragmas if read_only else _sqlite_pragmas)
+            return engine, bool(read_only)
+        return create_engine(url, pool_pre_ping=True), False
     except NoSuchModuleError:
         raise NawtError(f"unknown database kind {parsed.drivername!r} in --db {mask_url(url)}; "
                         "use sqlite:///… or postgresql+psycopg://…") from None
@@ -238,27 +320,52 @@ def _engine(url: str, create: bool):
 class Store:
     """All reads and writes of runs, epochs and evaluations; one short session each."""
 
-    def __init__(self, url: str | None = None, *, create: bool = True, upgrade: bool = True):
-        """``upgrade=False`` opens the database as it is (``nawt db current``)."""
+    def __init__(self, url: str | None = None, *, create: bool = True, upgrade: bool = True,
+                 home: str | os.PathLike | None = None):
+        """``upgrade=False`` opens the database as it is (``nawt db current``). ``home`` is the
+        data dir that run folders are recorded relative to (default: the SQLite file's folder)."""
         self.url = url or default_url()
+        self.home = Path(home) if home is not None else _sqlite_folder(self.url)
         where = mask_url(self.url)
-        self.engine = _engine(self.url, create)
+        self.engine, self.read_only = _engine(self.url, create)
         try:
-            notice = migrate.upgrade(self.engine) if upgrade else None
+            notice = migrate.upgrade(self.engine, read_only=self.read_only) if upgrade else None
         except NawtError:
             self.engine.dispose()
             raise
         except SQLAlchemyError as e:
             self.engine.dispose()
-            reason = short(e)
-            secret = make_url(self.url).password
-            raise NawtError(f"cannot open the database {where}: "
-                            f"{reason.replace(secret, '***') if secret else reason}") from None
+            raise NawtError(f"cannot open the database {where}: {hide_secrets(short(e), self.url)}") from None
         if notice:
             log.info("%s", notice)
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    # ------------------------------------------------------------- paths
+    def path(self, stored: str | None) -> Path | None:
+        """A file or folder as a run records it: relative to the data dir (``runs/7``), so a
+        copied or moved data dir keeps its own runs; absolute in rows made before that. A
+        relative row of an older nawt (relative to the folder it ran in) is read as it was
+        when the data dir has no such path."""
+        if not stored:
+            return None
+        p = Path(stored)
+        if p.is_absolute() or self.home is None:
+            return p
+        here = self.home / p
+        return p if not here.exists() and p.exists() else here
+
+    def folder(self, run: Run) -> Path | None:
+        return self.path(run.run_dir)
+
+    def stored(self, path: str | os.PathLike) -> str:
+        """How ``path`` is recorded on a run: relative to the data dir when inside it."""
+        if self.home is not None:
+            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(self.home))
+            if rel != ".." and not rel.startswith(".." + os.sep):
+                return rel
+        return str(path)
 
     # ---------------------------------------------------------------- runs
     def create_run(self, **fields: Any) -> Run:
@@ -276,8 +383,14 @@ class Store:
             raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
         return run
 
-    def update_run(self, run_id: int, **fields: Any) -> Run:
+    def update_run(self, run_id: int, *, holding: str | None = None, **fields: Any) -> Run:
+        """Sets ``fields`` on the run; with ``holding`` (a claim token, claims.py) only while the
+        run's claim is still that token, else LostClaim and nothing is written."""
         with self._session() as s:
+            if holding is not None and not s.exec(update(Run).where(Run.id == run_id, Run.claim == holding)
+                                                  .values(**fields)).rowcount:
+                s.rollback()
+                raise LostClaim(f"run {run_id} was taken over by another process; this one stopped without writing")
             run = s.get(Run, run_id)
             if run is None:
                 raise NawtError(f"no run with id {run_id} (see `nawt runs`)")
@@ -348,10 +461,16 @@ class Store:
         return changed
 
     # -------------------------------------------------------------- epochs
-    def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, **metrics: Any) -> Epoch:
-        """One epoch row and the run's summary fields, in one transaction."""
+    def add_epoch(self, run_id: int, run_fields: dict[str, Any] | None = None, holding: str | None = None,
+                  **metrics: Any) -> Epoch:
+        """One epoch row and the run's summary fields, in one transaction; with ``holding``
+        only while the run's claim is that token (else LostClaim, nothing written)."""
         row = Epoch(run_id=run_id, **metrics)
         with self._session() as s:
+            if holding is not None and not s.exec(update(Run).where(Run.id == run_id, Run.claim == holding)
+                                                  .values(claim=holding)).rowcount:
+                s.rollback()
+                raise LostClaim(f"run {run_id} was taken over by another process; this one stopped without writing")
             s.exec(delete(Epoch).where(Epoch.run_id == run_id, Epoch.epoch == row.epoch))
             s.add(row)
             run = s.get(Run, run_id)
@@ -495,6 +614,7 @@ __all__ = [
     "Worker",
     "default_url",
     "effective_status",
+    "hide_secrets",
     "mask_url",
     "pid_alive",
     "as_utc",

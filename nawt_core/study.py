@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import spec
+from . import bounds, spec
+from .claims import StudyHeart, hold_study, release_study
 from .compare import Comparison, compare
 from .config import TrainConfig
 from .errors import NawtError
@@ -83,6 +84,13 @@ class StudyResult:
     dataset: str = ""
 
 
+def check_name(name: str) -> str:
+    """A study name is also a folder name: refused before anything is opened or made."""
+    if not NAME_RE.match(name):
+        raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
+    return name
+
+
 def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder with --cifar-dir)") -> None:
     """Refuses a CIFAR-10 study whose data is neither in ``data_dir`` nor
     downloadable (NAWT_OFFLINE=1 skips the download), naming the folder."""
@@ -99,6 +107,57 @@ def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder
                         ) from None
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def method_entry(text: str) -> tuple[str, dict[str, Any]]:
+    """A study row: ``METHOD`` or ``METHOD:OPTION=VALUE[:OPTION=VALUE]`` with the method's own
+    options (spec.py; dashes or underscores; lists as 0/0.025/0.05), e.g.
+    ``naive-noise:noise-last-epoch=false``: so one study can train both variants of a method."""
+    name, *parts = text.strip().split(":")
+    m = spec.method(name)  # unknown: NawtError naming the registered methods
+    out: dict[str, Any] = {}
+    for part in parts:
+        key, eq, raw = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or key not in m.options:
+            raise NawtError(f"study row {text!r}: expected {name}:OPTION=VALUE with one of its options "
+                            f"({', '.join(m.options) or 'it has none'})")
+        out[key] = _option_value(spec.OPTIONS[key], raw.strip(), text)
+    return name, out
+
+
+def _option_value(o: spec.Option, raw: str, text: str) -> Any:
+    if o.kind is bool and raw.lower() in _TRUE + _FALSE:
+        return raw.lower() in _TRUE
+    try:
+        if o.kind is list:
+            return [float(v) for v in raw.split("/") if v]
+        if o.kind in (int, float):
+            return o.kind(raw)
+    except ValueError:
+        pass
+    else:
+        if o.kind is str:
+            return raw
+    raise NawtError(f"study row {text!r}: {o.title} must be "
+                    f"{'true or false' if o.kind is bool else 'numbers like 0/0.05' if o.kind is list else o.kind.__name__}"
+                    f" (got {raw!r})")
+
+
+def _entry_suffix(overrides: dict[str, Any]) -> str:
+    """The part of a run name that tells a variant apart: -no-noise-last-epoch, -rho0.1."""
+    parts = []
+    for k, v in overrides.items():
+        flag = k.replace("_", "-")
+        if isinstance(v, bool):
+            parts.append(flag if v else f"no-{flag}")
+        else:
+            parts.append(flag + ("/".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
+                                 if isinstance(v, float) else str(v)))
+    return "".join(f"-{p}" for p in parts)
+
+
 def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = None, data_dir="data",
          device: str = "auto", dataset: str | None = None, overrides: dict | None = None,
          name: str | None = None, precision: str = "auto") -> tuple[list[TrainConfig], dict]:
@@ -106,29 +165,30 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    methods = list(methods) if methods else list(spec.method_names())
-    for m in methods:
-        spec.method(m)  # unknown: NawtError naming the registered methods
-    methods = sorted(dict.fromkeys(methods), key=spec.order)
+    entries = [method_entry(m) for m in dict.fromkeys(methods or spec.method_names())]
+    entries.sort(key=lambda e: spec.order(e[0]))  # stable: variants of a method in the order given
     seeds = p["seeds"] if seeds is None else seeds
-    if seeds < 1:
-        raise NawtError(f"seeds must be at least 1 (got {seeds})")
+    bounds.whole(seeds, "seeds", 1, bounds.MAX_SEEDS)
     dataset = dataset or "cifar10"
     train = {**p["train"], **(overrides or {})}
     cfgs = []
-    for m in methods:
+    for m, opts in entries:
         for s in range(seeds):
             cfg = TrainConfig(method=m, seed=s, dataset=dataset, data_dir=str(data_dir), device=device,
-                              precision=precision, study=name, **train)
-            cfg.name = f"{name or preset}-{m}-s{s}"
+                              precision=precision, study=name, **train, **opts)
+            cfg.name = f"{name or preset}-{m}{_entry_suffix(opts)}-s{s}"
             cfgs.append(cfg.validate())
+    keys = [c.key() for c in cfgs]
+    if len(set(keys)) < len(keys):
+        raise NawtError("two study rows train the same thing (a variant at its default values?); give each once")
     return cfgs, {"robustness": dict(p["robustness"]), "quantization": dict(p["quantization"])}
 
 
 def _pick(store: Store, cfg: TrainConfig) -> Run | None:
     """A completed run with this config key, else the latest resumable one."""
     runs = store.find_runs(cfg.key())
-    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final and Path(r.checkpoint_final).exists()]
+    done = [r for r in runs if r.status == Status.COMPLETED and r.checkpoint_final
+            and store.path(r.checkpoint_final).exists()]
     if done:
         return done[-1]
     live = [r for r in runs if effective_status(r) == Status.RUNNING]
@@ -238,87 +298,94 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     from .records import create_run
     from .runner import execute
 
-    name = name or preset
-    if not NAME_RE.match(name):
-        raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
+    name = check_name(name or preset)
     cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
         sw[k].update(v)
-    home = Path(home) if home is not None else Path(data_dir)
-    out = Path(out_dir) if out_dir else home / "studies" / name
+    for cfg in cfgs:  # a run of it training in another process: refused before anything is written
+        _pick(store, cfg)
+    token = hold_study(store, name)  # one process per study: a second at once is refused here
+    heart = StudyHeart(store, name, token)
+    heart.start()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
+        home = Path(home) if home is not None else Path(data_dir)
+        out = Path(out_dir) if out_dir else home / "studies" / name
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise NawtError(f"cannot create the study folder {out}: {e.strerror}") from None
+        check_writable(out / "runs.csv")
+        study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
+                     "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
+                     "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
+                     "sweeps": sw, "run_ids": []}
+        store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
+        res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
-    check_writable(out / "runs.csv")
-    study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
-                 "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
-                 "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
-                 "sweeps": sw, "run_ids": []}
-    store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
-    res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
-
-    # 1. training
-    if launch is not None:
-        _train_queued(store, cfgs, home, res, study_cfg, launch, say)
-    for cfg in cfgs if launch is None else ():
-        run = _pick(store, cfg)
-        if run is not None and run.status == Status.COMPLETED:
-            say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
-            res.skipped.append(run.id)
-        else:
-            if run is None:
-                run = create_run(store, cfg, home)
-                say(f"run {run.id} {cfg.method} seed {cfg.seed}: training {cfg.epochs} epochs")
+        # 1. training
+        if launch is not None:
+            _train_queued(store, cfgs, home, res, study_cfg, launch, say)
+        for cfg in cfgs if launch is None else ():
+            run = _pick(store, cfg)
+            if run is not None and run.status == Status.COMPLETED:
+                say(f"run {run.id} {cfg.method} seed {cfg.seed}: already completed, skipped")
+                res.skipped.append(run.id)
             else:
-                say(f"run {run.id} {cfg.method} seed {cfg.seed}: resuming from epoch {run.epoch}")
+                if run is None:
+                    run = create_run(store, cfg, home)
+                    say(f"run {run.id} {cfg.method} seed {cfg.seed}: training {cfg.epochs} epochs")
+                else:
+                    say(f"run {run.id} {cfg.method} seed {cfg.seed}: resuming from epoch {run.epoch}")
+                res.run_ids.append(run.id)
+                study_cfg["run_ids"] = res.run_ids
+                store.upsert_study(name, config=dict(study_cfg))
+                rep = reporter_factory(cfg) if reporter_factory else None
+                run = execute(store, run.id, rep, data_dir=data_dir, device=device)
+                res.trained.append(run.id)
+                if run.status == Status.INTERRUPTED:
+                    store.upsert_study(name, status=Status.INTERRUPTED)
+                    say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
+                    raise KeyboardInterrupt
+                if run.status != Status.COMPLETED:
+                    say(f"run {run.id} {cfg.method} failed: {run.error}")
+                    res.failed.append(run.id)
+                continue
             res.run_ids.append(run.id)
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
-            rep = reporter_factory(cfg) if reporter_factory else None
-            run = execute(store, run.id, rep, data_dir=data_dir, device=device)
-            res.trained.append(run.id)
-            if run.status == Status.INTERRUPTED:
-                store.upsert_study(name, status=Status.INTERRUPTED)
-                say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
-                raise KeyboardInterrupt
-            if run.status != Status.COMPLETED:
-                say(f"run {run.id} {cfg.method} failed: {run.error}")
-                res.failed.append(run.id)
-            continue
-        res.run_ids.append(run.id)
-        study_cfg["run_ids"] = res.run_ids
-        store.upsert_study(name, config=dict(study_cfg))
 
-    # 2. sweeps (skipped when the same settings, precision included, are already stored)
-    for rid in res.run_ids:
-        sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
+        # 2. sweeps (skipped when the same settings, precision included, are already stored)
+        for rid in res.run_ids:
+            sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
 
-    # 3. tables and figures
-    res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
-    res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
-    if figures:
-        from . import plots
+        # 3. tables and figures
+        res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
+        res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
+        if figures:
+            from . import plots
 
-        for kind in ("robustness", "quantization", "curves"):
-            try:
-                res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
-            except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
-                say(f"{kind} figure skipped: {e}")
-    from . import report
+            for kind in ("robustness", "quantization", "curves"):
+                try:
+                    res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
+                except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
+                    say(f"{kind} figure skipped: {e}")
+        from . import report
 
-    try:  # report.html and report.md (with its PNGs) next to the CSVs
-        written, note = report.write(store, res.comparison, home=home, figures=figures)
-        res.files += written
-        if note:
-            say(f"report: {note}")
-    except NawtError as e:  # e.g. no run completed: the tables above say so
-        say(f"report skipped: {e}")
-    store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
-    return res
+        try:  # report.html and report.md (with its PNGs) next to the CSVs
+            written, note = report.write(store, res.comparison, home=home, figures=figures)
+            res.files += written
+            if note:
+                say(f"report: {note}")
+        except NawtError as e:  # e.g. no run completed: the tables above say so
+            say(f"report skipped: {e}")
+        store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
+        return res
+    finally:
+        heart.stop()
+        release_study(store, name, token)
 
 
-__all__ = ["PRESETS", "StudyResult", "plan", "require_dataset", "run_study", "sweep_run"]
+__all__ = ["PRESETS", "StudyResult", "check_name", "method_entry", "plan", "require_dataset", "run_study",
+           "sweep_run"]

@@ -28,7 +28,6 @@ import socket
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -43,7 +42,7 @@ from .config import TrainConfig
 from .data import load_arrays, synthetic, to_input
 from .device import (autocast_dtype, device_for_label, device_name, keep_freed_memory, resolve_device,
                      resolve_precision, synchronize, tf32_flags)
-from .errors import NawtError
+from .errors import Failed, NawtError
 from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, NOISE_SOURCE, STRATEGIES, check_strategy, noise_source
 from .evaluate import evaluate
 from .failures import describe
@@ -92,9 +91,10 @@ def finished_run(store: Store, run_id: int) -> Run:
     if run.status != Status.COMPLETED:
         raise NawtError(f"run {run_id} has not finished training (status {run.status}); "
                         "evaluate it once it has completed")
-    if not run.checkpoint_final or not Path(run.checkpoint_final).exists():
-        raise NawtError(f"run {run_id} has no final checkpoint on disk ({run.checkpoint_final or 'none recorded'})")
-    return run
+    final = store.path(run.checkpoint_final)
+    if final is None or not final.exists():
+        raise NawtError(f"run {run_id} has no final checkpoint on disk ({final or 'none recorded'})")
+    return run.model_copy(update={"checkpoint_final": str(final)})  # the file as found from this data dir
 
 
 def load_run_model(run: Run, device: torch.device) -> tuple[nn.Module, TrainConfig]:
@@ -303,9 +303,11 @@ class _recorded:
             self.store.update_evaluation(self.ev.id, status=Status.FAILED, error=why[:500], finished_at=utcnow())
         except Exception:  # noqa: BLE001 - e.g. the database's disk is full: the next start records it
             pass
-        if et is KeyboardInterrupt or isinstance(e, NawtError):
+        if et is KeyboardInterrupt or isinstance(e, Failed):
             return False
-        raise NawtError(f"evaluation {self.ev.id} failed: {why}") from None
+        if isinstance(e, NawtError):  # started, then failed: a failure (exit 1), not bad input
+            raise Failed(str(e)) from None
+        raise Failed(f"evaluation {self.ev.id} failed: {why}") from None
 
 
 def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import queue
-from .errors import NawtError
+from .errors import LostClaim, NawtError
 from .status import Status
 from .store import Store, utcnow
 
@@ -38,6 +38,7 @@ class WorkResult:
     failed: list[int] = field(default_factory=list)
     interrupted: list[int] = field(default_factory=list)  # stopped by `nawt stop`
     requeued: list[int] = field(default_factory=list)  # the worker was told to stop mid-run
+    lost: list[int] = field(default_factory=list)  # taken over by another worker while this one was silent
     stopped: bool = False  # by a signal
 
 
@@ -114,15 +115,13 @@ def work(store: Store, *, device: str | None = None, threads: int | None = None,
                     continue
                 heart.run_id = run.id
                 queue.beat(store, owner.worker_id, run.id, status="running")
-                if device:
-                    store.update_run(run.id, config={**run.config, "device": device})
                 say(f"run {run.id} {run.method} seed {run.seed}: claimed (attempt {run.attempts})")
-                _execute_one(store, run.id, res, execute, data_dir, say,
-                             reporter_factory(run) if reporter_factory else None)
+                _execute_one(store, run, res, execute, data_dir, say,
+                             reporter_factory(run) if reporter_factory else None, device)
                 if run.id in res.completed and not sig.flag:
                     _sweep(store, run.id, data_dir, say)  # stopped meanwhile: the study's own pass sweeps it
-                if run.id not in res.requeued:
-                    queue.release(store, run.id, requeue=False)
+                if run.id not in res.requeued + res.lost:
+                    _release(store, run, say)
                 heart.run_id = None
                 queue.beat(store, owner.worker_id, None, status="idle", runs_done=len(res.completed))
                 if once or run.id in res.requeued:
@@ -141,9 +140,23 @@ def _others_working(store: Store, study: str | None) -> bool:
     return any(r.status == Status.RUNNING for r in queue.queued(store, study))
 
 
-def _execute_one(store: Store, run_id: int, res: WorkResult, execute, data_dir, say, reporter) -> None:
+def _release(store: Store, run, say) -> None:
+    """Takes the finished run out of the queue, unless another worker holds it by now."""
     try:
-        run = execute(store, run_id, reporter, data_dir=data_dir)
+        queue.release(store, run.id, requeue=False, holding=run.claim)
+    except LostClaim:
+        say(f"run {run.id}: taken over by another worker meanwhile; left to it")
+
+
+def _execute_one(store: Store, claimed, res: WorkResult, execute, data_dir, say, reporter, device=None) -> None:
+    run_id = claimed.id
+    try:
+        # ``device`` (cpu or cuda: this worker's own) overrides the run's; it is recorded in its config
+        run = execute(store, run_id, reporter, data_dir=data_dir, claim=claimed.claim, device=device)
+    except LostClaim as e:  # paused past the timeout, re-queued and claimed by another worker: it has the run now
+        say(str(e))
+        res.lost.append(run_id)
+        return
     except NawtError as e:  # a failure of the run (recorded by the trainer), or it could not be resumed
         run = store.get_run(run_id)
         if run.status == Status.RUNNING:
@@ -155,7 +168,11 @@ def _execute_one(store: Store, run_id: int, res: WorkResult, execute, data_dir, 
         say(f"run {run_id} completed")
         res.completed.append(run_id)
     elif run.status == Status.INTERRUPTED and not run.stop_requested:
-        queue.release(store, run_id, requeue=True)  # this worker was stopped: the run waits for the next one
+        try:  # this worker was stopped: the run waits for the next one
+            queue.release(store, run_id, requeue=True, holding=claimed.claim)
+        except LostClaim:
+            res.lost.append(run_id)
+            return
         say(f"run {run_id} stopped after epoch {run.epoch}: back in the queue")
         res.requeued.append(run_id)
     elif run.status == Status.INTERRUPTED:

@@ -83,7 +83,7 @@ class DataSource:
                 except Exception as e:  # pragma: no cover - broken install
                     raise DataError(f"cannot load the store: {_short(e)}") from None
                 try:
-                    self._store = Store(self.db_url, create=False)
+                    self._store = Store(self.db_url, create=False, home=self.data_dir)
                 except Exception as e:
                     raise DataError(_short(e)) from None
             return self._store
@@ -163,13 +163,15 @@ class DataSource:
                              curves, [], [])
 
         detail = self._call(load)
-        detail.files = list_files(detail.run.run_dir)
-        detail.log_tail = tail_file(detail.run.log_path or (
-            str(Path(detail.run.run_dir) / "train.log") if detail.run.run_dir else ""), 200)
+        store = self.store()  # paths are recorded relative to the data dir
+        folder = store.folder(detail.run)
+        detail.files = list_files(str(folder or ""))
+        detail.log_tail = tail_file(str(store.path(detail.run.log_path) or (folder / "train.log" if folder else "")),
+                                    200)
         for ev in detail.evaluations:
             detail.eval_status[ev.id] = self.eval_status_of(ev)
             if ev.log_path:  # each evaluation's own log, after the training's
-                tail = tail_file(ev.log_path, 40)
+                tail = tail_file(str(store.path(ev.log_path)), 40)
                 detail.log_tail += [f"── evaluation {ev.id} ({ev.kind}): {ev.log_path}", *tail]
         return detail
 

@@ -7,6 +7,7 @@ from typing import Any
 from nawt_core import evalspec
 from nawt_core.config import PRECISIONS
 from nawt_core.errors import NawtError
+from nawt_core.lists import numbers
 
 MODE_CHOICES = tuple((evalspec.MODE_LABELS.get(m, m), m) for m in evalspec.MODES)
 
@@ -20,18 +21,11 @@ DEFAULT_BITS = numbers_text(evalspec.DEFAULT_BITS)
 DEFAULT_TRIALS = str(evalspec.DEFAULT_TRIALS)
 
 
-def _split(text: str) -> list[str]:
-    return [t for t in text.replace(",", " ").split() if t]
-
-
 def _numbers(text: str, what: str) -> tuple[list[float], str | None]:
-    out = []
-    for tok in _split(text):
-        try:
-            out.append(float(tok))
-        except ValueError:
-            return out, f"{what} must be numbers separated by commas (not {tok!r})"
-    return out, None
+    try:
+        return numbers(text, what), None  # `0,,1` is refused, as on the command line
+    except NawtError as e:
+        return [], str(e)
 
 
 def _why(check: Any, *args: Any) -> str | None:

@@ -130,6 +130,7 @@ def delete_run(store: Any, run_id: int, host: str, data_dir: str, now: datetime 
 
 def train_args(values: dict[str, Any]) -> list[str]:
     """`nawt train` arguments from validated form values (None/'' means: CLI default)."""
+    from nawt_core import spec
     from nawt_core.spec import OPTIONS
 
     flags = [
@@ -146,8 +147,9 @@ def train_args(values: dict[str, Any]) -> list[str]:
         args += [flag, str(v)]
     for o in OPTIONS.values():  # the method options, as the spec names them
         v = values.get(o.name)
-        if o.kind is bool:
-            args += [o.flag] if v else []
+        if o.kind is bool:  # only a change from the default, and only for a method that uses it
+            if v is not None and bool(v) != o.default and values.get("method") in spec.uses(o.name):
+                args.append(o.flag if v else o.off_flag)
         elif o.kind is list:
             args += [o.flag, _list(v)] if v else []
         elif v is not None and v != "":

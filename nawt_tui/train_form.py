@@ -10,8 +10,9 @@ import re
 from dataclasses import fields as dc_fields
 from typing import Any
 
+from nawt_core.lists import numbers
 from nawt_core import spec
-from nawt_core.config import ARCHS, MAX_TRAIN, PRECISIONS, SCHEDULES, TrainConfig
+from nawt_core.config import ARCHS, MAX_BATCH, PRECISIONS, SCHEDULES, TrainConfig
 from nawt_core.errors import NawtError
 
 DATASETS = (("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic"))
@@ -28,7 +29,7 @@ SELECTS: dict[str, tuple[str, tuple[tuple[str, str], ...], str, str]] = {
 # the options every method shares: key, label, default, kind, help
 FIELDS: list[tuple[str, str, str, str, str]] = [
     ("epochs", "epochs", "200", "int", "≥ 1"),
-    ("batch_size", "batch size", "128", "int", f"1 … {MAX_TRAIN}"),
+    ("batch_size", "batch size", "128", "int", f"1 … {MAX_BATCH}"),
     ("lr", "learning rate", "0.1", "float", "> 0"),
     ("seed", "seed", "0", "int", "≥ 0"),
     ("train_subset", "train subset", "", "int", "blank = all images"),
@@ -101,12 +102,10 @@ def _option(o: spec.Option, raw: Any) -> tuple[Any, str | None]:
     if o.kind is list:
         if not raw:
             return None, None  # the CLI default
-        vals = []
-        for tok in raw.replace(",", " ").split():
-            v, err = _number(tok, float, o.title)
-            if err:
-                return None, f"{o.title} must be numbers separated by commas"
-            vals.append(v)
+        try:
+            vals = numbers(raw, o.title)  # `0,,1` is refused, as on the command line
+        except NawtError as e:
+            return None, str(e)
         return vals, o.check(vals)
     if raw == "":
         return None, f"{o.title} is required"

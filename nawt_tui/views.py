@@ -15,6 +15,7 @@ from typing import Any
 from nawt_core import spec
 from nawt_core.hardware import device_kind, short_device
 from nawt_core.runview import run_settings, run_tags
+from nawt_core.textsafe import printable
 
 
 def naive(dt: datetime | None) -> datetime | None:
@@ -249,7 +250,7 @@ def run_view(run: Any, now: datetime, status: str, queue_place: int | None = Non
             eta = elapsed * remaining / done
     return RunView(
         id=run.id,
-        name=run.name or "",
+        name=printable(run.name or ""),  # escapes and control characters shown, never run
         method=run.method or "",
         status=status,
         stored_status=run.status,
@@ -272,8 +273,8 @@ def run_view(run: Any, now: datetime, status: str, queue_place: int | None = Non
         created_at=naive(run.created_at),
         stop_requested=bool(run.stop_requested),
         settings=tuple(run_settings(run).items()),
-        tags=tuple(run_tags(run)),
-        notes=run.notes or "",
+        tags=tuple(printable(t) for t in run_tags(run)),
+        notes=printable(run.notes or "", newlines=True),
         queue_place=queue_place,
         worker=getattr(run, "worker_id", None) or "",
     )

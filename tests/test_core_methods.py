@@ -142,6 +142,52 @@ def test_naive_noise_adds_absolute_gaussian_noise_once_per_epoch():
     assert torch.equal(bn_w, torch.ones_like(bn_w))  # BatchNorm is not a target
 
 
+def test_naive_noise_last_epoch_option_skips_only_the_last_epochs_noise():
+    for last, expect_last in ((True, True), (False, False)):
+        model = build_model()
+        method, _ = _method(model, name="naive-noise", noise_last_epoch=last)  # 10 epochs
+        assert [method.changes_at_end(e) for e in (0, 8, 9)] == [True, True, expect_last]
+        before = [w.detach().clone() for _, w in weight_params(model)]
+        method.on_epoch_end(9)
+        moved = any(not torch.equal(w, b) for (_, w), b in zip(weight_params(model), before))
+        assert moved is expect_last
+        method.on_epoch_end(8)  # an earlier epoch adds noise either way
+        assert all(not torch.equal(w, b) for (_, w), b in zip(weight_params(model), before))
+    assert not spec.method("naive-noise").changes_at_end(TrainConfig(method="naive-noise", noise_sigma=0.0), 0)
+    assert not any(spec.method(m).changes_at_end(TrainConfig(method=m), 0)
+                   for m in ("standard", "noise-injection", "sam", "multistep-sam"))
+
+
+def test_noise_last_epoch_keeps_the_config_keys_of_runs_stored_before_it():
+    for method in spec.method_names():
+        old = TrainConfig(method=method).to_dict()
+        old.pop("noise_last_epoch")  # a config stored before the option existed
+        assert TrainConfig.from_dict(old).noise_last_epoch is True  # what naive noise did then
+        assert TrainConfig.from_dict(old).key() == TrainConfig(method=method).key()
+        off = TrainConfig(method=method, noise_last_epoch=False)
+        # another experiment for naive noise only; the others train the same thing either way
+        assert (off.key() != TrainConfig(method=method).key()) is (method == "naive-noise")
+    # the key before the option existed, recomputed by hand: the dict without the new field
+    import hashlib
+    import json
+
+    from nawt_core.config import NON_IDENTITY_KEYS
+    d = {k: v for k, v in TrainConfig(method="naive-noise").to_dict().items()
+         if k not in NON_IDENTITY_KEYS and k not in ("asam", "noise_last_epoch")}
+    assert TrainConfig(method="naive-noise").key() == hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_cost_class_counts_passes_per_step_from_the_rho_schedule():
+    ms = TrainConfig(method="multistep-sam", epochs=9, rho=0.06, stages=3)
+    assert [spec.method("multistep-sam").cost_class(ms, e) for e in (0, 2, 3, 8)] == [
+        "1 pass", "1 pass", "2 passes", "2 passes"]
+    k3 = TrainConfig(method="sam", ascent_steps=3)
+    assert spec.method("sam").cost_class(k3, 0) == "4 passes"
+    assert spec.method("sam").cost_class(TrainConfig(method="sam", rho=0.0), 0) == "1 pass"  # SAM.step: plain
+    for m in ("standard", "naive-noise", "noise-injection"):
+        assert {spec.method(m).cost_class(TrainConfig(method=m), e) for e in range(5)} == {"1 pass"}
+
+
 def test_noise_injection_noise_is_relative_per_layer_and_clean_weights_are_updated():
     model = build_model()
     eta = 0.1

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -32,7 +31,7 @@ def test_every_method_trains_two_epochs_and_beats_chance(method, store, tiny_cfg
     assert epochs[-1].test_acc > 0.4  # chance is 0.1
     assert run.final_test_acc == epochs[-1].test_acc
     assert run.train_seconds == pytest.approx(sum(e.epoch_seconds for e in epochs))
-    assert Path(run.checkpoint_final).exists() and Path(run.checkpoint_last).exists()
+    assert store.path(run.checkpoint_final).exists() and store.path(run.checkpoint_last).exists()
     if method in ("sam", "multistep-sam"):
         assert epochs[-1].rho is not None
 
@@ -58,7 +57,7 @@ def test_run_records_environment_and_config(store, tiny_cfg, data_dir):
 
 def test_checkpoint_loads_with_weights_only(store, tiny_cfg, data_dir):
     run = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
-    state = torch.load(run.checkpoint_final, weights_only=True)
+    state = torch.load(store.path(run.checkpoint_final), weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and "rng" in state
 
 
@@ -99,11 +98,11 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, dat
     proc.wait()
     killed = store.get_run(run.id)
     assert killed.status == "running" and killed.epoch == 1
-    assert (Path(killed.run_dir) / "last.pt").exists() == (every == 1)
+    assert (store.folder(killed) / "last.pt").exists() == (every == 1)
     assert effective_status(killed) == "stale"
     resumed = execute(store, run.id)
     assert resumed.status == "completed" and [e.epoch for e in store.epochs(run.id)] == [1, 2, 3]
-    a, b = _final_weights(ref.checkpoint_final), _final_weights(resumed.checkpoint_final)
+    a, b = _final_weights(store.path(ref.checkpoint_final)), _final_weights(store.path(resumed.checkpoint_final))
     for k in a:
         assert torch.equal(a[k], b[k]), k
 
@@ -135,7 +134,7 @@ def test_a_new_database_never_adopts_an_old_run_folder(tmp_path, tiny_cfg, data_
     old = execute(first, create_run(first, tiny_cfg(epochs=1), data_dir).id)
     second = Store(f"sqlite:///{tmp_path / 'b.db'}")
     new = create_run(second, tiny_cfg(epochs=2), data_dir)
-    assert new.id == old.id and new.run_dir != old.run_dir
+    assert new.id == old.id and second.folder(new) != first.folder(old)
     done = execute(second, new.id)
     assert done.status == "completed" and len(second.epochs(new.id)) == 2 and done.train_seconds > 0
 
@@ -147,7 +146,7 @@ def test_a_checkpoint_of_another_run_is_refused(store, tiny_cfg, data_dir):
 
     a = execute(store, create_run(store, tiny_cfg(epochs=1), data_dir).id)
     b = create_run(store, tiny_cfg(epochs=2), data_dir)
-    shutil.copy(Path(a.run_dir) / "last.pt", Path(b.run_dir) / "last.pt")
+    shutil.copy(store.folder(a) / "last.pt", store.folder(b) / "last.pt")
     with pytest.raises(NawtError, match="belongs to another run"):
         execute(store, b.id)
     assert store.get_run(b.id).status == "queued"
@@ -175,3 +174,82 @@ def test_a_runs_img_per_s_is_its_average_not_its_last_epochs(store, tiny_cfg, da
     assert images == pytest.approx(1024, rel=1e-6)
     assert run.images_per_sec == pytest.approx(images / run.train_seconds, rel=1e-6)
     assert run.images_per_sec < 0.9 * eps[-1].images_per_sec  # the last epoch's rate would overstate it
+
+
+def _count_evaluations(monkeypatch) -> list[int]:
+    import nawt_core.runner as runner_mod
+
+    calls = []
+    real = runner_mod.evaluate
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "evaluate", counted)
+    return calls
+
+
+def _final_pt_accuracy(run, cfg):
+    """The test accuracy of the weights final.pt holds, evaluated again here."""
+    from nawt_core.data import load_arrays, DeviceData
+    from nawt_core.evaluate import evaluate
+    from nawt_core.models import build_model
+
+    model = build_model(cfg.arch)
+    model.load_state_dict(torch.load(run.checkpoint_final, weights_only=True)["model"])
+    data = DeviceData(load_arrays(cfg.dataset, cfg.data_dir, train_subset=cfg.train_subset,
+                                  test_subset=cfg.test_subset), torch.device("cpu"))
+    return evaluate(model, data.x_test, data.y_test, autocast_dtype=None)
+
+
+@pytest.mark.parametrize("last", [True, False])
+def test_naive_noise_records_the_trained_and_the_noised_accuracy(last, store, tiny_cfg, data_dir, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    cfg = tiny_cfg(method="naive-noise", epochs=3, noise_sigma=0.05, noise_last_epoch=last, precision="fp32")
+    run = execute(store, create_run(store, cfg, data_dir).id)
+    assert run.status == "completed", run.error
+    epochs = store.epochs(run.id)
+    # noise after an epoch: two evaluations (the trained weights, then the noised ones); none after the
+    # last one with --no-noise-last-epoch: one evaluation gives both numbers
+    assert len(calls) == 6 if last else len(calls) == 5
+    for e in epochs[:-1]:
+        assert e.trained_test_loss != e.test_loss  # the noise moved the weights between the two
+    end = epochs[-1]
+    if last:
+        assert end.trained_test_loss != end.test_loss
+    else:
+        assert (end.trained_test_loss, end.trained_test_acc) == (end.test_loss, end.test_acc)
+    assert run.final_test_acc == end.test_acc and run.final_trained_test_acc == end.trained_test_acc
+    # final.pt holds the weights test_acc measures: after the last noise, or the trained ones without it
+    loss, acc = _final_pt_accuracy(run, cfg)
+    assert acc == run.final_test_acc and loss == pytest.approx(end.test_loss, rel=1e-5)
+
+
+def test_a_method_without_an_end_change_evaluates_once_per_epoch(store, tiny_cfg, data_dir, monkeypatch):
+    calls = _count_evaluations(monkeypatch)
+    run = execute(store, create_run(store, tiny_cfg(method="standard", epochs=2), data_dir).id)
+    assert run.status == "completed", run.error
+    assert len(calls) == 2
+    for e in store.epochs(run.id):
+        assert (e.trained_test_loss, e.trained_test_acc) == (e.test_loss, e.test_acc) != (None, None)
+    assert run.final_trained_test_acc == run.final_test_acc
+
+
+def test_epochs_record_weight_stats_and_cost_class(store, tiny_cfg, data_dir):
+    from nawt_core.models import build_model, weight_params
+
+    cfg = tiny_cfg(method="multistep-sam", epochs=3, rho_stages=[0.0, 0.0, 0.05], eval_every=2)
+    run = execute(store, create_run(store, cfg, data_dir).id)
+    assert run.status == "completed", run.error
+    epochs = store.epochs(run.id)
+    assert [e.cost_class for e in epochs] == ["1 pass", "1 pass", "2 passes"]
+    assert epochs[0].test_acc is None and epochs[0].trained_test_acc is None  # --eval-every 2: not evaluated
+    names = [n.removesuffix(".weight") for n, _ in weight_params(build_model("resnet20"))]
+    assert all(list(e.weight_stats) == names for e in epochs)
+    assert epochs[0].weight_stats != epochs[-1].weight_stats
+    state = torch.load(run.checkpoint_final, weights_only=True)["model"]
+    for name, got in epochs[-1].weight_stats.items():  # the weights final.pt holds, by hand
+        w = state[f"{name}.weight"].float()
+        want = {"l2": w.pow(2).sum().sqrt().item(), "max": w.abs().max().item(), "std": w.std().item()}
+        assert got == pytest.approx(want, rel=1e-5)

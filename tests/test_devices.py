@@ -41,7 +41,7 @@ def _one_epoch_of_two(store, tiny_cfg, data_dir, **kw):
     """A run stopped after epoch 1 of 2 (trained as a 1-epoch run, then extended)."""
     run = execute(store, create_run(store, tiny_cfg(epochs=1, deterministic=True, **kw), data_dir).id)
     assert run.status == "completed"
-    return store.get_run(run.id), Path(run.run_dir) / "last.pt"
+    return store.get_run(run.id), store.folder(run) / "last.pt"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a GPU run resuming on a host without CUDA")
@@ -60,7 +60,7 @@ def test_a_gpu_run_resumes_on_the_cpu_reseeded_deterministically(store, tiny_cfg
         assert done.status == "completed", done.error
         assert [e.epoch for e in store.epochs(run.id)] == [1, 2]
         assert H.device_kind(done.device) == "cpu"  # stored device cuda:3 is not here: the CPU took over
-        finals.append(_final(done.checkpoint_final))
+        finals.append(_final(store.path(done.checkpoint_final)))
     notes = [r.getMessage() for r in caplog.records]
     assert any("cuda:3 is not available here" in n and "using cpu" in n for n in notes), notes
     assert any("random state was saved on cuda" in n and "reseeded from (seed 0, epoch 1)" in n for n in notes), notes
@@ -126,7 +126,7 @@ def test_deterministic_training_twice_gives_equal_weights(store, tiny_cfg, data_
     for _ in range(2):
         run = execute(store, create_run(store, tiny_cfg(method="sam", deterministic=True), data_dir).id)
         assert run.status == "completed", run.error
-        finals.append(_final(run.checkpoint_final))
+        finals.append(_final(store.path(run.checkpoint_final)))
     for k in finals[0]:
         assert torch.equal(finals[0][k], finals[1][k]), k
     assert not torch.are_deterministic_algorithms_enabled()  # the process-wide flag is put back

@@ -341,7 +341,7 @@ def test_disk_full_while_saving_fails_the_run_with_a_reason(store, tiny_cfg, dat
         execute(store, run.id)
     after = store.get_run(run.id)
     assert after.status == "failed" and after.error.startswith("disk full while writing last.pt")
-    assert not list(Path(after.run_dir).glob(".*tmp*")) and not (Path(after.run_dir) / "last.pt").exists()
+    assert not list(store.folder(after).glob(".*tmp*")) and not (store.folder(after) / "last.pt").exists()
     monkeypatch.undo()
     assert execute(store, run.id).status == "completed"  # and it can be resumed
 
@@ -369,7 +369,7 @@ def test_folder_deleted_while_training_fails_with_a_reason(store, tiny_cfg, data
 
     class Deleter(Reporter):
         def batch(self, batch):
-            shutil.rmtree(run.run_dir, ignore_errors=True)
+            shutil.rmtree(store.folder(run), ignore_errors=True)
 
     run = _trained(store, tiny_cfg, data_dir, epochs=1)
     with pytest.raises(NawtError, match="disappeared while writing last.pt"):
@@ -472,6 +472,12 @@ def test_detached_child_gets_the_url_from_the_environment(monkeypatch, tmp_path)
     class FakeStore:
         def update_run(self, *a, **kw):
             pass
+
+        def folder(self, run):
+            return Path(run.run_dir)
+
+        def stored(self, path):
+            return str(path)
 
     url = "postgresql+psycopg://bob:s3cret@db/nawt"
     monkeypatch.setattr(train_cmds.subprocess, "Popen", FakePopen)

@@ -14,7 +14,8 @@ PACKAGES = ("nawt_core", "nawt_cli", "nawt_tui")
 TORCH_FREE = ("nawt_core.spec", "nawt_core.evalspec", "nawt_core.config", "nawt_core.status", "nawt_core.errors",
               "nawt_core.hardware", "nawt_core.failures", "nawt_core.runview", "nawt_core.store",
               "nawt_core.records", "nawt_core.compare", "nawt_core.export", "nawt_core.run_control",
-              "nawt_core.stats", "nawt_core.report", "nawt_core.queue", "nawt_core.migrate", "nawt_core.ray_backend",
+              "nawt_core.stats", "nawt_core.cost", "nawt_core.report", "nawt_core.queue", "nawt_core.migrate", "nawt_core.ray_backend",
+              "nawt_core.claims", "nawt_core.safe_files", "nawt_core.textsafe", "nawt_core.lists", "nawt_core.bounds",
               "nawt_cli.main")
 
 

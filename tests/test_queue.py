@@ -139,10 +139,10 @@ def test_two_workers_train_queued_runs_once_on_postgresql(pg_url, data_dir, tiny
     assert sum(w.runs_done for w in ws) == 4
 
 
-def _final_weights(run):
+def _final_weights(store, run):
     import torch
 
-    return torch.load(run.checkpoint_final, map_location="cpu", weights_only=False)["model"]
+    return torch.load(store.path(run.checkpoint_final), map_location="cpu", weights_only=False)["model"]
 
 
 def test_killed_worker_run_is_reclaimed_and_resumes_exactly(store, data_dir, tiny_cfg):
@@ -188,7 +188,7 @@ def test_killed_worker_run_is_reclaimed_and_resumes_exactly(store, data_dir, tin
         plain = execute(store, plain.id)
     finally:
         torch.set_num_threads(threads)
-    a, b = _final_weights(resumed), _final_weights(plain)
+    a, b = _final_weights(store, resumed), _final_weights(store, plain)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -51,3 +51,96 @@ def test_five_method_study_on_local_ray(tmp_path):
         assert (r.status, r.attempts, r.queue_pos, r.epoch) == ("completed", 1, None, 1)
         assert r.worker_id and sorted(e.kind for e in store.evaluations(r.id, completed_only=True)) == ["quantization", "robustness"]
     assert all(r.pid != os.getpid() for r in runs)  # trained in Ray worker processes, not here
+
+
+def _ray_study(tmp_path, url, said, **kw):
+    """One tiny standard run as a study on the local Ray; no --device, as users type it."""
+    from nawt_core import ray_backend
+    from nawt_core.study import run_study
+
+    store = Store(url, home=tmp_path)
+    launch = lambda ids: ray_backend.launch(ids, url=url, study="rc", data_dir=str(tmp_path), device=None,  # noqa: E731
+                                            cpus=1, say=said.append, stale_after=5.0, home=str(tmp_path))
+    return run_study(store, preset="smoke", name="rc", methods=["standard"], seeds=1, data_dir=tmp_path,
+                     dataset="synthetic", overrides={**TINY, "epochs": 4, "train_subset": 256}, sweeps=SWEEPS,
+                     launch=launch, home=tmp_path, **kw)
+
+
+def _when_trained_one_epoch(store, act):
+    import threading
+    import time
+
+    def watch():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            runs = store.list_runs()
+            if runs and runs[0].epoch >= 1 and runs[0].status == "running":
+                act(runs[0])
+                return
+            time.sleep(0.1)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    return t
+
+
+def _resumed_and_completed_once(store, first_epoch) -> None:
+    (run,) = store.list_runs()
+    assert run.status == "completed" and run.queue_pos is None
+    epochs = store.epochs(run.id)
+    assert [e.epoch for e in epochs] == [1, 2, 3, 4]  # each epoch once
+    assert (epochs[0].id, epochs[0].train_loss) == first_epoch  # kept: resumed from its checkpoint, not retrained
+    assert sorted(e.kind for e in store.evaluations(run.id, completed_only=True)) == ["quantization", "robustness"]
+
+
+def test_ray_study_ctrl_c_then_again_resumes_and_completes_once(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'nawt[ray]')")
+    import signal
+
+    url = f"sqlite:///{tmp_path / 'nawt.db'}"
+    store = Store(url)
+    said: list[str] = []
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}})
+    try:
+        _when_trained_one_epoch(store, lambda run: os.kill(os.getpid(), signal.SIGINT))  # Ctrl-C
+        with pytest.raises(KeyboardInterrupt):
+            _ray_study(tmp_path, url, said)
+        (run,) = store.list_runs()
+        assert run.status == "queued" and run.queue_pos is not None and run.epoch >= 1, (run.status, run.error)
+        assert store.get_study("rc").status == "interrupted"
+        first = store.epochs(run.id)[0]
+        res = _ray_study(tmp_path, url, said)  # the same command again
+    finally:
+        ray.shutdown()
+    assert res.trained == [run.id] and not res.failed
+    _resumed_and_completed_once(store, (first.id, first.train_loss))
+
+
+def test_ray_worker_killed_mid_run_is_retried_and_resumes_once(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'nawt[ray]')")
+    import signal
+
+    url = f"sqlite:///{tmp_path / 'nawt.db'}"
+    store = Store(url)
+    said: list[str] = []
+    killed = []
+
+    def kill(run):
+        first = store.epochs(run.id)[0]
+        killed.append((run.pid, (first.id, first.train_loss)))
+        os.kill(run.pid, signal.SIGKILL)  # the Ray worker process that trains it
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}})
+    try:
+        watcher = _when_trained_one_epoch(store, kill)
+        res = _ray_study(tmp_path, url, said)
+        watcher.join(timeout=5)
+    finally:
+        ray.shutdown()
+    assert killed and killed[0][0] != os.getpid(), "the run finished before its worker could be killed"
+    (run,) = store.list_runs()
+    assert res.trained == [run.id] and not res.failed, said
+    assert run.attempts == 2  # the retried task claimed it again
+    _resumed_and_completed_once(store, killed[0][1])  # epoch 1, trained by the killed worker, kept

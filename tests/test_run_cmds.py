@@ -189,12 +189,12 @@ def test_eval_recorder_queues_logs_and_records_progress(demo):
             rec.run(3, lambda **kw: (_ for _ in ()).throw(RuntimeError("checkpoint missing")), lambda d, t: None)
     done = next(e for e in demo.evaluations(1) if e.id == ev.id)
     assert done.status == "completed" and done.progress == 1.0
-    text = Path(done.log_path).read_text()
-    assert Path(done.log_path).parent == Path(demo.get_run(1).run_dir) and "4/4 done" in text
+    text = demo.path(done.log_path).read_text()
+    assert demo.path(done.log_path).parent == demo.folder(demo.get_run(1)) and "4/4 done" in text
     assert "completed" in text
     failed = next(e for e in demo.evaluations(3) if e.id == rec.rows[3].id)
     assert failed.status == "failed" and "checkpoint missing" in failed.error
-    assert "checkpoint missing" in Path(failed.log_path).read_text()
+    assert "checkpoint missing" in demo.path(failed.log_path).read_text()
 
 
 def test_at_80_columns_wide_runs_help_and_version(demo, data_dir):

@@ -166,3 +166,44 @@ def test_multistep_sam_whose_epochs_all_have_rho_0_says_it_trains_plain_sgd(tmp_
                   "--name", "ms", *base)
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("so it trains plain SGD") == 1, res.stderr  # once, not per seed
+
+
+def test_a_study_can_train_both_naive_noise_variants_as_rows(tmp_path):
+    from nawt_core.compare import compare
+    from nawt_core.study import plan
+
+    cfgs, _ = plan("smoke", methods=["standard", "naive-noise:noise-last-epoch=false", "naive-noise"], seeds=2,
+                   data_dir=tmp_path, name="both")
+    rows = [(c.method, c.noise_last_epoch, c.seed, c.name) for c in cfgs]
+    assert rows == [("standard", True, 0, "both-standard-s0"), ("standard", True, 1, "both-standard-s1"),
+                    ("naive-noise", False, 0, "both-naive-noise-no-noise-last-epoch-s0"),
+                    ("naive-noise", False, 1, "both-naive-noise-no-noise-last-epoch-s1"),
+                    ("naive-noise", True, 0, "both-naive-noise-s0"), ("naive-noise", True, 1, "both-naive-noise-s1")]
+    assert len({c.key() for c in cfgs}) == 6
+    for bad, why in (("naive-noise:noise-last-epoch=maybe", "must be true or false"),
+                     ("standard:noise-last-epoch=false", "one of its options"),
+                     ("naive-noise:noise_sigma", "OPTION=VALUE"), ("sam:rho=x", "rho must be float")):
+        with pytest.raises(NawtError, match=why):
+            plan("smoke", methods=[bad])
+    with pytest.raises(NawtError, match="train the same thing"):
+        plan("smoke", methods=["naive-noise", "naive-noise:noise-last-epoch=true"])
+    assert [c.rho_stages for c in plan("smoke", methods=["multistep-sam:rho-stages=0/0.05"])[0]] == [[0.0, 0.05]]
+
+    # stored as a study's runs, the two variants are two rows, each labelled, never pooled
+    store = Store(f"sqlite:///{tmp_path / 'n.db'}")
+    ids = []
+    for c in cfgs:
+        r = store.create_run(method=c.method, status="completed", config=c.to_dict(), config_key=c.key(),
+                             seed=c.seed, dataset="cifar10", device="cpu", epochs=c.epochs, study="both",
+                             final_test_acc=0.5 if c.noise_last_epoch else 0.6, train_seconds=3.0)
+        store.add_epoch(r.id, epoch=1, train_loss=1.0, train_acc=0.5, epoch_seconds=1.0)
+        ids.append(r.id)
+    old = {k: v for k, v in cfgs[-1].to_dict().items() if k != "noise_last_epoch"}  # stored before the option
+    ids.append(store.create_run(method="naive-noise", status="completed", config={**old, "seed": 2}, seed=2,
+                                config_key=cfgs[-1].key(), dataset="cifar10", device="cpu", epochs=3,
+                                final_test_acc=0.5, train_seconds=3.0).id)
+    store.upsert_study("both", config={"run_ids": ids})
+    acc = {(a["method"], a["group"]): a for a in compare(store, study="both").accuracy}
+    assert set(acc) == {("standard", ""), ("naive-noise", "no noise last epoch"), ("naive-noise", "noise last epoch")}
+    assert acc[("naive-noise", "no noise last epoch")]["mean"] == 0.6
+    assert acc[("naive-noise", "noise last epoch")]["seeds"] == [0, 1, 2]  # the old run pools with the default

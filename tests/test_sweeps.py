@@ -37,7 +37,7 @@ def test_robustness_sweep_stores_every_point_and_reproduces(trained):
     from nawt_core.sweeps import robustness_sweep
 
     store, run, d = trained
-    before = digest(run.checkpoint_final)
+    before = digest(store.path(run.checkpoint_final))
     ev = robustness_sweep(store, run.id, strengths=[0, 0.05, 0.2], trials=3, seed=4, device="cpu", data_dir=d,
                           precision="fp32")
     pts = store.points(ev.id)
@@ -57,7 +57,7 @@ def test_robustness_sweep_stores_every_point_and_reproduces(trained):
     other = robustness_sweep(store, run.id, strengths=[0.2], trials=3, seed=5, device="cpu", data_dir=d,
                              precision="fp32")
     assert [p.accuracy for p in store.points(other.id)] != strong
-    assert digest(run.checkpoint_final) == before  # the file on disk is never written
+    assert digest(store.path(run.checkpoint_final)) == before  # the file on disk is never written
 
 
 def test_loop_and_batched_engines_agree_and_leave_the_model_alone(trained):

@@ -159,3 +159,13 @@ def test_foreach_sgd_equals_the_per_parameter_loop():
             opt.step()
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_weight_stats_read_the_device_once():
+    """The per-epoch weight norms: every layer's L2, max |w| and std in one host read."""
+    from nawt_core.models import weight_stats
+
+    model = build_model("resnet20")
+    with host_syncs() as seen:
+        stats = weight_stats(model)
+    assert [w for w, _ in seen] == ["Tensor.tolist"] and len(stats) == 20

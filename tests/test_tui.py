@@ -406,6 +406,10 @@ def test_train_and_eval_args():
         assert args[args.index(flag) + 1] == value
     assert "--adaptive" in args and "--noise-sigma" not in args and "--name" not in args
     assert "--adaptive" not in train_args(dict(method="sam", adaptive=False))
+    # an option on by default: unticking it must say so (a missing flag would train the default)
+    assert train_args(dict(method="naive-noise", noise_last_epoch=False))[-1] == "--no-noise-last-epoch"
+    assert not any("noise-last" in a for a in train_args(dict(method="naive-noise", noise_last_epoch=True)))
+    assert not any("noise-last" in a for a in train_args(dict(method="standard", noise_last_epoch=False)))
     assert eval_args("robustness", [3, 4], dict(mode="std", strengths=[0.0, 0.05, 0.1], trials=3)) == [
         "eval", "robustness", "3", "4", "--mode", "std", "--strengths", "0,0.05,0.1", "--trials", "3"]
     assert eval_args("robustness", [3], dict(mode="absolute", strengths=None, trials=10)) == [

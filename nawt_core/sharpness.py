@@ -1,0 +1,228 @@
+"""Sharpness of the training loss: the Hessian's trace (Hutchinson) and its top eigenvalue (power iteration).
+
+Both need only Hessian-vector products H v, computed by double backward
+(Pearlmutter's trick: the gradient of g(w) . v, with g the gradient built with
+``create_graph``), never the Hessian itself. PyHessian (Yao et al., "PyHessian:
+Neural networks through the lens of the Hessian", IEEE BigData 2020,
+github.com/amirgholami/PyHessian) is the reference; this is nawt's own code.
+
+What is differentiated: the mean loss (cross-entropy by default, no weight
+decay term) over a fixed subset of training images given as tensors, with
+respect to the weights the stresses perturb (``targets="weights"``: every
+conv/linear weight, perturb.target_params; ``"all"``: every float parameter).
+The model runs in eval mode: BatchNorm normalises with its running statistics,
+so the loss is the function of the weights that inference computes (PyHessian
+does the same). The model is never changed: the products are taken on a copy
+(each BatchNorm as the per-channel affine map it is in eval mode, whose double
+backward is far cheaper) through ``torch.func.functional_call`` on detached
+copies of the weights.
+
+- trace: Hutchinson's estimator, tr(H) = E[v^T H v] for Rademacher v (entries
+  +-1); the mean over ``probes`` probes, with its standard error (std over
+  probes / sqrt(probes)). Each probe costs one double backward per batch; the
+  forward pass and first backward of a batch are shared by all probes of a chunk.
+- top eigenvalue: power iteration from a Gaussian start, v <- Hv / |Hv|, for
+  ``iters`` iterations, the Rayleigh quotient v^T H v of each iterate recorded;
+  its convergence is the relative change over the last iteration. Power
+  iteration finds the eigenvalue of largest magnitude (for a trained network
+  the largest, positive one).
+
+For isotropic weight noise of std s, the expected loss increase is about
+(s^2 / 2) tr(H): the link to the Gaussian robustness sweep (DESIGN.md).
+Randomness (probes, start vector) comes from CPU generators seeded from the seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from .faults import normal, stress_generator
+from .perturb import target_params
+from .stressspec import check_sharpness
+
+Vectors = list[torch.Tensor]  # one tensor per parameter
+HVP = Callable[[list[Vectors]], list[Vectors]]  # several vectors in, H times each out
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (output, target) -> summed loss
+
+
+def summed_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out, y, reduction="sum")
+
+
+def dot(a: Vectors, b: Vectors) -> torch.Tensor:
+    """Sum over parameters of the elementwise products (a 0-d tensor, no host read)."""
+    return torch.stack([(x * y).sum() for x, y in zip(a, b)]).sum()
+
+
+def rademacher(like: Vectors, gen: torch.Generator) -> Vectors:
+    """Independent +-1 entries shaped like ``like``, drawn on the CPU and moved to their device."""
+    return [torch.randint(2, p.shape, generator=gen).mul_(2).sub_(1).to(p.device, p.dtype) for p in like]
+
+
+class EvalBatchNorm(nn.Module):
+    """BatchNorm in eval mode as one per-channel affine map, x * a + b, with the same parameter and
+    buffer names: the same function, but its double backward is one multiply where BatchNorm's
+    computes batch reductions it does not need (a quarter of a Hessian-vector product's time)."""
+
+    def __init__(self, bn: nn.modules.batchnorm._BatchNorm):
+        super().__init__()
+        self.eps = bn.eps
+        self.weight, self.bias = bn.weight, bn.bias
+        self.register_buffer("running_mean", bn.running_mean)
+        self.register_buffer("running_var", bn.running_var)
+
+    def forward(self, x):
+        a = torch.rsqrt(self.running_var + self.eps)
+        b = -self.running_mean * a
+        if self.weight is not None:
+            a, b = a * self.weight, b * self.weight + self.bias
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * a.view(shape) + b.view(shape)
+
+
+def eval_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode whose BatchNorms with running statistics are EvalBatchNorm."""
+    net = copy.deepcopy(model).eval()
+    for mod in list(net.modules()):
+        for name, child in list(mod.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm) and child.track_running_stats:
+                setattr(mod, name, EvalBatchNorm(child))
+    return net
+
+
+class LossHessian:
+    """Hessian-vector products of the mean loss of ``model`` (eval mode) on ``x``, ``y``.
+
+    The products are taken on a private copy of the model (eval_copy), so the
+    model itself is never touched and its BatchNorms cost one multiply each."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, targets: str = "weights",
+                 batch_size: int = 250, loss_fn: LossFn = summed_cross_entropy,
+                 autocast_dtype: torch.dtype | None = None):
+        self.model, self.x, self.y, self.loss_fn = eval_copy(model), x, y, loss_fn
+        self.amp = autocast_dtype  # None: fp32 throughout
+        self.batch_size = max(1, int(batch_size))
+        named = target_params(self.model, targets)
+        self.names = [n for n, _ in named]
+        self.weights = [p.detach() for _, p in named]
+        fixed = {**dict(self.model.named_parameters()), **dict(self.model.named_buffers())}
+        self.fixed = {k: v.detach() for k, v in fixed.items() if k not in set(self.names)}
+        self.loss = torch.zeros((), device=x.device)  # the mean loss, filled in by the first products
+
+    def _batch_loss(self, ws: Vectors, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        amp = torch.autocast(xb.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
+        with amp:
+            out = functional_call(self.model, {**self.fixed, **dict(zip(self.names, ws))}, (xb,))
+        return self.loss_fn(out.float(), yb) / self.x.shape[0]
+
+    def __call__(self, vectors: list[Vectors]) -> list[Vectors]:
+        """H v for each v of ``vectors``; the graph of a batch is built once for all of them."""
+        out = [[torch.zeros_like(w) for w in self.weights] for _ in vectors]
+        loss = torch.zeros((), device=self.x.device)
+        for i in range(0, self.x.shape[0], self.batch_size):
+            ws = [w.detach().requires_grad_() for w in self.weights]
+            with torch.enable_grad():
+                batch = self._batch_loss(ws, self.x[i : i + self.batch_size], self.y[i : i + self.batch_size])
+                grads = torch.autograd.grad(batch, ws, create_graph=True)
+                for j, v in enumerate(vectors):
+                    hv = torch.autograd.grad(grads, ws, grad_outputs=v, retain_graph=j < len(vectors) - 1,
+                                             allow_unused=True, materialize_grads=True)
+                    torch._foreach_add_(out[j], hv)
+            loss += batch.detach()
+        self.loss = loss
+        return out
+
+
+def hutchinson(hvp: HVP, like: Vectors, probes: int, gen: torch.Generator, chunk: int = 32
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(trace estimate, its standard error, v^T H v per probe) from ``probes`` Rademacher probes,
+    ``chunk`` of them per call of ``hvp`` (0-d tensors and a 1-d tensor on the weights' device)."""
+    samples = []
+    for start in range(0, probes, chunk):
+        vs = [rademacher(like, gen) for _ in range(min(chunk, probes - start))]
+        samples += [dot(v, hv) for v, hv in zip(vs, hvp(vs))]
+    s = torch.stack(samples)
+    se = s.std() / probes**0.5 if probes > 1 else torch.full_like(s[0], float("nan"))
+    return s.mean(), se, s
+
+
+def power_iteration(hvp: HVP, like: Vectors, iters: int, gen: torch.Generator, tol: float | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(top eigenvalue, relative change over the last iteration, Rayleigh quotient per iteration).
+
+    Without ``tol`` all ``iters`` iterations run and nothing is read on the host;
+    with it, iteration stops once the relative change falls below ``tol`` (one host
+    read per iteration)."""
+    v = [normal(p.shape, gen, p.device, p.dtype) for p in like]
+    norm = dot(v, v).sqrt()
+    v = [x / norm for x in v]
+    history = []
+    for _ in range(iters):
+        hv = hvp([v])[0]
+        history.append(dot(v, hv))
+        norm = dot(hv, hv).sqrt()
+        v = [x / norm for x in hv]
+        if tol is not None and len(history) > 1 and _rel_change(history) < tol:
+            break
+    h = torch.stack(history)
+    change = _rel_change(history) if len(history) > 1 else torch.full_like(h[0], float("nan"))
+    return h[-1], change, h
+
+
+def _rel_change(history: list[torch.Tensor]) -> torch.Tensor:
+    return (history[-1] - history[-2]).abs() / history[-1].abs().clamp(min=1e-12)
+
+
+@dataclass
+class Sharpness:
+    """The result of ``sharpness``; every number as a plain float."""
+
+    trace: float
+    trace_se: float  # standard error of the Hutchinson mean
+    top_eigenvalue: float
+    eig_rel_change: float  # |lambda_last - lambda_previous| / |lambda_last|: the power iteration's convergence
+    loss: float  # the mean loss on the subset, at the model's weights
+    samples: int
+    probes: int
+    iters: int
+    params: int  # how many weights the Hessian is taken over
+    targets: str
+    trace_samples: list[float] = field(default_factory=list)  # v^T H v per probe
+    eig_history: list[float] = field(default_factory=list)  # the Rayleigh quotient per iteration
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, probes: int = 32, iters: int = 20,
+              seed: int = 0, targets: str = "weights", batch_size: int = 250, chunk: int = 32,
+              tol: float | None = None, loss_fn: LossFn = summed_cross_entropy,
+              autocast_dtype: torch.dtype | None = None) -> Sharpness:
+    """Hessian trace and top eigenvalue of the mean loss of ``model`` (eval mode, BatchNorm
+    running statistics) on the fixed subset ``x``, ``y`` (already on the model's device),
+    with respect to its ``targets`` weights. ``model`` is left exactly as it was.
+    ``autocast_dtype`` (e.g. torch.bfloat16) runs the products under autocast: faster,
+    less exact; None (the default) is fp32 throughout."""
+    check_sharpness(int(x.shape[0]), probes, iters)
+    hvp = LossHessian(model, x, y, targets=targets, batch_size=batch_size, loss_fn=loss_fn,
+                      autocast_dtype=autocast_dtype)
+    like = hvp.weights
+    trace, se, samples = hutchinson(hvp, like, probes, stress_generator("sharpness-trace", seed, 0.0, 0), chunk)
+    loss = hvp.loss
+    eig, change, history = power_iteration(hvp, like, iters, stress_generator("sharpness-power", seed, 0.0, 0), tol)
+    nums = torch.stack([trace, se, eig, change, loss]).tolist()  # the one host read
+    return Sharpness(*nums, samples=int(x.shape[0]), probes=probes, iters=len(history),
+                     params=sum(w.numel() for w in like), targets=targets,
+                     trace_samples=samples.tolist(), eig_history=history.tolist())
+
+
+__all__ = ["EvalBatchNorm", "HVP", "LossHessian", "Sharpness", "dot", "eval_copy", "hutchinson", "power_iteration",
+           "rademacher", "sharpness", "summed_cross_entropy"]
