@@ -498,13 +498,17 @@ def study_cmd(
     if backend == "ray":  # Ray tasks run elsewhere: every path they are handed must be absolute
         data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
-    plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
-         precision=precision, overrides=overrides)  # validate first
+    cfgs, _ = plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
+                   precision=precision, overrides=overrides, name=name or preset)  # validate first
     if device not in (None, "auto", "cpu") and backend != "ray":  # the cluster's GPUs are not this host's
         # checked without touching the GPU: the workers (or the trainer) will
         from nawt_core.device import check_device
 
         check_device(device)
+    for note in dict.fromkeys(c.plain_sgd_note() for c in cfgs if c.plain_sgd_note()):
+        err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
+    if device in (None, "auto") and not queue_only and not (backend == "ray" and address):
+        _refuse_a_long_cpu_study(preset)
     require_dataset(dataset, cifar, hint="" if cifar_dir else " (or name its folder with --cifar-dir)")
     if queue_only:
         launch = lambda _run_ids: True  # noqa: E731  (nothing trains here: the runs wait for workers)
@@ -517,11 +521,17 @@ def study_cmd(
         raise NawtError(f"--backend must be local or ray (got {backend!r})")
     store = open_store(db, data_dir)
     store.settle_stale()
+    from .study_view import resolved_line, study_reporters
+
+    if not queue_only:
+        err_console.print(resolved_line(name or preset, device, precision, backend, gpus), markup=False,
+                          soft_wrap=True)
     t0 = time.perf_counter()
     try:
         res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                         device=device, dataset=dataset, precision=precision, overrides=overrides,
-                        say=lambda s: err_console.print(s, markup=False), home=data_dir, launch=launch)
+                        say=lambda s: err_console.print(s, markup=False, soft_wrap=True), home=data_dir,
+                        launch=launch, reporter_factory=study_reporters(err_console, store, cfgs))
     except KeyboardInterrupt:
         if not queue_only:
             raise
@@ -535,6 +545,22 @@ def study_cmd(
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise Failed(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
+
+
+def _refuse_a_long_cpu_study(preset: str) -> None:
+    """paper and quick are GPU-sized: on a host where torch sees no CUDA they
+    would train for days on the CPU unnoticed; refused before anything is
+    recorded unless --device cpu asks for the CPU."""
+    if preset not in ("paper", "quick"):
+        return
+    import torch
+
+    from nawt_core.device import unseen_gpus
+
+    if not torch.cuda.is_available():
+        why = unseen_gpus() or "torch sees no CUDA device here"
+        raise NawtError(f"--preset {preset} would train on the CPU for days ({why}); pass --device cpu to train "
+                        "there anyway; nothing was recorded")
 
 
 def _ray_launcher(address, per_gpu, cpus, device, study, db, data_dir, cifar_dir, stale_after):

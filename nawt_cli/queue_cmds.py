@@ -67,10 +67,12 @@ def worker(
         if not torch.cuda.is_available():
             raise NawtError(f"--device {asked}: CUDA is not available here (use --device cpu, or no --device)")
     store = open_store(db, data_dir, create=False)
+    from nawt_core.watch import LineReporter
     from nawt_core.worker import work
 
     res = work(store, device=device, threads=threads, once=once, forever=forever, study=study,
-               stale_after=stale_after, max_attempts=max_attempts, data_dir=cifar_dir, say=_say)
+               stale_after=stale_after, max_attempts=max_attempts, data_dir=cifar_dir, say=_say,
+               reporter_factory=lambda run: LineReporter(_say, store, run.study))  # a line an epoch, run id first
     _say(f"worker {res.worker_id}: {len(res.completed)} completed, {len(res.failed)} failed"
          + (", stopped: its run is back in the queue" if res.requeued else ", stopped" if res.stopped else ""))
     if res.stopped:

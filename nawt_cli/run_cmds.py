@@ -75,10 +75,37 @@ def fit_columns(cells: list[dict[str, str]], width: int) -> list[str]:
     return [k for k, _l, _r in RUN_COLUMNS if k in chosen]
 
 
-def runs_table(rows: list[dict], width: int, wide: bool = False) -> tuple[Table, list[str]]:
-    """The runs as a Rich table sized to `width` (every column with `wide`), and the columns left out."""
+def wide_chunks(cells: list[dict[str, str]], width: int) -> list[list[str]]:
+    """--wide: every column, in as many tables as it takes, each whole within `width` and
+    led by the id (13 columns squeezed into 80 wrapped letter by letter: 77 lines for 8 runs)."""
+    chunks, cur, used = [], ["id"], 4 + max([2] + [len(c["id"]) for c in cells]) + 3
+    for key, label, _right in RUN_COLUMNS[1:]:
+        need = min(max([len(label)] + [len(c[key]) for c in cells]), CAPS.get(key, 10**6)) + 3
+        if used + need > width and len(cur) > 1:
+            chunks.append(cur)
+            cur, used = ["id"], 4 + max([2] + [len(c["id"]) for c in cells]) + 3
+        cur.append(key)
+        used += need
+    return chunks + [cur]
+
+
+def runs_tables(rows: list[dict], width: int, wide: bool = False) -> tuple[list[Table], list[str]]:
+    """The runs as Rich tables within `width`: one with the columns that fit, or with `wide`
+    every column over as many tables as it takes; and the columns left out."""
+    if not wide:
+        table, hidden = runs_table(rows, width)
+        return [table], hidden
+    chunks = wide_chunks([_cells(r) for r in rows], width)
+    tables = [runs_table(rows, width, keys=keys)[0] for keys in chunks]
+    for i, t in enumerate(tables[1:], 2):
+        t.title = f"runs ({len(rows)}), columns {i}/{len(tables)}"
+    return tables, []
+
+
+def runs_table(rows: list[dict], width: int, wide: bool = False, keys: list[str] | None = None) -> tuple[Table, list[str]]:
+    """The runs as a Rich table sized to `width` (every column with `wide`, or `keys`), and the columns left out."""
     cells = [_cells(r) for r in rows]
-    keys = [k for k, _l, _r in RUN_COLUMNS] if wide else fit_columns(cells, width)
+    keys = keys or ([k for k, _l, _r in RUN_COLUMNS] if wide else fit_columns(cells, width))
     t = Table(title=f"runs ({len(rows)})", header_style="bold")
     for key, label, right in RUN_COLUMNS:
         if key in keys:
@@ -119,8 +146,9 @@ def runs(
     if json_out:
         print_json(rows)
         return
-    table, hidden = runs_table(rows, console.width, wide)
-    console.print(table)
+    tables, hidden = runs_tables(rows, console.width, wide)
+    for table in tables:
+        console.print(table)
     changed = sorted({end_label(r["method"]) for r in rows if "/" in _test_cell(r)})
     if changed and "test" not in hidden:
         console.print(f"test % a/b: a = the weights after the last epoch's {' or '.join(changed)} (final.pt, where "

@@ -26,9 +26,19 @@ from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, co
                   print_json)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from nawt_core import __version__
+
+        console.print(f"nawt {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context, db: DbOpt = None, data_dir: DataDirOpt = Path("data"),
-         cifar_dir: CifarDirOpt = None) -> None:
+         cifar_dir: CifarDirOpt = None,
+         version: Annotated[bool, typer.Option("--version", help="print nawt's version and exit",
+                                               callback=_version, is_eager=True)] = False) -> None:
     """With no command, open the terminal UI on the store."""
     if ctx.invoked_subcommand is not None:
         return
@@ -55,7 +65,7 @@ def train(
     weight_decay: Annotated[float, typer.Option("--weight-decay")] = 5e-4,
     momentum: Annotated[float, typer.Option()] = 0.9,
     schedule: Annotated[str, typer.Option(help="cosine, or step (x0.1 at 50% and 75% of the epochs)")] = "cosine",
-    arch: Annotated[str, typer.Option(help="resnet20|resnet32|resnet44|resnet56|resnet110")] = "resnet20",
+    arch: Annotated[str, typer.Option(help="resnet20, resnet32, resnet44, resnet56 or resnet110")] = "resnet20",
     # the methods' options: help and defaults from nawt_core/spec.py
     rho: Annotated[float, typer.Option(help=_help("rho"))] = spec.OPTIONS["rho"].default,
     rho_stages: Annotated[Optional[str], typer.Option("--rho-stages", help=_help("rho_stages"))] = None,
@@ -112,6 +122,8 @@ def train(
             checkpoint_every=checkpoint_every, seed=seed, deterministic=deterministic, name=name,
         ).validate()
         _check_device_and_data(cfg)  # before anything is recorded
+        if cfg.plain_sgd_note():
+            err_console.print(f"warning: {cfg.plain_sgd_note()}", markup=False, soft_wrap=True)
         store = open_store(db, data_dir)
         store.settle_stale()
         run = create_run(store, cfg, data_dir)

@@ -56,10 +56,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import cost, spec, stats
+from .busy import flag_busy
 from .config import TrainConfig
 from .errors import NawtError
 from .evalspec import MODES, check_mode, noise_source
 from .hardware import device_kind
+from .left_out import left_out_notes
+from .poster_scope import poster_caveat
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
@@ -331,13 +334,13 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
     if comp.mixed:
         comp.notes.append(f"{len(comp.groups)} groups of different settings: one row each, never averaged together")
-    n_other = len(runs) - len(comp.completed)
-    if n_other:
-        comp.notes.append(f"{n_other} of {len(runs)} runs not completed: not counted")
     _accuracy(comp)
     _timing(comp, store)
     _robustness(comp, store, mode)
     _quantization(comp, store)
+    comp.notes += left_out_notes(comp)  # runs not completed, or without a sweep: named, with the reason
+    caveat = poster_caveat(comp.groups)  # a smoke study beside the poster's numbers says so first
+    comp.notes[:0] = [caveat] if caveat else []
     return comp
 
 
@@ -410,7 +413,9 @@ def _timing(comp: Comparison, store: Store) -> None:
                 row["load_flag"] = True
                 row["ratio_note"] = f"load differed: {la:.1f} vs {lb:.1f} for standard"
         comp.timing.append(row)
-    if any(r["load_flag"] for r in comp.timing):
+    differed = any(r["load_flag"] for r in comp.timing)
+    flag_busy(comp.timing, {id(rows[id(g)]): g.runs for g in comp.groups}, comp.notes)
+    if differed:
         comp.notes.append(f"! time ratio whose runs' mean load averages differ over {LOAD_FACTOR:g}x "
                           "((L1+1)/(L2+1)): retime on a quiet machine")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import spec
 from .errors import NawtError
@@ -126,6 +126,20 @@ class TrainConfig:
         if self.stages == 1:
             return [self.rho]
         return [self.rho * i / (self.stages - 1) for i in range(self.stages)]
+
+    def plain_sgd_note(self) -> str | None:
+        """One line when a SAM method's every epoch has rho = 0 (multistep-sam
+        whose epochs all fall in its first stage, e.g. --epochs 1): it then
+        trains plain SGD, like standard. None otherwise."""
+        if spec.method(self.method).rho is None or any(self.rho_at(e) for e in range(self.epochs)):
+            return None
+        more = next((n for n in range(self.epochs + 1, self.epochs + 64)
+                     if any(replace(self, epochs=n).rho_at(e) for e in range(n))), None)
+        n = f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"
+        why = (f"every one of its {n} falls in a stage with rho = 0 (rho per stage "
+               f"{', '.join(f'{r:g}' for r in self.rho_schedule())})" if self.method in spec.uses("rho_stages") else "rho is 0")
+        fix = f"give it at least {more} epochs" if more else "give it a rho above 0"
+        return f"{self.method}: {why}, so it trains plain SGD, like standard; {fix}"
 
     def rho_at(self, epoch: int) -> float:
         """rho used in 0-based ``epoch``: the method's schedule (spec.py); 0 for a method without SAM."""

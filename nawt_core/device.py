@@ -19,11 +19,13 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 import torch  # noqa: E402 - after the environment above
 
 from .errors import NawtError
-from .hardware import HardwareFacts, choose_precision, cpu_facts, device_kind, slow_bf16_warning
+from .hardware import (HardwareFacts, choose_precision, cpu_facts, device_kind, driver_version, list_gpus,
+                       slow_bf16_warning, unseen_gpus_note)
 
 log = logging.getLogger("nawt.device")
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_UNSEEN: str | None | bool = False  # unseen_gpus()'s answer; False: not asked yet
 _WARNED: set[str] = set()  # each warning once per process (a study resolves once per run and sweep)
 
 
@@ -34,6 +36,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     library's scratch tensor) creates a context or allocates on GPU 0 instead."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name == "cpu":
+            _warn_once(unseen_gpus())
     dev = torch.device(name)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
@@ -44,6 +48,23 @@ def resolve_device(name: str = "auto") -> torch.device:
             dev = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(dev)
     return dev
+
+
+def unseen_gpus() -> str | None:
+    """Why torch sees no CUDA device on a host whose nvidia-smi/NVML lists GPUs
+    (a cu130 wheel on an older driver, a CPU-only wheel); None when torch sees
+    CUDA or the host lists no GPU. Asked once per process."""
+    global _UNSEEN
+    if _UNSEEN is False:
+        _UNSEEN = None if torch.cuda.is_available() else unseen_gpus_note(list_gpus(), torch.version.cuda,
+                                                                           driver_version())
+    return _UNSEEN
+
+
+def _warn_once(note: str | None) -> None:
+    if note and note not in _WARNED:
+        _WARNED.add(note)
+        log.warning(f"{note}; using the CPU")
 
 
 def check_device(name: str = "auto") -> None:

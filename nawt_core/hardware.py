@@ -265,6 +265,56 @@ def list_gpus(timeout: float = 3.0) -> list[GpuInfo]:
     return visible(gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
+# the oldest Linux driver each CUDA major runs on (NVIDIA's minor-version compatibility table)
+CUDA_MIN_DRIVER = {11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
+
+
+def driver_version(timeout: float = 3.0) -> str:
+    """The NVIDIA driver's version ('535.104.05') from nvidia-smi, else NVML; '' when neither answers."""
+    exe = shutil.which("nvidia-smi")
+    if exe is not None:
+        try:
+            done = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"],
+                                  capture_output=True, text=True, timeout=timeout)
+            lines = done.stdout.split() if done.returncode == 0 else []
+            if lines and lines[0][:1].isdigit():
+                return lines[0]
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        v = pynvml.nvmlSystemGetDriverVersion()
+        return v.decode() if isinstance(v, bytes) else str(v)
+    except Exception:  # noqa: BLE001 - not installed, no driver
+        return ""
+
+
+def unseen_gpus_note(gpus: list[GpuInfo], torch_cuda: str | None, driver: str) -> str | None:
+    """Why torch sees no CUDA device although the host lists ``gpus`` (None
+    when it lists none): the wheel's CUDA (``torch.version.cuda``, None for a
+    CPU-only build) against the driver. One line, for a warning or an error."""
+    if not gpus:
+        return None
+    have = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''} ({gpus[0].name}" + (
+        f", driver {driver})" if driver else ")")
+    if torch_cuda is None:
+        why = "this torch is a CPU-only build (torch.version.cuda is None); install a CUDA wheel of torch"
+    else:
+        need = CUDA_MIN_DRIVER.get(int(torch_cuda.split(".")[0]) if torch_cuda.split(".")[0].isdigit() else -1)
+        old = bool(driver and need) and _version(driver) < _version(need)
+        why = (f"this torch is built for CUDA {torch_cuda} (torch.version.cuda)"
+               + (f", which needs driver ≥ {need}: update the driver or install the torch wheel for your driver's CUDA"
+                  if old else f"{f', which needs driver ≥ {need}' if need else ''}; check the driver "
+                              "(nvidia-smi) and CUDA_VISIBLE_DEVICES"))
+    return f"this host lists {have} but torch sees no CUDA device: {why}"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
 def cuda_slot(label: str) -> str:
     """'cuda:1' from a stored device label ('NVIDIA … · sm_90 · cuda:1 · GPU-…'), '' if none."""
     for part in (label or "").split(" · "):

@@ -27,10 +27,13 @@ def _run_one(url: str, study: str, data_dir: str | None, threads: int, stale_aft
     (the GPU Ray gave the task, its cuda:0) or cpu, whatever a run's config names; ``home``:
     the data dir its run folders are recorded in."""
     from .store import Store
+    from .watch import LineReporter
     from .worker import work
 
-    res = work(Store(url, home=home), once=True, study=study, threads=threads, stale_after=stale_after,
-               data_dir=data_dir, device=device)
+    store = Store(url, home=home)
+    say = lambda s: print(s, flush=True)  # noqa: E731 - Ray forwards a task's output to the driver
+    res = work(store, once=True, study=study, threads=threads, stale_after=stale_after, data_dir=data_dir,
+               device=device, say=say, reporter_factory=lambda _run: LineReporter(say, store, study))
     return {"worker": res.worker_id, "completed": res.completed, "failed": res.failed, "requeued": res.requeued}
 
 

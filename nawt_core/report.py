@@ -28,9 +28,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, safe_files
+from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
+from .poster_scope import poster_caveat
 from .runview import acc_ci, acc_diff, acc_spread, halving_text, pct, within_text
 from .store import Store
 
@@ -99,7 +101,8 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
     figs, fig_note = _figures(store, comp) if figures else ({}, "")
     sections = [
         Section("Settings", tables=[_settings(store, comp)]),
-        Section("Clean test accuracy", tables=[_accuracy(comp, show_group)], text=[POSTER_NOTE]),
+        Section("Clean test accuracy", tables=[_accuracy(comp, show_group)],
+                text=[t[:1].upper() + t[1:] for t in (poster_caveat(comp.groups), POSTER_NOTE) if t]),
         Section("Training cost", tables=[_timing(comp, show_group)]),
         Section("Robustness to Gaussian weight perturbation", tables=_robustness(comp, show_group),
                 figures=[figs["robustness"]] if figs else []),
@@ -108,6 +111,8 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
         Section("Training curves", figures=[figs["curves"]] if figs else []),
     ]
     title = f"nawt report: study {comp.study}" if comp.study else f"nawt report: {comp.scope}"
+    if poster_caveat(comp.groups).startswith("smoke test"):
+        title += " (smoke test: not comparable with the poster)"
     return Report(title=title, scope=comp.scope, sections=sections, notes=list(comp.notes), data=comp.to_dict(),
                   figure_note=fig_note)
 
@@ -187,17 +192,20 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
     rows = []
     for r in comp.timing:
         ref = POSTER.get(r["method"])
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (" (load differed)" if r["load_flag"] else "")
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (
+            " (busy machine)" if r.get("busy") else " (load differed)" if r["load_flag"] else "")
         rows.append(_cells(show_group, r["method"], r["group"], str(r["n"]), str(r["epochs"]),
                            "-" if r["epoch_median"] is None else f"{r['epoch_median']:.1f}",
                            "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
-                           f"{r['train_seconds']:.1f}", ratio, r["device"] or "-",
+                           f"{r['train_seconds']:.1f}", load_cell(r), ratio, r["device"] or "-",
                            "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
     return Table("Training time (evaluation excluded): median epoch in s, the estimate (median epoch per cost class, "
                  "e.g. multi-step SAM's one-pass stage and its SAM stages, × the class's epochs), mean total per run, "
-                 "and the ratio to standard of the same settings (of the estimates when both have epoch times)",
+                 "the machine's mean load average on the runs' CPU threads, and the ratio to standard of the same "
+                 "settings (of the estimates when both have epoch times)",
                  _col(show_group, "method", "settings", "runs", "epochs", "median epoch s", "estimate s",
-                      "total s", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows, left=2 if show_group else 1)
+                      "total s", "load", "ratio", "device", POSTER_LABEL + ": s / ratio"), rows,
+                 left=2 if show_group else 1)
 
 
 def _robustness(comp: Comparison, show_group: bool) -> list[Table]:

@@ -84,6 +84,7 @@ class Trainer:
         self.method = make_method(self.model, self.opt, cfg, gen=self.method_gen,
                                   autocast_dtype=self.amp, forward=forward)
         self.steps = self.data.steps_per_epoch(cfg.batch_size)
+        self.epoch_images = min(self.data.n_train, self.steps * cfg.batch_size)  # train_batches drops the ragged end
         self.device_label = device_name(self.device)
         # the GPU for the load meter by UUID: under CUDA_VISIBLE_DEVICES=2, cuda:0 is NVML's GPU 2
         self.gpu_id = (hardware_facts(self.device).uuid or self.device.index or 0) \
@@ -271,7 +272,7 @@ class Trainer:
         p = Progress(epoch, self.cfg.epochs, batch, self.steps, loss, correct.item() / seen,
                      seen / elapsed, self.method.rho)
         run = self._beat(heartbeat_at=utcnow(), batch=batch, train_loss=loss, train_acc=p.acc,
-                         images_per_sec=p.images_per_sec)
+                         images_per_sec=self._run_rate(epoch * self.epoch_images + seen, elapsed))
         if run is not None and run.stop_requested:
             self.stop_flag = True
         self.reporter.heartbeat(p)
@@ -290,6 +291,12 @@ class Trainer:
                     return None
                 time.sleep(0.05 * 2**attempt)
         return None
+
+    def _run_rate(self, images: int, running_s: float = 0.0) -> float:
+        """The run's img/s: every image it trained over its training seconds (the
+        epoch in progress included), not the last epoch's rate, which a machine
+        idle for a moment inflates."""
+        return images / max(self.train_seconds + running_s, 1e-9)
 
     def _evaluates(self, epoch: int) -> bool:
         done = epoch + 1
@@ -327,7 +334,8 @@ class Trainer:
                    images_per_sec=ips, cost_class=self.method.spec.cost_class(cfg, epoch),
                    weight_stats=weight_stats(self.model), **self.meter.read())
         fields = dict(epoch=done, batch=0, train_loss=train_loss, train_acc=train_acc, best_test_acc=self.best,
-                      images_per_sec=ips, train_seconds=self.train_seconds, heartbeat_at=utcnow())
+                      images_per_sec=self._run_rate(done * self.epoch_images), train_seconds=self.train_seconds,
+                      heartbeat_at=utcnow())
         if last:  # final.pt holds the weights test_acc measures; these are the trained ones before the change
             fields["final_trained_test_acc"] = trained_acc
         if test_acc is not None:

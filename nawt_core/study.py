@@ -65,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"epochs": 3, "train_subset": 8000, "test_subset": 1000},
         "seeds": 1,
         "robustness": {"mode": "absolute", "strengths": [0.0, 0.02, 0.05, 0.1], "trials": 2},
-        "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
+        "quantization": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},  # 5: the README's headline bit width
     },
 }
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -209,6 +209,7 @@ def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None,
     from .device import device_for_label, resolve_device, resolve_precision
     from .evalspec import NOISE_SOURCE
     from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
+    from .watch import sweep_progress
 
     run = store.get_run(run_id)
     if run.status != Status.COMPLETED:
@@ -225,10 +226,11 @@ def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None,
         say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
             f"x {rob['trials']} trials)")
         robustness_sweep(store, run_id, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
-                         precision=precision)
+                         precision=precision, progress=sweep_progress(say, f"[run {run_id}] robustness sweep"))
     if find_evaluation(store, run_id, "quantization", {**quant_key, "precision": sweep_precision}) is None:
         say(f"run {run_id} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-        quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision)
+        quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision,
+                           progress=sweep_progress(say, f"[run {run_id}] quantization sweep"))
 
 
 def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult, study_cfg: dict,

@@ -169,3 +169,92 @@ def test_plots_write_figures_and_explain_a_missing_matplotlib(filled, tmp_path, 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(NawtError, match="matplotlib"):
         plots.save(c, tmp_path / "m.png", "all", s)
+
+
+def test_compare_names_the_runs_it_leaves_out_and_why(tmp_path):
+    """`nawt compare 7 8`: a run without sweeps or not completed is named in a note, never dropped silently."""
+    from helpers import run_cli
+    from nawt_core.compare import compare
+
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+    a = add_run(s, "standard", 0.8, 10.0, rob={"absolute": {0.0: [0.8], 0.1: [0.4]}}, quant={8: 0.8}).id
+    b = add_run(s, "sam", 0.85, 20.0).id  # completed, never swept
+    c = add_run(s, "sam", None, 0.0, seed=1, status="running").id
+    notes = compare(s, [a, b, c]).notes
+    assert f"run {c} (running) not completed: left out of every table" in notes, notes
+    assert any(n.startswith(f"run {b}: no robustness sweep (absolute), so not in the robustness table") and
+               f"nawt eval robustness {b}" in n for n in notes), notes
+    assert any(n.startswith(f"run {b}: no quantization sweep") for n in notes), notes
+    assert not any(f"run {a}" in n for n in notes)  # run a is in every table
+    out = run_cli("compare", str(a), str(b), "--data-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert f"note: run {b}: no robustness sweep" in out.stdout.replace("\n", " ").replace("  ", " "), out.stdout
+
+
+def _timed_run(s, method, loads, device="AMD EPYC · 2 threads · avx2", secs=10.0):
+    r = s.create_run(method=method, status="completed", final_test_acc=0.8, train_seconds=secs * len(loads),
+                     device=device, epochs=len(loads), name=method, config={"arch": "resnet20"})
+    for i, load in enumerate(loads, 1):
+        s.add_epoch(r.id, epoch=i, train_loss=1.0, train_acc=0.5, test_acc=0.8, epoch_seconds=secs, load_avg=load)
+    return r
+
+
+def test_timing_flags_a_machine_busy_for_every_run(tmp_path):
+    """Load 8 on runs given 2 threads: every row is flagged although the loads are alike (the old
+    flag only compared rows); idle runs and GPU runs (no thread count) are not; the report shows load."""
+    from nawt_core import report
+    from nawt_core.busy import label_threads
+    from nawt_core.compare import compare
+
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+    busy = [_timed_run(s, "standard", [7.9, 8.1]).id, _timed_run(s, "sam", [8.2, 7.8], secs=72.0).id]
+    c = compare(s, busy)
+    assert [(t["method"], t["busy"], t["load_flag"]) for t in c.timing] == [
+        ("standard", "load 8.0 on 2 threads", True), ("sam", "load 8.0 on 2 threads", True)]
+    assert "busy machine: load 8.0 on 2 threads" in c.timing[1]["ratio_note"]
+    retime = [n for n in c.notes if "busy machine" in n]
+    assert len(retime) == 1 and "--restart" in retime[0] and "nawt bench" in retime[0], c.notes
+    assert not any("differ over" in n for n in c.notes)  # the loads are alike: only the busy note
+    md = tmp_path / "r.md"
+    report.write(s, c, md, figures=False)
+    text = md.read_text()
+    assert "| total s | load | ratio |" in text, text
+    assert "8.0 on 2 thr, busy" in text and "7.20 (busy machine)" in text, text
+
+    idle = [_timed_run(s, "standard", [1.2, 0.8]).id, _timed_run(s, "sam", [1.9, 2.0], secs=18.7).id]
+    c = compare(s, idle)
+    assert [t["busy"] for t in c.timing] == ["", ""] and not any("busy" in n for n in c.notes)
+    gpu = _timed_run(s, "standard", [30.0], device="NVIDIA H100 · sm_90 · cuda:0").id
+    assert compare(s, [gpu]).timing[0]["busy"] == ""  # no thread count to judge by
+    assert label_threads("AMD EPYC · 1 thread") == 1 and label_threads("cpu (2 threads, AVX512)") is None
+
+
+def test_a_smoke_study_is_labelled_as_not_comparable_with_the_poster(tmp_path):
+    from nawt_core import report
+    from nawt_core.compare import compare
+    from nawt_core.study import PRESETS
+
+    assert 5 in PRESETS["smoke"]["quantization"]["bits"]  # the README's headline finding is at 5 bits
+    s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+
+    def run(method, **cfg):
+        config = {"arch": "resnet20", "dataset": "cifar10", "epochs": 3, "train_subset": 8000, "test_subset": 1000,
+                  **cfg}
+        return s.create_run(method=method, status="completed", final_test_acc=0.4, train_seconds=60.0,
+                            device="cpu", epochs=config["epochs"], name=method, config=config, dataset="cifar10").id
+
+    smoke = [run("standard"), run("sam")]
+    c = compare(s, smoke)
+    assert c.notes[0] == (
+        "smoke test, not comparable with the poster: these runs trained 3 epochs on 8,000 training and 1,000 test "
+        "images of CIFAR-10; the poster column is of ResNet-20 trained on all of CIFAR-10 (50,000 / 10,000 images), "
+        "as nawt's paper preset does (200 epochs); only runs like those are comparable with it"), c.notes
+    md = tmp_path / "r.md"
+    report.write(s, c, md, figures=False)
+    text = md.read_text()
+    assert text.splitlines()[0].endswith("(smoke test: not comparable with the poster)"), text[:200]
+    acc = text.split("## Clean test accuracy")[1].split("##")[0]
+    assert "Smoke test, not comparable with the poster" in acc and "8,000 training" in acc
+    full = [run("standard", epochs=200, train_subset=None, test_subset=None)]
+    c = compare(s, full)
+    assert not any("poster" in n for n in c.notes), c.notes

@@ -152,6 +152,30 @@ def test_a_checkpoint_of_another_run_is_refused(store, tiny_cfg, data_dir):
     assert store.get_run(b.id).status == "queued"
 
 
+def test_a_runs_img_per_s_is_its_average_not_its_last_epochs(store, tiny_cfg, data_dir):
+    """The run's images_per_sec (TUI header, diff, runs, CSV) is every image over its training
+    seconds: an epoch slowed down (a busy machine) counts, the fast last epoch does not decide it."""
+    from nawt_core.records import Reporter
+
+    class SlowFirstEpoch(Reporter):
+        done = 0
+
+        def batch(self, batch):
+            if self.done == 0:
+                time.sleep(0.05)  # inside the timed steps of epoch 1 only
+
+        def epoch(self, row):
+            self.done += 1
+
+    run = execute(store, create_run(store, tiny_cfg(epochs=2), data_dir).id, SlowFirstEpoch())
+    assert run.status == "completed", run.error
+    eps = store.epochs(run.id)
+    images = sum(e.images_per_sec * e.epoch_seconds for e in eps)  # 2 x 512 images
+    assert images == pytest.approx(1024, rel=1e-6)
+    assert run.images_per_sec == pytest.approx(images / run.train_seconds, rel=1e-6)
+    assert run.images_per_sec < 0.9 * eps[-1].images_per_sec  # the last epoch's rate would overstate it
+
+
 def _count_evaluations(monkeypatch) -> list[int]:
     import nawt_core.runner as runner_mod
 

@@ -327,3 +327,61 @@ def test_the_load_meter_finds_the_gpu_by_uuid_not_by_torchs_index(monkeypatch):
     assert LoadMeter("GPU-cccc").read()["gpu_util"] == pytest.approx(0.75)
     assert LoadMeter(0).read()["gpu_util"] == pytest.approx(0.10)  # no UUID known: NVML's index
     assert LoadMeter(None).read()["gpu_util"] is None
+
+
+# ----------------------------------------------------- no silent CPU fallback
+OLD_DRIVER_SMI = """#!/bin/sh
+case "$*" in
+  *driver_version*) echo "535.104.05"; echo "535.104.05" ;;
+  *) echo "0, NVIDIA A100-SXM4-80GB, GPU-aaaa1111-0000-0000-0000-000000000000, 0, 81920, 0"
+     echo "1, NVIDIA A100-SXM4-80GB, GPU-bbbb2222-0000-0000-0000-000000000000, 0, 81920, 0" ;;
+esac
+"""
+
+
+@pytest.fixture
+def old_driver_smi(fake_smi):
+    fake_smi.write_text(OLD_DRIVER_SMI)
+    return fake_smi
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a GPU host whose torch sees no CUDA")
+def test_gpus_torch_cannot_see_are_one_warning_naming_driver_and_wheel(old_driver_smi, monkeypatch, caplog):
+    from nawt_core import device as D
+
+    monkeypatch.setattr(D, "_WARNED", set())
+    monkeypatch.setattr(D, "_UNSEEN", False)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    with caplog.at_level(logging.WARNING, logger="nawt"):
+        assert D.resolve_device("auto").type == "cpu"
+        D.resolve_device("auto")
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1, notes  # once per process
+    assert ("2 GPUs (NVIDIA A100-SXM4-80GB, driver 535.104.05) but torch sees no CUDA device" in notes[0]
+            and "CUDA 13.0 (torch.version.cuda), which needs driver ≥ 580.65.06" in notes[0]
+            and notes[0].endswith("using the CPU")), notes
+    assert "\n" not in notes[0]
+    # a CPU-only wheel, and a host without GPUs (no note at all)
+    assert "CPU-only build" in H.unseen_gpus_note(H.list_gpus(), None, "")
+    assert H.unseen_gpus_note([], "13.0", "535.104.05") is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a GPU host whose torch sees no CUDA")
+def test_a_paper_or_quick_study_refuses_the_cpu_unless_asked(old_driver_smi, tmp_path):
+    db = tmp_path / "s.db"
+    for preset in ("paper", "quick"):
+        res = run_cli("study", "--preset", preset, "--dataset", "synthetic", "--db", f"sqlite:///{db}",
+                      "--data-dir", str(tmp_path / "home"))
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "--device cpu" in lines[0], res.stderr
+        assert "driver 535.104.05" in lines[0] and "torch.version.cuda" in lines[0]
+    assert not db.exists() and not (tmp_path / "home").exists()  # nothing recorded
+    # --device cpu asks for the CPU: the study goes on (to the next check here: no CIFAR-10 offline)
+    res = run_cli("study", "--preset", "quick", "--device", "cpu", "--db", f"sqlite:///{db}",
+                  "--data-dir", str(tmp_path / "home"), env={"NAWT_OFFLINE": "1"})
+    assert res.returncode == 2 and "CIFAR-10 is not in" in res.stderr and "--device cpu" not in res.stderr, res.stderr
+    # smoke is CPU-sized: no refusal
+    res = run_cli("study", "--preset", "smoke", "--db", f"sqlite:///{db}", "--data-dir", str(tmp_path / "home"),
+                  env={"NAWT_OFFLINE": "1"})
+    assert "CIFAR-10 is not in" in res.stderr, res.stderr

@@ -223,6 +223,9 @@ def test_study_jobs_2_ctrl_c_then_rerun_continues(tmp_path):
         said = next(line for line in out.stderr.splitlines() if line.startswith(f"run {rid} "))
         assert said.endswith(f"queued (resumes from epoch {epoch})" if epoch else "queued"), said
         assert [e.epoch for e in store.epochs(rid)] == [1, 2, 3]
+        # the workers' lines reach the study's output, run id first, with the ETAs
+        assert any(line.startswith(f"[run {rid}] epoch 3/3  loss ") and "eta 0s, study ≈" in line
+                   for line in out.stderr.splitlines()), out.stderr[-2000:]
     assert store.get_study("j2").status == "completed"
     assert len(store.evaluations()) == 4  # both sweeps of both runs, once each
     for name in ("runs.csv", "accuracy.csv", "robustness.csv", "quantization.csv"):

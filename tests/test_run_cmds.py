@@ -195,3 +195,22 @@ def test_eval_recorder_queues_logs_and_records_progress(demo):
     failed = next(e for e in demo.evaluations(3) if e.id == rec.rows[3].id)
     assert failed.status == "failed" and "checkpoint missing" in failed.error
     assert "checkpoint missing" in demo.path(failed.log_path).read_text()
+
+
+def test_at_80_columns_wide_runs_help_and_version(demo, data_dir):
+    """`nawt runs --wide` at 80 columns: every column, whole, in tables that fit (it wrapped
+    letter by letter); `--arch`'s choices whole in `--help`; `nawt --version`."""
+    env = {"COLUMNS": "80"}
+    out = run_cli("runs", "--wide", "--data-dir", str(data_dir), env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    for head in ("differs", "study", "tags", "best %", "train s", "img/s", "device"):
+        assert head in out.stdout, head
+    n = len(demo.list_runs())
+    assert len(lines) < 4 * (n + 5), out.stdout  # a few tables of one line a run, not a column of letters
+    assert "poster-sam" in out.stdout  # names whole
+    help_text = run_cli("train", "--help", env=env).stdout
+    assert "resnet110" in help_text and "…" not in help_text.split("--arch")[1].split("--")[0], help_text
+    ver = run_cli("--version")
+    assert ver.returncode == 0 and ver.stdout.strip().startswith("nawt 0."), ver

@@ -107,6 +107,67 @@ def test_presets_and_smoke_dataset_choice(tmp_path):
     assert PRESETS["smoke"]["train"]["epochs"] <= 3
 
 
+def test_a_piped_study_says_its_device_and_precision_and_each_epoch(tmp_path):
+    """Piped (as into a log): one line with what the study resolved, a line per epoch with the ETAs
+    of the run and the study, and the sweeps' progress, each prefixed by the run id."""
+    from helpers import run_cli
+
+    res = run_cli("study", "--data-dir", str(tmp_path), "--dataset", "synthetic", "--device", "cpu", "-m",
+                  "standard", "--seeds", "2", "--epochs", "2", "--train-subset", "128", "--test-subset", "64",
+                  "--name", "w", "--precision", "fp32")
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("study w: device ") and "precision fp32 (fp32 as asked)" in lines[0], lines[0]
+    assert any(ln.startswith("[run 1] standard seed 0, starting: 2 epochs on ") and "precision fp32" in ln
+               for ln in lines), lines
+    ep = [ln for ln in lines if ln.startswith("[run 1] epoch ")]
+    assert [ln.split()[3] for ln in ep] == ["1/2", "2/2"], lines
+    assert "loss " in ep[0] and "acc " in ep[0] and " test " in ep[0] and "eta " in ep[0]
+    assert all(", study ≈" in ln for ln in ep), ep
+    last = [ln for ln in lines if ln.startswith("[run 2] epoch 2/2")]
+    assert len(last) == 1 and last[0].endswith("eta 0s, study ≈0s"), lines  # nothing left
+    assert any(ln.startswith("[run 1] robustness sweep: ") and ln.endswith("done") for ln in lines), lines
+    assert any(ln.startswith("[run 2] quantization sweep: ") for ln in lines), lines
+
+
+def test_an_in_process_studys_eta_counts_the_runs_not_yet_created(store, data_dir):
+    """run_study creates its runs one after another: the study ETA counts the planned epochs."""
+    from nawt_core.study import plan, run_study
+    from nawt_core.watch import LineReporter, planned_left
+
+    over = {"epochs": 2, "train_subset": 128, "test_subset": 64}
+    cfgs, _ = plan("smoke", methods=["standard"], seeds=2, data_dir=data_dir, dataset="synthetic",
+                   overrides=over, name="eta", device="cpu")
+    seen = []
+
+    class Spy(LineReporter):
+        def epoch(self, row):
+            seen.append((row["epoch"], planned_left(store, cfgs)[0]))
+
+    run_study(store, preset="smoke", name="eta", methods=["standard"], seeds=2, data_dir=data_dir,
+              dataset="synthetic", overrides=over, device="cpu", figures=False,
+              sweeps={"robustness": {"strengths": [0.0], "trials": 1}, "quantization": {"bits": [8]}},
+              reporter_factory=lambda _cfg: Spy(lambda s: None))
+    assert seen == [(1, 3), (2, 2), (1, 1), (2, 0)]
+
+
+def test_multistep_sam_whose_epochs_all_have_rho_0_says_it_trains_plain_sgd(tmp_path):
+    from helpers import run_cli
+
+    base = ["--data-dir", str(tmp_path), "--dataset", "synthetic", "--device", "cpu"]
+    res = run_cli("train", "--queue", "--method", "multistep-sam", "--epochs", "1", *base)
+    assert res.returncode == 0, res.stderr
+    warn = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: ")]
+    assert warn == ["warning: multistep-sam: every one of its 1 epoch falls in a stage with rho = 0 (rho per stage "
+                    "0, 0.025, 0.05), so it trains plain SGD, like standard; give it at least 2 epochs"], res.stderr
+    res = run_cli("train", "--queue", "--method", "multistep-sam", "--epochs", "2", *base)
+    assert res.returncode == 0 and "warning" not in res.stderr, res.stderr  # epoch 2 has rho 0.025
+    res = run_cli("study", "-m", "standard,multistep-sam", "--seeds", "2", "--epochs", "1", "--queue-only",
+                  "--name", "ms", *base)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("so it trains plain SGD") == 1, res.stderr  # once, not per seed
+
+
 def test_a_study_can_train_both_naive_noise_variants_as_rows(tmp_path):
     from nawt_core.compare import compare
     from nawt_core.study import plan

@@ -298,8 +298,9 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
         assert str(acc.get_cell("sam", "mean")) == "90.26"
         assert str(acc.get_cell("sam", "std")) == "1 seed"  # one run: no spread to show, never ± 0.00
         assert str(acc.get_cell("sam", "ci")) == "1 seed"
-        assert str(acc.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
-        assert str(acc.get_cell("standard", "ratio")) == "1.00"
+        timing = screen.query_one("#time-table")  # its own table: beside accuracy it was cut at 80 columns
+        assert str(timing.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
+        assert str(timing.get_cell("standard", "ratio")) == "1.00"
         rob = screen.query_one("#rob-table")
         assert rob.row_count == 3 and len(rob.columns) == 1 + 6
         # robustness cells: mean±std in percent points, one decimal so six strengths fit 80 columns
@@ -1150,3 +1151,147 @@ async def test_a_plot_legend_goes_under_the_curves_where_it_fits():
         assert "sam" not in wide.plt.build() and "sam" in narrow.plt.build()  # plotext's legend: narrow only
         assert not narrow.has_class("-legend") and not narrow.border_subtitle
         assert not one.has_class("-legend") and not one.border_subtitle
+
+
+def _without_log(demo_db, run_id: int = 3) -> None:
+    """Run 3 as if trained in a terminal (`nawt train` in the foreground writes no log file)."""
+    from pathlib import Path as _P
+
+    from nawt_core.store import Store
+
+    run = Store(demo_db).get_run(run_id)
+    Store(demo_db).update_run(run_id, log_path=None)
+    (_P(run.run_dir) / "train.log").unlink()
+
+
+@run_async
+async def test_a_finished_foreground_runs_log_tab_shows_its_epochs_whole_at_80_columns(demo_db):
+    from nawt_tui.screens.detail import DetailScreen
+
+    from nawt_core.store import Store
+
+    _without_log(demo_db)
+    last = Store(demo_db).epochs(3)[-1]
+    app = make_app(demo_db, interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(3)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.press("5")
+        await pilot.pause()
+        log = screen.query_one("#log-body")
+        text = "\n".join(strip.text for strip in log.lines)
+    assert "(no log file yet)" not in text and "its epochs as stored" in text
+    assert f"epoch 200/200  train loss {last.train_loss:.4f}" in text
+    assert f"lr {last.lr:.4g}" in text  # whole: at 80 columns the line wraps instead of being cut
+    assert max(len(strip.text.rstrip()) for strip in log.lines) <= 80
+
+
+@pytest.mark.parametrize("size", [(80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_log_tab(demo_db, snap_compare, size):
+    from nawt_tui.screens.detail import DetailScreen
+
+    _without_log(demo_db)
+    app = make_app(demo_db, interval=60)
+
+    async def run_before(pilot):
+        await _runs_ready(app)(pilot)
+        screen = DetailScreen(3)
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.press("5")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@run_async
+async def test_new_run_form_remembers_the_folder_and_each_methods_last_values(demo_db, monkeypatch, tmp_path):
+    """Opened as the README says (the study named --cifar-dir, the TUI not): the folder comes from the
+    latest CIFAR-10 run; after a launch the form keeps that method's values for the next time."""
+    from nawt_core.store import Store
+    from nawt_tui import actions
+    from nawt_tui.launch import LaunchResult
+
+    monkeypatch.setattr(actions, "run_detached_cli",
+                        lambda args, timeout=120.0: LaunchResult(True, "started run 9", 9))
+    monkeypatch.delenv("NAWT_CIFAR_DIR", raising=False)
+    s = Store(demo_db)
+    s.update_run(8, config={**s.get_run(8).config, "dataset": "cifar10", "data_dir": "../shared/data"})
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#f-cifar_dir").value == "../shared/data"  # the latest CIFAR-10 run's
+        form.query_one("#f-method").value = "sam"
+        await pilot.pause()
+        form.query_one("#f-epochs").value = "7"
+        form.query_one("#f-rho").value = "0.1"
+        form.query_one("#f-dataset").value = "synthetic"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not form)
+        await pilot.press("n")  # a new form in the same TUI
+        await pilot.pause()
+        again = app.screen
+        assert again.query_one("#f-method").value == "sam"
+        assert (again.query_one("#f-epochs").value, again.query_one("#f-rho").value) == ("7", "0.1")
+        assert again.query_one("#f-dataset").value == "synthetic"
+        again.query_one("#f-method").value = "standard"  # never launched: the fields stay as they are
+        await pilot.pause()
+        again.query_one("#f-epochs").value = "3"
+        again.query_one("#f-method").value = "sam"  # back: its last values again
+        await pilot.pause()
+        assert again.query_one("#f-epochs").value == "7"
+    # a later TUI (the file in the data dir) starts from them too
+    app2 = make_app(demo_db)
+    async with app2.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app2).table.row_count == 8)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app2.screen.query_one("#f-epochs").value == "7"
+
+
+def _tick_order(plot) -> list[str]:
+    """The x tick labels of a drawn plot, left to right."""
+    import re as _re
+
+    lines = _re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()
+    axis = next(i for i in range(len(lines) - 1, -1, -1) if "└" in lines[i])
+    return lines[axis + 1].split()
+
+
+@run_async
+async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db, compare_module):
+    """The PNGs put 8 bits on the left and 2 on the right (the harsher stress to the right); so do the
+    TUI's quantization plots (compare and a run's Evals tab) and the Evals summary."""
+    from nawt_tui.screens.compare import CompareScreen
+    from nawt_tui.screens.detail import DetailScreen
+
+    app = make_app(demo_db, interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _runs_ready(app)(pilot)
+        screen = CompareScreen(run_ids=[1, 2, 3])
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        screen.action_tab("quant")
+        await pilot.pause()
+        ticks = _tick_order(screen.query_one("#plot-quant"))
+        rob = _tick_order(screen.query_one("#plot-rob"))
+        app.pop_screen()
+        detail = DetailScreen(3)
+        await app.push_screen(detail)
+        await wait_for(pilot, lambda: detail.detail is not None)
+        await pilot.press("4")
+        await pilot.pause()
+        detail.query_one("#eval-table").move_cursor(row=1)  # the quantization evaluation
+        await pilot.pause()
+        own = _tick_order(detail.query_one("#plot-eval"))
+        summary = str(detail.query_one("#eval-table").get_row_at(1)[4])
+    assert ticks[0] == "8" and ticks[-1] == "2", ticks
+    assert float(rob[0]) < float(rob[-1])  # strengths still grow to the right
+    assert own[0] == "8" and own[-1] == "2", own
+    assert summary.index("8:") < summary.index("2:"), summary

@@ -59,7 +59,9 @@ class CompareScreen(Screen):
         yield Static("", id="compare-notes")
         with TabbedContent(id="compare-tabs", initial="acc"):
             with TabPane("1 Accuracy & time", id="acc"):
-                yield DataTable(id="acc-table", cursor_type="row", zebra_stripes=True)
+                with Vertical():  # two tables: one with both cut the timing columns at 80
+                    yield DataTable(id="acc-table", cursor_type="row", zebra_stripes=True)
+                    yield DataTable(id="time-table", cursor_type="row", zebra_stripes=True)
             with TabPane("2 Robustness", id="rob"):
                 with Vertical():
                     yield DataTable(id="rob-table", cursor_type="row", zebra_stripes=True)
@@ -163,7 +165,7 @@ class CompareScreen(Screen):
             self.query_one("#compare-notes", Static).display = False
             self.query_one("#compare-source", Static).update(
                 Text(message.error or "nothing to compare", style=self.app.current_theme.error or "red"))
-            for tid in ("#acc-table", "#rob-table", "#quant-table"):
+            for tid in ("#acc-table", "#time-table", "#rob-table", "#quant-table"):
                 self.query_one(tid, DataTable).clear(columns=True)
             for pid in ("#plot-rob", "#plot-rob2", "#plot-quant", "#plot-quant2"):
                 self.query_one(pid, LinePlot).set_series([], empty="nothing to compare")
@@ -207,12 +209,17 @@ class CompareScreen(Screen):
         t = self.query_one("#acc-table", DataTable)
         t.clear(columns=True)
         cols = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
-                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best run %"), ("time", "median×ep"), ("secs", "total s"), ("spread", "epoch s"),
-                ("ratio", "ratio"), ("device", "device"), ("epochs", "epochs")]
-        for key, label in cols:
-            if key == "group" and not grouped:
-                continue
-            t.add_column(label, key=key, width=METHOD_WIDTH if key == "method" else None)
+                ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best run %")]
+        time_cols = [("method", "method"), ("group", "settings"), ("time", "median×ep"), ("secs", "total s"),
+                     ("spread", "epoch s"), ("load", "load"), ("ratio", "ratio"), ("epochs", "epochs"),
+                     ("device", "device")]
+        tt = self.query_one("#time-table", DataTable)
+        tt.clear(columns=True)
+        for table, columns in ((t, cols), (tt, time_cols)):
+            for key, label in columns:
+                if key == "group" and not grouped:
+                    continue
+                table.add_column(label, key=key, width=METHOD_WIDTH if key == "method" else None)
         timing = {(row["method"], row["group"]): row for row in c.timing}
         for row in c.accuracy:
             tm = timing.get((row["method"], row["group"]), {})
@@ -228,14 +235,18 @@ class CompareScreen(Screen):
                 Text("1 seed" if row["n"] < 2 else fmt_acc(row.get("std")), justify="right"),
                 Text(acc_ci(row), justify="right"), Text(acc_diff(row.get("vs_standard")), justify="right"),
                 _num(row.get("best")),
-                Text(fmt_duration(med if med is not None else secs), justify="right"),
-                Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
-                Text(spread, justify="right"),
-                Text("—" if ratio is None else f"{ratio:.2f}" + ("!" if tm.get("load_flag") else ""),
-                     justify="right"),
-                str(tm.get("device") or "—"), str(tm.get("epochs") or "—"),
             ]
             t.add_row(*cells, key=_row_key(row))
+            load = tm.get("load_avg")
+            tt.add_row(*cells[:2 if grouped else 1],
+                       Text(fmt_duration(med if med is not None else secs), justify="right"),
+                       Text("—" if secs is None else f"{secs:,.0f}", justify="right"),
+                       Text(spread, justify="right"),
+                       Text("—" if load is None else f"{load:.1f}" + (" busy" if tm.get("busy") else ""),
+                            justify="right"),
+                       Text("—" if ratio is None else f"{ratio:.2f}" + ("!" if tm.get("load_flag") else ""),
+                            justify="right"),
+                       str(tm.get("epochs") or "—"), str(tm.get("device") or "—"), key=_row_key(row))
         # robustness, rows x strengths
         t = self.query_one("#rob-table", DataTable)
         t.clear(columns=True)
@@ -287,7 +298,7 @@ class CompareScreen(Screen):
         for pid in ("#plot-quant", "#plot-quant2"):
             self.query_one(pid, LinePlot).set_series(
                 series, xticks=[float(b) for b in sorted(c.bits)] or None,
-                empty="no quantization evaluations (e on the runs screen)")
+                empty="no quantization evaluations (e on the runs screen)", reverse_x=True)  # as the PNG
 
     # ------------------------------------------------------------ actions
     @on(SelectionList.SelectedChanged, "#run-pick")

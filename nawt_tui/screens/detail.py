@@ -70,7 +70,7 @@ class DetailScreen(Screen):
                     yield DataTable(id="eval-table", cursor_type="row")
                     yield LinePlot("evaluation", "", id="plot-eval")
             with TabPane("5 Log", id="log"):
-                yield RichLog(id="log-body", wrap=False, max_lines=500)
+                yield RichLog(id="log-body", wrap=True, max_lines=500)  # wrapped: 80 columns cut lr 2.853e-05
         yield Footer()
 
     def on_mount(self) -> None:
@@ -244,9 +244,12 @@ class DetailScreen(Screen):
         self._eval_ids = []
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
-            pts = "  ".join(f"{p:g}:{fmt_acc(m)}" for p, m in zip(c.params, c.mean)) if c else ""
+            pairs = list(zip(c.params, c.mean)) if c else []
+            if c and c.kind == "quantization":
+                pairs.reverse()  # 8 bits first, as the compare table and the PNGs
+            pts = _wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in pairs], self.size.width)
             t.add_row(str(ev.id), c.label if c else ev.kind, eval_state(ev, d.eval_status.get(ev.id)),
-                      fmt_acc(ev.clean_acc), pts, key=str(ev.id))
+                      fmt_acc(ev.clean_acc), pts, key=str(ev.id), height=None)
             self._eval_ids.append(ev.id)
         if not d.evaluations:
             t.add_row("", "no evaluations yet: press e to start one", "", "", "")
@@ -273,7 +276,7 @@ class DetailScreen(Screen):
         series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
-        plot.set_series(series, xticks=c.params)
+        plot.set_series(series, xticks=c.params, reverse_x=c.kind == "quantization")  # bits as in the PNGs
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":
@@ -282,7 +285,11 @@ class DetailScreen(Screen):
     def _show_log(self, d: RunDetail) -> None:
         log = self.query_one("#log-body", RichLog)
         log.clear()
-        if not d.log_tail:
+        if not d.log_tail and d.epochs:  # trained in the foreground (no log file): its epochs from the store
+            log.write(Text("(no log file: the run trained in a terminal; its epochs as stored)", style="dim"))
+            for e in d.epochs:
+                log.write(Text(epoch_log_line(e, d.run.epochs)))
+        elif not d.log_tail:
             log.write(Text("(no log file yet)", style="dim"))
         for line in d.log_tail:
             log.write(Text(line))
@@ -332,3 +339,17 @@ def _stack(*renderables: Any) -> Any:
     from rich.console import Group
 
     return Group(*renderables)
+
+
+def _wrap_points(points: list[str], width: int) -> str:
+    """An evaluation's points a few a line, so the summary column is not cut at 80 columns."""
+    per = max(2, (width - 52) // 11)
+    return "\n".join("  ".join(points[i:i + per]) for i in range(0, len(points), per))
+
+
+def epoch_log_line(e, epochs: int) -> str:
+    """One stored epoch as `nawt train` logs it."""
+    test = "" if e.test_acc is None else f"  test acc {100 * e.test_acc:.2f}%"
+    rho = "" if e.rho is None else f"  rho {e.rho:g}"
+    return (f"epoch {e.epoch}/{epochs}  train loss {e.train_loss:.4f} acc {100 * e.train_acc:.2f}%{test}"
+            f"  lr {e.lr:.4g}{rho}  {e.epoch_seconds:.1f}s  {e.images_per_sec:.0f} img/s")

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from nawt_core import spec
 from nawt_core.runview import cifar_problem
 
-from .. import actions
+from .. import actions, form_memory
 from ..launch import LaunchResult, common_args, train_args
 from ..train_form import (FIELDS, SELECTS, device_choices, layout, method_choices, method_options, option_help,
                           validate)
@@ -34,11 +34,35 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self.launching = False
         self.last_args: list[str] | None = None
         self._warned_folder: str | None = None  # launch anyway when asked twice
+        self.memory: dict[str, Any] = {}  # form_memory: the last values per method
+        self._launched_values: dict[str, Any] = {}
 
     def default_folder(self) -> str:
-        """The TUI's --cifar-dir, else NAWT_CIFAR_DIR, else the data dir (where `nawt train` looks)."""
+        """The TUI's --cifar-dir, else NAWT_CIFAR_DIR, else the folder this form last launched
+        with, else the latest CIFAR-10 run's, else the data dir (where `nawt train` looks)."""
         src = self.app.source
-        return src.cifar_dir or os.environ.get("NAWT_CIFAR_DIR") or src.data_dir
+        if src.cifar_dir or os.environ.get("NAWT_CIFAR_DIR"):
+            return src.cifar_dir or os.environ["NAWT_CIFAR_DIR"]
+        try:
+            last = form_memory.last_run_folder(src.runs())
+        except Exception:  # noqa: BLE001 - the store unreadable now: the form still opens
+            last = None
+        return self.memory.get("cifar_dir") or last or src.data_dir
+
+    def _recall(self, method: str) -> None:
+        """The values this form last launched ``method`` with (the folder stays as chosen)."""
+        for key, value in self.memory.get("methods", {}).get(method, {}).items():
+            if key in ("method", "cifar_dir"):
+                continue
+            try:
+                widget = self.query_one(f"#f-{key}")
+            except Exception:  # noqa: BLE001 - a field this version no longer has
+                continue
+            if isinstance(widget, Select):
+                if value in {v for _label, v in widget._options}:
+                    widget.value = value
+            elif isinstance(widget, (Input, Checkbox)) and isinstance(value, type(widget.value)):
+                widget.value = value
 
     def folder(self) -> str:
         return self.query_one("#f-cifar_dir", Input).value.strip() or self.app.source.data_dir
@@ -60,6 +84,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         self.query_one("#help-cifar_dir", Static).update(text)
 
     def compose(self) -> ComposeResult:
+        self.memory = form_memory.load(self.app.source.data_dir)
         fields = {f[0]: f for f in FIELDS}
         with Vertical(id="new-run-box", classes="dialog"):
             yield Label("New training run  (nawt train --detach, or --queue)", classes="dialog-title")
@@ -109,6 +134,11 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        last = self.memory.get("last_method")
+        method = self.query_one("#f-method", Select)
+        if last in {v for _label, v in method._options}:
+            method.value = last
+        self._recall(str(method.value))
         self._sync_method()
         self._check_folder()
         self._fit()
@@ -148,6 +178,10 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         return vals
 
     @on(Select.Changed, "#f-method")
+    def _method_changed(self) -> None:
+        self._recall(str(self.query_one("#f-method", Select).value))
+        self._sync_method()
+
     def _sync_method(self) -> None:
         method = self.query_one("#f-method", Select).value
         for o in method_options():
@@ -180,6 +214,7 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
                                                  folder if folder != src.data_dir else None),
                 "--queue" if self.query_one("#f-queue", Checkbox).value else "--detach"]
         self.last_args = args
+        self._launched_values = {**self.values(), "cifar_dir": self.folder()}
         self.launching = True
         self._message("launching…")
         self._launch(args)
@@ -192,6 +227,9 @@ class NewRunScreen(ModalScreen[LaunchResult | None]):
         if not res.ok:
             self._message(f"✗ {res.message}")
             return
+        vals = self._launched_values
+        form_memory.remember(self.app.source.data_dir, vals,
+                             vals.get("cifar_dir") if vals.get("dataset") == "cifar10" else None)
         self.dismiss(res)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -38,7 +38,7 @@ class RunsScreen(Screen):
         Binding("r", "resume", "Resume"),
         Binding("e", "evaluate", "Eval"),
         Binding("d", "delete", "Delete"),
-        Binding("w", "export", "Export CSV"),
+        Binding("w", "export", "CSV"),  # short: the footer keeps "q Quit" at 80 columns
         Binding("W", "workers", "Workers"),
         Binding("S", "study", "Study", show=False),
         Binding("D", "diff", "Diff", show=False),

@@ -45,16 +45,20 @@ class LinePlot(PlotextPlot):
         self._series: list[tuple[str, list[float], list[float], str | None]] = []
         self._xticks: list[float] | None = None
         self._empty = "no data yet"
+        self.reverse_x = False
 
     def on_mount(self) -> None:  # PlotextPlot.on_mount runs too (Textual walks the MRO)
         self._draw()
 
     def set_series(self, series: list[tuple[str, list[float], list[float], str | None]],
-                   xticks: list[float] | None = None, empty: str = "no data yet") -> None:
-        if series == self._series and xticks == self._xticks:
+                   xticks: list[float] | None = None, empty: str = "no data yet", reverse_x: bool = False) -> None:
+        """``reverse_x``: x grows to the left (bits: 8 on the left, 2 on the right, as in the PNGs:
+        the harsher stress to the right, like a perturbation strength)."""
+        if series == self._series and xticks == self._xticks and reverse_x == self.reverse_x:
             return
         self._series = series
         self._xticks = xticks
+        self.reverse_x = reverse_x
         self._empty = empty
         self._draw()
 
@@ -77,14 +81,15 @@ class LinePlot(PlotextPlot):
         below = len(lines) > 1 and sum(len(label) + 5 for label, *_ in lines) + 4 <= self.size.width
         self.set_class(below, "-legend")
         self.border_subtitle = legend if below else ""
+        sign = -1 if self.reverse_x else 1  # plotext has no inverted axis: plot -x, label the ticks x
         for label, px, py, color in lines:
-            plt.plot(list(px), list(py), label=None if below or len(lines) == 1 else label, color=color,
+            plt.plot([sign * x for x in px], list(py), label=None if below or len(lines) == 1 else label, color=color,
                      marker="braille")
         drawn = len(lines)
         if not drawn:
             plt.title(f"{self.title}: {self._empty}")
         elif self._xticks:
-            plt.xticks(self._xticks, [f"{t:g}" for t in self._xticks])
+            plt.xticks([sign * t for t in self._xticks], [f"{t:g}" for t in self._xticks])
         self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:

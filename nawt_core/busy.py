@@ -1,0 +1,57 @@
+"""Timing rows trained on a busy machine. No torch.
+
+compare's ``load_flag`` first only compared rows with each other, so a
+machine busy for every run went unflagged (SAM 7.20x standard under load,
+1.87x idle). Here a row is flagged on its own: its runs' mean 1-minute load
+average above the CPU threads they were given (read from the stored device
+label, 'AMD EPYC · 2 threads · …'), i.e. other work competed for their cores.
+GPU runs carry no thread count in their label: their rows are not judged here.
+"""
+
+from __future__ import annotations
+
+RETIME = ("retime them on an idle machine: `nawt train --resume ID --restart` for each of their runs "
+          "(or `nawt bench` for the ratios alone)")
+
+
+def label_threads(label: str | None) -> int | None:
+    """2 from 'AMD EPYC · 2 threads · avx2'; None for a GPU label or one without threads."""
+    for part in (label or "").split(" · "):
+        words = part.split()
+        if len(words) == 2 and words[1] in ("thread", "threads") and words[0].isdigit():
+            return int(words[0])
+    return None
+
+
+def busy_reason(load_avg: float | None, threads: int | None) -> str:
+    """'load 8.1 on 2 threads' when the load exceeds the threads; '' otherwise or when unknown."""
+    if load_avg is None or not threads or load_avg <= threads:
+        return ""
+    return f"load {load_avg:.1f} on {threads} thread{'s' if threads != 1 else ''}"
+
+
+def load_cell(row: dict) -> str:
+    """A timing row's load for a table: '8.1 on 2 thr, busy', '0.9 on 2 thr', '3.0', '-'."""
+    if row.get("load_avg") is None:
+        return "-"
+    on = f" on {row['threads']} thr" if row.get("threads") else ""
+    return f"{row['load_avg']:.1f}{on}" + (", busy" if row.get("busy") else "")
+
+
+def flag_busy(rows: list[dict], runs_of: dict[int, list], notes: list[str]) -> None:
+    """Marks each timing row (``busy``, ``load_flag``, ``ratio_note``) whose runs
+    (``runs_of[id(row)]``) saw a mean load above their threads; one note says how to retime."""
+    for row in rows:
+        threads = {label_threads(r.device) for r in runs_of.get(id(row), [])}
+        row["threads"] = max(threads - {None}, default=None)
+        why = busy_reason(row.get("load_avg"), row["threads"])
+        row["busy"] = why
+        if why:
+            row["load_flag"] = True
+            row["ratio_note"] = "; ".join(filter(None, [row.get("ratio_note"), f"busy machine: {why}"]))
+    if any(r["busy"] for r in rows):
+        notes.append("! timing row whose runs saw a load average above the CPU threads they were given "
+                     f"(a busy machine; times and ratios are inflated): {RETIME}")
+
+
+__all__ = ["RETIME", "busy_reason", "flag_busy", "label_threads", "load_cell"]

@@ -1,0 +1,32 @@
+"""Which selected runs a comparison leaves out of its tables, and why, as notes
+(``nawt compare 7 8`` must not drop run 8 without a word). No torch."""
+
+from __future__ import annotations
+
+from .store import effective_status
+
+
+def _ids(ids: list[int]) -> str:
+    return f"run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}"
+
+
+def left_out_notes(comp) -> list[str]:
+    """One note for the runs not completed (every table leaves them out), and
+    one per sweep kind for completed runs without that sweep (its table does)."""
+    notes = []
+    done = {r.id for r in comp.completed}
+    other = sorted((r for r in comp.runs if r.id not in done), key=lambda r: r.id)
+    if other:
+        what = ", ".join(f"{r.id} ({effective_status(r)})" for r in other)  # a dead 'running' run: stale
+        notes.append(f"run{'s' if len(other) > 1 else ''} {what} not completed: left out of every table")
+    for kind, rows in (("robustness", comp.robustness), ("quantization", comp.quantization)):
+        swept = {rid for row in rows for rid in row["run_ids"]}
+        missing = sorted(done - swept)
+        if missing:
+            mode = f" ({comp.robustness_mode})" if kind == "robustness" and comp.robustness_mode else ""
+            notes.append(f"{_ids(missing)}: no {kind} sweep{mode}, so not in the {kind} table "
+                         f"(`nawt eval {kind} {' '.join(map(str, missing))}` runs one)")
+    return notes
+
+
+__all__ = ["left_out_notes"]
