@@ -190,14 +190,15 @@ def _count_evaluations(monkeypatch) -> list[int]:
     return calls
 
 
-def _final_pt_accuracy(run, cfg):
-    """The test accuracy of the weights final.pt holds, evaluated again here."""
+def _final_pt_accuracy(store, run, cfg):
+    """The test accuracy of the weights final.pt holds, evaluated again here (the run records
+    its checkpoints relative to the data dir)."""
     from nawt_core.data import load_arrays, DeviceData
     from nawt_core.evaluate import evaluate
     from nawt_core.models import build_model
 
     model = build_model(cfg.arch)
-    model.load_state_dict(torch.load(run.checkpoint_final, weights_only=True)["model"])
+    model.load_state_dict(torch.load(store.path(run.checkpoint_final), weights_only=True)["model"])
     data = DeviceData(load_arrays(cfg.dataset, cfg.data_dir, train_subset=cfg.train_subset,
                                   test_subset=cfg.test_subset), torch.device("cpu"))
     return evaluate(model, data.x_test, data.y_test, autocast_dtype=None)
@@ -222,7 +223,7 @@ def test_naive_noise_records_the_trained_and_the_noised_accuracy(last, store, ti
         assert (end.trained_test_loss, end.trained_test_acc) == (end.test_loss, end.test_acc)
     assert run.final_test_acc == end.test_acc and run.final_trained_test_acc == end.trained_test_acc
     # final.pt holds the weights test_acc measures: after the last noise, or the trained ones without it
-    loss, acc = _final_pt_accuracy(run, cfg)
+    loss, acc = _final_pt_accuracy(store, run, cfg)
     assert acc == run.final_test_acc and loss == pytest.approx(end.test_loss, rel=1e-5)
 
 
@@ -248,7 +249,7 @@ def test_epochs_record_weight_stats_and_cost_class(store, tiny_cfg, data_dir):
     names = [n.removesuffix(".weight") for n, _ in weight_params(build_model("resnet20"))]
     assert all(list(e.weight_stats) == names for e in epochs)
     assert epochs[0].weight_stats != epochs[-1].weight_stats
-    state = torch.load(run.checkpoint_final, weights_only=True)["model"]
+    state = torch.load(store.path(run.checkpoint_final), weights_only=True)["model"]
     for name, got in epochs[-1].weight_stats.items():  # the weights final.pt holds, by hand
         w = state[f"{name}.weight"].float()
         want = {"l2": w.pow(2).sum().sqrt().item(), "max": w.abs().max().item(), "std": w.std().item()}
