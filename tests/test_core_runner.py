@@ -162,7 +162,7 @@ def test_a_runs_img_per_s_is_its_average_not_its_last_epochs(store, tiny_cfg, da
 
         def batch(self, batch):
             if self.done == 0:
-                time.sleep(0.05)  # inside the timed steps of epoch 1 only
+                time.sleep(0.3)  # inside the timed steps of epoch 1 only: 2.4 s over its 8 batches
 
         def epoch(self, row):
             self.done += 1
@@ -173,7 +173,7 @@ def test_a_runs_img_per_s_is_its_average_not_its_last_epochs(store, tiny_cfg, da
     images = sum(e.images_per_sec * e.epoch_seconds for e in eps)  # 2 x 512 images
     assert images == pytest.approx(1024, rel=1e-6)
     assert run.images_per_sec == pytest.approx(images / run.train_seconds, rel=1e-6)
-    assert run.images_per_sec < 0.9 * eps[-1].images_per_sec  # the last epoch's rate would overstate it
+    assert run.images_per_sec < 0.95 * eps[-1].images_per_sec  # the last epoch's rate would overstate it
 
 
 def _count_evaluations(monkeypatch) -> list[int]:
