@@ -424,6 +424,7 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
     claim to another process raises LostClaim, having written nothing more."""
     run = check_resumable(store, run_id, restart=restart, claim=claim)
     before, finished = run.status, run.finished_at
+    was = dict(pid=run.pid, host=run.host, heartbeat_at=run.heartbeat_at)  # put back if the checkpoint is refused
     if claim is None:
         run = take(store, run)
         claim = run.claim
@@ -452,7 +453,7 @@ def execute(store: Store, run_id: int, reporter: Reporter | None = None, *, data
         try:
             trainer.prepare()
         except NawtError:  # a corrupt or foreign checkpoint: refused, the run left as it was
-            store.update_run(run_id, holding=claim, status=before, finished_at=finished)
+            store.update_run(run_id, holding=claim, status=before, finished_at=finished, **was)
             raise
         store.update_run(run.id, holding=claim, **tf32_flags(dev))
         note_training_code(store, run)
