@@ -254,7 +254,7 @@ def test_cli_train_queue_list_move_cancel_and_bad_input(tmp_path):
                      (("queue", "cancel", "9"), "no run with id 9"),
                      (("worker", "--device", "gpu"), "--device must be cpu, cuda or cuda:N"),
                      (("train", "--queue", "--detach", "--dataset", "synthetic"), "exclude each other"),
-                     (("study", "--jobs", "0", "--dataset", "synthetic"), "--jobs must be 1 or more"),
+                     (("study", "--jobs", "0", "--dataset", "synthetic"), "--jobs must be from 1 to"),
                      (("study", "--gpus", "0", "--device", "cpu", "--dataset", "synthetic"), "--gpus")]:
         out = run_cli(*bad, *base)
         lines = out.stderr.strip().splitlines()
