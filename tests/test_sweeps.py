@@ -61,10 +61,10 @@ def test_robustness_sweep_stores_every_point_and_reproduces(trained):
 
 
 def test_loop_and_batched_engines_agree_and_leave_the_model_alone(trained):
-    from nawt_core.sweeps import Perturber, load_run_model, load_test_set
+    from nawt_core.sweeps import Perturber, finished_run, load_run_model, load_test_set
 
     store, run, d = trained
-    model, cfg = load_run_model(run, torch.device("cpu"))
+    model, cfg = load_run_model(finished_run(store, run.id), torch.device("cpu"))  # final.pt as found from d
     state = {k: v.clone() for k, v in model.state_dict().items()}
     test = load_test_set(cfg, torch.device("cpu"), d)
     for mode in ("absolute", "relative"):
