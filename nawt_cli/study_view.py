@@ -26,10 +26,10 @@ def resolved_line(study: str, device: str | None, precision: str, backend: str, 
         if not torch.cuda.is_available():
             dev = resolve_device("auto")  # the CPU, with its warning when the host lists GPUs torch cannot use
         else:
-            first = int(gpus.replace(",", " ").split()[0]) if gpus else torch.cuda.current_device()
+            first = int(gpus.replace(",", " ").split()[0]) if gpus else 0  # a fresh process's current GPU
             dev = torch.device("cuda", first)
     else:
-        dev = torch.device(device if device != "cuda" else f"cuda:{torch.cuda.current_device()}")
+        dev = torch.device(device if device != "cuda" else "cuda:0")
     prec, why = resolve_precision(precision, dev)
     where = f"device {device_name(dev)}" + (f" (and GPUs {gpus})" if gpus and dev.type == "cuda" else "")
     return f"study {study}: {where}, precision {prec} ({why}) for new runs"

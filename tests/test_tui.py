@@ -117,8 +117,8 @@ def demo_db(tmp_path, monkeypatch):
     return url
 
 
-def make_app(url: str, interval: float = 0.2, cifar_dir: str | None = None) -> NawtApp:
-    return NawtApp(url, "data", cifar_dir=cifar_dir, now=lambda: FIXED_NOW, refresh_interval=interval,
+def make_app(url: str, interval: float = 0.2, cifar_dir: str | None = None, data_dir: str = "data") -> NawtApp:
+    return NawtApp(url, data_dir, cifar_dir=cifar_dir, now=lambda: FIXED_NOW, refresh_interval=interval,
                    host="test-host")
 
 
@@ -265,7 +265,7 @@ async def test_export_writes_a_csv_that_parses_back(demo_db, tmp_path):
 async def test_stop_and_delete_actions(demo_db):
     from nawt_core.store import Store
 
-    app = make_app(demo_db)
+    app = make_app(demo_db, data_dir=".")  # the demo's run folders are in ./runs: delete removes only those
     async with app.run_test(size=(120, 40)) as pilot:
         screen = runs_screen(app)
         await wait_for(pilot, lambda: screen.table.row_count == 8)

@@ -14,6 +14,11 @@ if os.environ.get("NAWT_TEST_FAKE_CUDA"):
     _count = int(os.environ["NAWT_TEST_FAKE_CUDA"])
     torch.cuda.is_available = lambda: True
     torch.cuda.device_count = lambda: _count
+    # what the launcher's start line asks of a GPU (the real calls would need a driver)
+    from types import SimpleNamespace
+    torch.cuda.get_device_properties = lambda i=0: SimpleNamespace(name="Fake GPU", major=9, minor=0, uuid=None)
+    torch.cuda.get_device_capability = lambda i=0: (9, 0)
+    torch.cuda.is_bf16_supported = lambda *a, **k: True
     _Popen = subprocess.Popen
 
     class _Recorded:
