@@ -34,8 +34,9 @@ def load_avg() -> float | None:
         return None
 
 
-def _gpu_util(gpu: int | str) -> float | None:
-    """The GPU's utilisation (0-1): ``gpu`` is NVML's 'GPU-<uuid>' (right under CUDA_VISIBLE_DEVICES,
+def _gpu_use(gpu: int | str) -> tuple[float | None, int | None]:
+    """The GPU's utilisation (0-1) and how many other processes compute on it (a shared GPU
+    inflates a run's times): ``gpu`` is NVML's 'GPU-<uuid>' (right under CUDA_VISIBLE_DEVICES,
     where torch's cuda:0 need not be NVML's index 0) or, without one, an NVML index."""
     try:
         import pynvml  # nvidia-ml-py, optional
@@ -43,9 +44,20 @@ def _gpu_util(gpu: int | str) -> float | None:
         pynvml.nvmlInit()
         handle = (pynvml.nvmlDeviceGetHandleByUUID(gpu) if isinstance(gpu, str)
                   else pynvml.nvmlDeviceGetHandleByIndex(gpu))
-        return pynvml.nvmlDeviceGetUtilizationRates(handle).gpu / 100.0
+        util = pynvml.nvmlDeviceGetUtilizationRates(handle).gpu / 100.0
     except Exception:  # noqa: BLE001 - not installed, no driver, no such GPU: unknown
+        return None, None
+    return util, _others(pynvml, handle)
+
+
+def _others(pynvml, handle) -> int | None:
+    """Processes other than this one with a compute context on the GPU (None when NVML cannot
+    say, e.g. inside a container that hides other pids)."""
+    try:
+        pids = {p.pid for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)}
+    except Exception:  # noqa: BLE001
         return None
+    return len(pids - {os.getpid()})
 
 
 class LoadMeter:
@@ -62,8 +74,9 @@ class LoadMeter:
         cpu1, util = _cpu_times(), None
         if self.cpu0 is not None and cpu1 is not None and cpu1[1] > self.cpu0[1]:
             util = (cpu1[0] - self.cpu0[0]) / (cpu1[1] - self.cpu0[1])
-        gpu = _gpu_util(self.gpu) if self.gpu is not None else None
-        return {"wall_seconds": wall, "load_avg": load_avg(), "cpu_util": util, "gpu_util": gpu}
+        gpu, others = _gpu_use(self.gpu) if self.gpu is not None else (None, None)
+        return {"wall_seconds": wall, "load_avg": load_avg(), "cpu_util": util, "gpu_util": gpu,
+                "gpu_others": others}
 
 
 __all__ = ["LoadMeter", "load_avg"]

@@ -126,6 +126,7 @@ class Epoch(SQLModel, table=True):
     load_avg: float | None = None  # 1-minute load average at the epoch's end
     cpu_util: float | None = None  # whole-machine CPU busy fraction over the epoch (Linux)
     gpu_util: float | None = None  # GPU busy fraction at the end (CUDA with nvidia-ml-py), else None
+    gpu_others: int | None = None  # other processes computing on the GPU at the end (NVML), else None
     # epochs of one cost class take the same work per step by design (spec.MethodSpec.cost_class,
     # e.g. "1 pass" / "2 passes"): the training-cost estimate (cost.py) takes a median per class
     cost_class: str | None = None

@@ -327,6 +327,25 @@ def test_the_load_meter_finds_the_gpu_by_uuid_not_by_torchs_index(monkeypatch):
     assert LoadMeter("GPU-cccc").read()["gpu_util"] == pytest.approx(0.75)
     assert LoadMeter(0).read()["gpu_util"] == pytest.approx(0.10)  # no UUID known: NVML's index
     assert LoadMeter(None).read()["gpu_util"] is None
+    assert LoadMeter("GPU-cccc").read()["gpu_others"] is None  # this fake NVML lists no processes
+
+
+def test_the_load_meter_counts_other_processes_on_its_gpu(monkeypatch):
+    """A GPU shared with another job inflates a run's times: the meter counts the other pids."""
+    import os
+    import sys
+    import types
+
+    from nawt_core.machine import LoadMeter
+
+    procs = {"GPU-aaaa": [os.getpid()], "GPU-bbbb": [os.getpid(), 4242, 4243]}
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None, nvmlDeviceGetHandleByUUID=lambda uuid: uuid,
+        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=90),
+        nvmlDeviceGetComputeRunningProcesses=lambda h: [types.SimpleNamespace(pid=p) for p in procs[h]])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert LoadMeter("GPU-aaaa").read()["gpu_others"] == 0  # only this process
+    assert LoadMeter("GPU-bbbb").read()["gpu_others"] == 2
 
 
 # ----------------------------------------------------- no silent CPU fallback

@@ -1,7 +1,7 @@
 """trained weights: epoch.trained_test_acc/trained_test_loss, epoch.cost_class, epoch.weight_stats, run.final_trained_test_acc
 
 Revision ID: 0006
-Revises: 0004 (to be re-chained onto 0005 when that revision lands)
+Revises: 0005
 """
 
 import sqlalchemy as sa
