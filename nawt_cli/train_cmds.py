@@ -16,9 +16,10 @@ from nawt_core import bounds, spec
 from nawt_core.config import TrainConfig
 from nawt_core.errors import Failed, NawtError
 from nawt_core.lists import numbers
-from nawt_core.runview import end_label, fmt_num, fmt_value, weights_note
+from nawt_core.runview import end_label, fmt_value, weights_note
 from nawt_core.runview import pct as _pct
 from nawt_core.status import Status
+from nawt_core.weight_table import weight_table
 from nawt_core.textsafe import markup as safe
 from nawt_core.textsafe import printable
 
@@ -316,20 +317,16 @@ def _loss(x: float | None) -> str:
 
 def _weights_table(epochs) -> Table | None:
     """Per conv/linear weight, L2 norm, max |w| and std at the first and the last epoch that
-    recorded them (the weights each epoch ends with); None for a run from before they were."""
-    have = [e for e in epochs if e.weight_stats]
-    if not have:
+    recorded them; None for a run from before they were."""
+    w = weight_table(epochs)
+    if w is None:
         return None
-    first, last = have[0], have[-1]
-    span = [first] if first is last else [first, last]
-    t = Table(title=f"weights per layer (the weights epoch {' and '.join(str(e.epoch) for e in span)} ended with)",
-              header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    t = Table(title=w.title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
+              collapse_padding=True)
     t.add_column("layer")
-    for stat in ("L2", "max |w|", "std"):
-        for e in span:
-            t.add_column(f"{stat}\nep {e.epoch}", justify="right")
-    for layer in last.weight_stats:
-        cells = [fmt_num((e.weight_stats.get(layer) or {}).get(k), 4) for k in ("l2", "max", "std") for e in span]
+    for col in w.columns:
+        t.add_column(col.replace(" ep ", "\nep "), justify="right")
+    for layer, cells in w.rows:
         t.add_row(safe(layer), *cells)
     return t
 

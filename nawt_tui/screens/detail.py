@@ -20,6 +20,7 @@ from .. import actions
 from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
+from ..widgets.weights import WeightStats
 from ..styles import status_style
 
 TABS = ["curves", "config", "files", "evals", "log"]
@@ -62,6 +63,7 @@ class DetailScreen(Screen):
             with TabPane("2 Config", id="config"):
                 with VerticalScroll():
                     yield Static("", id="config-body")
+                    yield WeightStats(id="weights-body")
             with TabPane("3 Files", id="files"):
                 with VerticalScroll():
                     yield Static("", id="files-body")
@@ -214,6 +216,7 @@ class DetailScreen(Screen):
             t.add_row("tags", " ".join(r.tags or []) or "—")
             t.add_row("note", r.notes or "—")
         self.query_one("#config-body", Static).update(t)
+        self.query_one("#weights-body", WeightStats).show(d.epochs)
 
     def _show_files(self, d: RunDetail) -> None:
         r = d.run
