@@ -83,7 +83,7 @@ def _final_weights(path):
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(store, tiny_cfg, data_dir, every):
     """Killed in epoch 2: it resumes from epoch 1's checkpoint, or (--checkpoint-every 2: none
     written yet) from scratch, and ends with the weights of an uninterrupted run."""
-    kw = dict(method="sam", epochs=3, train_subset=1536, deterministic=True, checkpoint_every=every)
+    kw = dict(method="sam", epochs=3, train_subset=640, deterministic=True, checkpoint_every=every)
     ref = execute(store, create_run(store, tiny_cfg(**kw), data_dir).id)
     run = create_run(store, tiny_cfg(**kw), data_dir)
     proc = subprocess.Popen([sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id),

@@ -82,17 +82,17 @@ def test_resume_restores_the_random_state_exactly_on_the_same_device_type(store,
 def test_a_run_records_the_code_that_trained_it(store, tiny_cfg, data_dir, monkeypatch):
     from nawt_core import records
 
-    run, _last = _one_epoch_of_two(store, tiny_cfg, data_dir)
+    run, _last = _one_epoch_of_two(store, tiny_cfg, data_dir, train_subset=128)
     store.update_run(run.id, status="interrupted", epochs=2, config={**run.config, "epochs": 2},
                      git_commit="fd752d2")
     monkeypatch.setattr(records, "git_commit", lambda: "55a542c")
     assert execute(store, run.id).git_commit == "fd752d2+55a542c"  # resumed by other code: both
     # queued under one commit, trained from scratch by another (a worker, later): only the one that trains it
-    fresh = create_run(store, tiny_cfg(epochs=1), data_dir)
+    fresh = create_run(store, tiny_cfg(epochs=1, train_subset=128), data_dir)
     store.update_run(fresh.id, git_commit="fd752d2")
     assert execute(store, fresh.id).git_commit == "55a542c"
     # --restart: nothing of the old code's epochs survives
-    again, _ = _one_epoch_of_two(store, tiny_cfg, data_dir)
+    again, _ = _one_epoch_of_two(store, tiny_cfg, data_dir, train_subset=128)
     store.update_run(again.id, status="interrupted", epochs=2, config={**again.config, "epochs": 2},
                      git_commit="fd752d2")
     assert execute(store, again.id, restart=True).git_commit == "55a542c"
@@ -124,7 +124,7 @@ def test_train_resume_refuses_a_device_that_is_not_here(store, tiny_cfg, data_di
 def test_deterministic_training_twice_gives_equal_weights(store, tiny_cfg, data_dir):
     finals = []
     for _ in range(2):
-        run = execute(store, create_run(store, tiny_cfg(method="sam", deterministic=True), data_dir).id)
+        run = execute(store, create_run(store, tiny_cfg(method="sam", deterministic=True, train_subset=256), data_dir).id)
         assert run.status == "completed", run.error
         finals.append(_final(store.path(run.checkpoint_final)))
     for k in finals[0]:
