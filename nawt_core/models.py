@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import NawtError
+
 DEPTHS = {"resnet20": 20, "resnet32": 32, "resnet44": 44, "resnet56": 56, "resnet110": 110}
 
 
@@ -80,12 +82,23 @@ def build_model(arch: str = "resnet20", num_classes: int = 10) -> ResNetCifar:
 
 
 def weight_params(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """(name, weight) of every conv and linear layer: what noise and quantization touch."""
+    """(name, weight) of every conv and linear layer: what the weight stresses touch."""
     return [
         (f"{mod_name}.weight" if mod_name else "weight", m.weight)
         for mod_name, m in model.named_modules()
         if isinstance(m, (nn.Conv2d, nn.Linear))
     ]
+
+
+def target_params(model: nn.Module, targets: str = "weights") -> list[tuple[str, nn.Parameter]]:
+    """(name, parameter) pairs that a stress touches, in a fixed order: ``weights`` (every conv
+    and linear weight) or ``all`` (every floating-point parameter; BatchNorm statistics are
+    buffers and never touched)."""
+    if targets == "weights":
+        return weight_params(model)
+    if targets == "all":
+        return [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
+    raise NawtError(f"unknown targets {targets!r}; choose weights or all")
 
 
 def count_params(model: nn.Module) -> int:
