@@ -80,7 +80,7 @@ def test_rm_files_does_not_follow_a_symlinked_run_folder(original, tmp_path):
 
 
 def test_a_copied_data_dir_logs_evaluations_into_the_copy(original, tmp_path):
-    from nawt_cli.eval_record import EvalRecorder
+    from nawt_core.recorder import EvalRecorder
     from nawt_core.store import Store
 
     copy = tmp_path / "copy"

@@ -16,6 +16,8 @@ TORCH_FREE = ("nawt_core.spec", "nawt_core.evalspec", "nawt_core.config", "nawt_
               "nawt_core.records", "nawt_core.compare", "nawt_core.export", "nawt_core.run_control",
               "nawt_core.stats", "nawt_core.cost", "nawt_core.report", "nawt_core.queue", "nawt_core.migrate", "nawt_core.ray_backend",
               "nawt_core.claims", "nawt_core.safe_files", "nawt_core.textsafe", "nawt_core.lists", "nawt_core.bounds",
+              "nawt_core.options", "nawt_core.rows", "nawt_core.recorder", "nawt_core.launchers",
+              "nawt_core.evals.robustness", "nawt_core.evals.quantization", "nawt_core.plots", "nawt_core.study",
               "nawt_cli.main")
 
 

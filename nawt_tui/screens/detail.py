@@ -13,7 +13,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
-from nawt_core import spec
+from nawt_core import evalspec, spec
 from nawt_core.runview import fmt_value
 
 from .. import actions
@@ -272,7 +272,7 @@ class DetailScreen(Screen):
             plot.set_series([], empty="no points")
             return
         plot.title = f"{c.label}: accuracy %"
-        plot.xlabel = "bits" if c.kind == "quantization" else "strength"
+        plot.xlabel = evalspec.evaluation(c.kind).param.short
         series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
