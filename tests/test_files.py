@@ -149,7 +149,7 @@ def test_markdown_report_to_a_fifo_puts_no_pngs_beside_it(tmp_path):
     pytest.importorskip("matplotlib")
     from nawt_core.report import write
     from nawt_core.store import Store
-    from nawt_tui.demo import fill_demo
+    from tui_demo import fill_demo
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     fill_demo(url)

@@ -60,8 +60,17 @@ def _epochs(run_id: int, method: str, n: int, total: int, final_acc: float, seco
             run_id=run_id, epoch=e, train_loss=2.3 * math.exp(-4 * t) + 0.05, train_acc=tr_acc,
             test_loss=2.3 * math.exp(-3.5 * t) + 0.3, test_acc=acc, lr=lr, rho=rho,
             epoch_seconds=seconds / total, images_per_sec=50000 * total / seconds,
+            weight_stats=_weight_stats(t),
         ))
     return rows
+
+
+def _weight_stats(t: float) -> dict:
+    """Three of ResNet-20's weights, shrinking under weight decay as training goes on."""
+    shrink = 1 - 0.3 * t
+    return {name: {"l2": round(l2 * shrink, 4), "max": round(mx * shrink, 4), "std": round(sd * shrink, 5)}
+            for name, l2, mx, sd in (("conv1.weight", 3.9, 0.62, 0.188), ("layer1.0.conv1.weight", 6.1, 0.41, 0.075),
+                                     ("fc.weight", 4.4, 0.51, 0.139))}
 
 
 def fix_datetimes(obj: object) -> object:
