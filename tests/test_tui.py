@@ -1198,7 +1198,7 @@ def _tick_order(plot) -> list[str]:
 
 
 @run_async
-async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db, compare_module):
+async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db):
     """The PNGs put 8 bits on the left and 2 on the right (the harsher stress to the right); so do the
     TUI's quantization plots (compare and a run's Evals tab) and the Evals summary."""
     from nawt_tui.screens.compare import CompareScreen
