@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
 from nawt_core import evalspec, spec
+from nawt_core.errors import NawtError
 from nawt_core.runview import fmt_value
 
 from .. import actions
@@ -245,8 +246,8 @@ class DetailScreen(Screen):
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
             pairs = list(zip(c.params, c.mean)) if c else []
-            if c and c.kind == "quantization":
-                pairs.reverse()  # 8 bits first, as the compare table and the PNGs
+            if c and _descending(c.kind):
+                pairs.reverse()  # e.g. 8 bits first, as the compare table and the PNGs
             pts = _wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in pairs], self.size.width)
             t.add_row(str(ev.id), c.label if c else ev.kind, eval_state(ev, d.eval_status.get(ev.id)),
                       fmt_acc(ev.clean_acc), pts, key=str(ev.id), height=None)
@@ -272,11 +273,12 @@ class DetailScreen(Screen):
             plot.set_series([], empty="no points")
             return
         plot.title = f"{c.label}: accuracy %"
-        plot.xlabel = evalspec.evaluation(c.kind).param.short
+        param = _param(c.kind)
+        plot.xlabel = param.short if param else ""
         series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
-        plot.set_series(series, xticks=c.params, reverse_x=c.kind == "quantization")  # bits as in the PNGs
+        plot.set_series(series, xticks=c.params, reverse_x=_descending(c.kind))  # e.g. bits as in the PNGs
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":
@@ -353,3 +355,17 @@ def epoch_log_line(e, epochs: int) -> str:
     rho = "" if e.rho is None else f"  rho {e.rho:g}"
     return (f"epoch {e.epoch}/{epochs}  train loss {e.train_loss:.4f} acc {100 * e.train_acc:.2f}%{test}"
             f"  lr {e.lr:.4g}{rho}  {e.epoch_seconds:.1f}s  {e.images_per_sec:.0f} img/s")
+
+
+def _param(kind: str) -> Any:
+    """The swept parameter of evaluation ``kind`` (None: per-run scalars, or a plugin not loaded here)."""
+    try:
+        return evalspec.evaluation(kind).param
+    except NawtError:
+        return None
+
+
+def _descending(kind: str) -> bool:
+    """Whether the kind's values run largest first (bit widths): tables and axes as in the PNGs."""
+    param = _param(kind)
+    return bool(param and param.descending)
