@@ -49,14 +49,13 @@ The rows are typed (nawt_core/rows.py); ``to_dict`` is ``nawt compare --json``.
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import cost, evalspec, spec, stats
 from .busy import flag_busy
-from .config import TrainConfig
+from .config import BOOKKEEPING_KEYS, TrainConfig
 from .errors import NawtError
 from .hardware import device_kind
 from .left_out import left_out_notes
@@ -66,7 +65,7 @@ from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
-NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method", "eval_every", "checkpoint_every")
+NOT_COMPARED = (*BOOKKEEPING_KEYS, "seed", "compile", "device", "method")
 # a method's options (spec.py) only change what that method does: compared within a method only
 ALL_OPTIONS = sorted(spec.OPTIONS)
 # what every evaluation records besides its options: pooled only when these match too
@@ -177,11 +176,9 @@ def method_order(method: str) -> tuple[int, str]:
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    m = sum(values) / n
-    if n < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+    """Mean and sample standard deviation, 0 for one value (stats.mean_sd)."""
+    m, sd = stats.mean_sd(values)
+    return m, 0.0 if sd is None else sd
 
 
 def point_summary(points, s: evalspec.EvalSpec | None = None) -> dict:

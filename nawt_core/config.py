@@ -40,9 +40,12 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+# The keys that are not settings of an experiment, the one list: what a run is called and
+# filed under, where its data is read, and how often it is evaluated and saved while it trains.
+BOOKKEEPING_KEYS = ("name", "study", "data_dir", "eval_every", "checkpoint_every")
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
-NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile", "eval_every", "checkpoint_every")
+NON_IDENTITY_KEYS = (*BOOKKEEPING_KEYS, "device", "compile")
 
 
 def check_seed(seed, what: str = "seed") -> int:

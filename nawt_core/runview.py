@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import spec
-from .config import TrainConfig
+from .config import BOOKKEEPING_KEYS, TrainConfig
 
 CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
 # Shown in their own columns (or not a setting at all): never listed as "what differs".
-NOT_SETTINGS = ("name", "study", "data_dir", "method", "eval_every", "checkpoint_every")
+NOT_SETTINGS = (*BOOKKEEPING_KEYS, "method")
 # Short labels for the compact "what differs" text; a key missing here is shown by its name.
 LABELS = {
     "train_subset": "subset", "test_subset": "test", "batch_size": "bs", "weight_decay": "wd",
