@@ -15,6 +15,7 @@ from typing import Any
 from nawt_core import evalspec, spec
 from nawt_core.hardware import device_kind, short_device
 from nawt_core.runview import run_settings, run_tags
+from nawt_core.stats import mean_sd
 from nawt_core.textsafe import printable
 
 
@@ -303,10 +304,9 @@ def summarize_points(points: list[Any]) -> tuple[list[float], list[float], list[
     mean, std, mins, ns = [], [], [], []
     for k in params:
         xs = by[k]
-        m = sum(xs) / len(xs)
-        var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
+        m, sd = mean_sd(xs)
         mean.append(m)
-        std.append(math.sqrt(var))
+        std.append(sd or 0.0)
         mins.append(min(xs))
         ns.append(len(xs))
     return params, mean, std, mins, ns
