@@ -42,6 +42,8 @@ COMMON = ("run_ids", "seed", "strategy", "device", "precision", "test_subset", "
 def _typer_option(o: Option) -> inspect.Parameter:
     """A spec's option as a Typer parameter (lists as text: `0,0.05` or the option repeated)."""
     names = [o.flag, *([o.short] if o.short else [])]
+    if o.kind is bool and o.default:  # on by default: the flag that turns it off
+        names = [f"{o.flag}/--no-{o.flag[2:]}"]
     if o.kind is list:
         kind, default = Optional[list[str]], None
     elif o.kind is bool:

@@ -42,6 +42,7 @@ from .models import target_params
 log = logging.getLogger("nawt.sweeps")
 
 Progress = Callable[[int, int], None]
+RECAL_BATCH = 128  # training images per BatchNorm recalibration batch
 # weights in, perturbed weights out (new tensors), for (value, trial); None: the weights as they are
 Stress = Callable[[list[torch.Tensor], float, int], "list[torch.Tensor] | None"]
 
@@ -79,7 +80,7 @@ class Perturber:
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, stress: Stress,
                  targets: str = "weights", seed: int = 0, batch_size: int = 1000,
-                 autocast_dtype: torch.dtype | None = None):
+                 autocast_dtype: torch.dtype | None = None, after: Callable[[nn.Module], Any] | None = None):
         self.model = copy.deepcopy(model).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -90,9 +91,16 @@ class Perturber:
         self.params = [p for _, p in target_params(self.model, targets)]
         self.clean = [p.detach().clone() for p in self.params]
         self.device = x.device
+        # run on each stressed copy before it is evaluated (BatchNorm recalibration); it may change
+        # buffers, so they are kept and put back with the weights
+        self.after = after
+        self.buffers = [b for b in self.model.buffers() if b.is_floating_point()] if after else []
+        self.clean_buffers = [b.detach().clone() for b in self.buffers]
 
     def restore(self) -> None:
         torch._foreach_copy_(self.params, self.clean)
+        if self.buffers:
+            torch._foreach_copy_(self.buffers, self.clean_buffers)
 
     @torch.no_grad()
     def clean_eval(self, x=None, y=None) -> tuple[float, float]:
@@ -111,6 +119,8 @@ class Perturber:
             stressed = self.stress(self.clean, s, t)
             if stressed is not None:
                 torch._foreach_copy_(self.params, stressed)
+            if self.after is not None:
+                self.after(self.model)
             out.append(evaluate(self.model, x, y, batch_size=self.batch_size, autocast_dtype=self.amp))
         self.restore()
         return out
@@ -165,6 +175,8 @@ class Perturber:
         may be a lazy iterator, so memory does not grow with the number of trials."""
         if strategy not in ("loop", "batched"):
             raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
+        if strategy == "batched" and self.after is not None:
+            raise NawtError("BatchNorm recalibration needs the loop strategy (each copy is recalibrated)")
         step = chunk if strategy == "batched" else 1
         it, done = iter(jobs), 0
         while part := list(itertools.islice(it, step)):
@@ -250,6 +262,21 @@ class WeightStress(Evaluator):
         """Config items to store besides the options (default: the spec's ``records``)."""
         return dict(self.spec.records)
 
+    def recalibration(self, ctx: Context) -> Callable[[nn.Module], Any] | None:
+        """With the ``recalibrate_bn`` option at N > 0: re-estimate BatchNorm's statistics on the
+        first N batches of RECAL_BATCH training images (not augmented) after each stress."""
+        n = int(self.config.get("recalibrate_bn") or 0)
+        if n == 0:
+            return None
+        from .bn_recal import recalibrate_bn
+
+        x, _ = ctx.train_set(n * RECAL_BATCH)
+        batches = list(x.split(RECAL_BATCH))
+        if len(batches) < n:
+            raise NawtError(f"--recalibrate-bn {n}: the run's training set has only {int(x.shape[0])} images "
+                            f"({len(batches)} batches of {RECAL_BATCH})")
+        return lambda model: recalibrate_bn(model, batches, n)
+
     def trials(self) -> int:
         return int(self.config.get("trials", 1))
 
@@ -259,8 +286,9 @@ class WeightStress(Evaluator):
 
     def setup(self, ctx: Context) -> tuple[dict, dict]:
         self.perturber = Perturber(self.prepare(ctx.model), ctx.test.x, ctx.test.y, stress=self.perturb,
-                                   targets=self.targets, seed=self.seed, autocast_dtype=ctx.amp)
-        if not self.spec.batchable:
+                                   targets=self.targets, seed=self.seed, autocast_dtype=ctx.amp,
+                                   after=self.recalibration(ctx))
+        if not self.spec.batchable or self.perturber.after is not None:
             self.strategy = "loop"
             return self.record(), {}
         self.strategy, measured = ctx.strategy, {}
