@@ -19,13 +19,19 @@ def left_out_notes(comp) -> list[str]:
     if other:
         what = ", ".join(f"{r.id} ({effective_status(r)})" for r in other)  # a dead 'running' run: stale
         notes.append(f"run{'s' if len(other) > 1 else ''} {what} not completed: left out of every table")
+    absent = []
     for kind, table in comp.sweeps.items():  # every registered evaluation (compare fills them all)
         swept = {rid for row in table.rows for rid in row.run_ids}
         missing = sorted(done - swept)
-        if missing:
+        if missing and not swept:
+            absent.append(kind)  # none of the runs has it: one line for all such below
+        elif missing:
             variant = f" ({table.variant})" if table.variant else ""  # the variant shown, when it has rows
             notes.append(f"{_ids(missing)}: no {kind} sweep{variant}, so not in the {kind} table "
                          f"(`nawt eval {kind} {' '.join(map(str, missing))}` runs one)")
+    if absent and done:
+        notes.append(f"no {', '.join(absent)} sweeps of these runs (`nawt eval KIND {' '.join(map(str, sorted(done)))}` "
+                     "runs one)")
     return notes
 
 

@@ -258,7 +258,7 @@ class PCMNoise(WeightStress):
     """The pcm evaluation (nawt_core/evals/pcm.py): chip ``trial`` programmed, read ``value`` seconds later."""
 
     def perturb(self, weights, value, trial):
-        return pcm_weights(weights, value, seed=self.seed, trial=trial, compensate=self.config["compensate"])
+        return pcm_weights(weights, value, seed=self.seed, trial=trial, compensate=self.config["drift"] == "compensated")
 
 
 __all__ = ["PCMNoise", "Chip", "PROG_COEFF", "T0", "T_READ", "compensation_scales", "drift_mean", "drift_std", "layer_probes",

@@ -41,6 +41,7 @@ def test_the_four_are_registered_with_a_grid_for_every_preset():
     (["bitflip", "--bits", "17"], "bits"),
     (["bitflip", "--target", "lsb"], "target"),
     (["pcm", "--times", "-1"], "cannot be negative"),
+    (["pcm", "--drift", "none"], "drift"),
     (["stuck", "--fractions", "0,1.01"], "stuck-at fractions must be in [0, 1]"),
     (["stuck", "--value", "one"], "value"),
     (["sharpness", "--probes", "0"], "probes"),
@@ -108,10 +109,12 @@ def test_compare_and_export_show_a_hardware_stress(trained):
 
 def test_pcm_without_compensation_is_its_own_variant(trained):
     store, run, opts, _ = trained
-    r = run_cli("eval", "pcm", str(run.id), "--times", "86400", "--trials", "1", "--no-compensate", "--json", *opts)
+    r = run_cli("eval", "pcm", str(run.id), "--times", "86400", "--trials", "1", "--drift", "raw", "--json", *opts)
     assert r.returncode == 0, r.stderr
     (out,) = json.loads(r.stdout)
-    assert out["config"]["compensate"] is False
+    assert out["config"]["drift"] == "raw"
+    comp = json.loads(run_cli("compare", "--json", str(run.id), *opts[:4]).stdout)
+    assert comp["pcm_drift"] in ("compensated", "raw")  # one drift at a time: never pooled
 
 
 def test_batchnorm_recalibration_after_each_stress(trained):

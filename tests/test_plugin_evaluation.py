@@ -46,13 +46,13 @@ def _auc(points, clean):
 
 SPEC = EvalSpec(
     NAME, "dropped weights", "Accuracy with a seeded random fraction of the weights zeroed; stored.",
-    options=(Option("fractions", list, [0.0, 0.1, 0.5], "fractions of the weights zeroed, e.g. 0,0.1,0.5",
+    options=(Option("drops", list, [0.0, 0.1, 0.5], "fractions of the weights zeroed, e.g. 0,0.1,0.5",
                     low=0, high=1, hint="e.g. 0,0.1,0.5 (0-1)"),
              Option("trials", int, 2, "draws per fraction", low=1, high=100)),
-    param=Param("fractions", "fraction", "fraction of weights zeroed", short="fraction", header="p={:g}",
+    param=Param("drops", "fraction", "fraction of weights zeroed", short="fraction", header="p={:g}",
                 identity=0.0),
     summaries=(Metric("auc", "AUC %", "AUC %"),),
-    presets={p: {"fractions": [0.0, 0.5], "trials": 1} for p in ("paper", "cpu", "quick", "smoke")},
+    presets={p: {"drops": [0.0, 0.5], "trials": 1} for p in ("paper", "cpu", "quick", "smoke")},
     seeded=True, batchable=True, order=30, summarize=_auc,
     texts=Texts(section="Robustness to dropped weights", figure="Accuracy with weights dropped",
                 panel="Dropped weights", table="Accuracy (%) with a fraction of the weights zeroed; AUC over the range",
@@ -78,10 +78,10 @@ PLUGIN_ENV = {"NAWT_PLUGINS": "test_plugin_evaluation:register",
 
 
 def test_plugin_is_registered_checked_and_forgotten(plugin):
-    assert evalspec.names() == ("robustness", "quantization", NAME)  # by order: built-ins first
-    assert plugin.checked({"fractions": [0.5, 0.0, 0.5]})["fractions"] == [0.0, 0.5]  # sorted, once each
-    with pytest.raises(NawtError, match="fractions must be at most 1"):
-        plugin.checked({"fractions": [0.0, 2.0]})
+    assert evalspec.names() == ("robustness", "quantization", NAME, "bitflip", "pcm", "stuck", "sharpness")  # by order
+    assert plugin.checked({"drops": [0.5, 0.0, 0.5]})["drops"] == [0.0, 0.5]  # sorted, once each
+    with pytest.raises(NawtError, match="drops must be at most 1"):
+        plugin.checked({"drops": [0.0, 2.0]})
     with pytest.raises(NawtError, match="share `nawt compare --json` keys"):
         evalspec.register_evaluation(EvalSpec("other", "x", "x", options=(Option("bits", list, [8], "b"),),
                                               param=Param("bits", "bits", "bits")))
@@ -109,27 +109,27 @@ def test_plugin_evaluation_from_the_cli_in_compare_export_plot_and_report(traine
     pytest.importorskip("matplotlib")
     store, run, opts, d = trained
     n = len(store.evaluations())
-    bad = run_cli("eval", NAME, str(run.id), "--fractions", "0,2", *opts, env=PLUGIN_ENV)
-    assert bad.returncode == 2 and bad.stderr.strip() == "error: fractions must be at most 1 (got [0.0, 2.0])"
+    bad = run_cli("eval", NAME, str(run.id), "--drops", "0,2", *opts, env=PLUGIN_ENV)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: drops must be at most 1 (got [0.0, 2.0])"
     assert len(store.evaluations()) == n  # refused: nothing recorded
     assert run_cli("eval", NAME, "--help", *opts).returncode == 2  # unknown without the plugin
-    r = run_cli("eval", NAME, str(run.id), "--fractions", "0,0.3,0.9", "--trials", "2", "--strategy", "batched",
+    r = run_cli("eval", NAME, str(run.id), "--drops", "0,0.3,0.9", "--trials", "2", "--strategy", "batched",
                 "--device", "cpu", "--json", *opts, env=PLUGIN_ENV)
     assert r.returncode == 0, r.stderr
     (out,) = json.loads(r.stdout)
-    assert out["config"]["fractions"] == [0.0, 0.3, 0.9] and out["config"]["strategy"] == "batched"
+    assert out["config"]["drops"] == [0.0, 0.3, 0.9] and out["config"]["strategy"] == "batched"
     assert out["points"]["0.0"]["n"] == 1 and out["points"]["0.9"]["n"] == 2  # fraction 0: one trial
     assert out["points"]["0.0"]["mean"] == pytest.approx(out["clean_acc"])
     pts = store.points(out["evaluation_id"])
     assert {(p.param, p.trial) for p in pts} == {(0.0, 0), (0.3, 0), (0.3, 1), (0.9, 0), (0.9, 1)}
     # the same seed gives the same numbers, on the loop engine too
-    again = run_cli("eval", NAME, str(run.id), "--fractions", "0.9", "--trials", "2", "--strategy", "loop",
+    again = run_cli("eval", NAME, str(run.id), "--drops", "0.9", "--trials", "2", "--strategy", "loop",
                     "--device", "cpu", "--json", *opts, env=PLUGIN_ENV)
     assert json.loads(again.stdout)[0]["points"]["0.9"]["mean"] == pytest.approx(out["points"]["0.9"]["mean"],
                                                                                   abs=1 / 100 + 1e-9)
 
     comp = json.loads(run_cli("compare", "--json", str(run.id), *opts, env=PLUGIN_ENV).stdout)
-    assert comp["fractions"] == [0.9] and comp[NAME][0]["points"]["0.9"]["n"] == 2  # the latest evaluation
+    assert comp["drops"] == [0.9] and comp[NAME][0]["points"]["0.9"]["n"] == 2  # the latest evaluation
     assert comp[NAME][0]["auc"] is None  # one point: no area
     text = run_cli("compare", str(run.id), *opts, env=PLUGIN_ENV).stdout
     assert "Accuracy (%) with a fraction of the weights zeroed" in " ".join(text.split()) and "p=0.9" in text
@@ -162,7 +162,7 @@ def test_plugin_evaluation_runs_in_a_study(plugin, tmp_path):
                     sweeps={"robustness": {"strengths": [0.0], "trials": 1}, "quantization": {"bits": [8]}})
     assert res.finished
     (ev,) = store.evaluations(res.run_ids[0], NAME)
-    assert ev.config["fractions"] == [0.0, 0.5] and ev.log_path.endswith(f"eval-{ev.id}.log")  # the recorder's
+    assert ev.config["drops"] == [0.0, 0.5] and ev.log_path.endswith(f"eval-{ev.id}.log")  # the recorder's
     rows = res.comparison.table(NAME).rows
     assert [r.method for r in rows] == ["standard"] and set(rows[0].points) == {0.0, 0.5}
     assert {p.name for p in res.files} >= {"dropout.csv", "dropout.png", "report.md"}
@@ -190,7 +190,7 @@ def demo_with_dropout(tmp_path, monkeypatch, plugin):
     for rid, drop in ((1, 0.30), (2, 0.05), (3, 0.12)):
         clean = store.get_run(rid).final_test_acc
         ev = store.create_evaluation(run_id=rid, kind=NAME, status="completed", clean_acc=clean,
-                                     config={"fractions": [0.0, 0.1, 0.5], "trials": 2, "test_images": 10000,
+                                     config={"drops": [0.0, 0.1, 0.5], "trials": 2, "test_images": 10000,
                                              "dataset": "cifar10", "strategy": "loop", "precision": "fp32"})
         store.add_points(ev.id, [{"param": 0.0, "trial": 0, "accuracy": clean}]
                          + [{"param": f, "trial": t, "accuracy": clean * (1 - drop * f * 4) - 0.01 * t}
@@ -250,19 +250,19 @@ def test_plugin_evaluation_in_the_evaluate_dialog_and_run_detail(demo_with_dropo
             dlg = app.screen
             dlg.query_one("#eval-kind").value = NAME
             await pilot.pause()
-            assert dlg.query_one("#eval-fractions").display and not dlg.query_one("#eval-bits").display
-            assert dlg.query_one("#eval-fractions").value == "0,0.1,0.5"  # the spec's default
-            dlg.query_one("#eval-fractions").value = "0,0.2"
+            assert dlg.query_one("#eval-drops").display and not dlg.query_one("#eval-bits").display
+            assert dlg.query_one("#eval-drops").value == "0,0.1,0.5"  # the spec's default
+            dlg.query_one("#eval-drops").value = "0,0.2"
             result = []
             dlg.dismiss = result.append
             await pilot.press("ctrl+s")
             await pilot.pause()
-            assert result[0]["args"] == ["eval", NAME, "3", "--fractions", "0,0.2", "--trials", "2",
+            assert result[0]["args"] == ["eval", NAME, "3", "--drops", "0,0.2", "--trials", "2",
                                          "--precision", "auto"]
-            dlg.query_one("#eval-fractions").value = "0,1.5"
+            dlg.query_one("#eval-drops").value = "0,1.5"
             await pilot.press("ctrl+s")
             await pilot.pause()
-            assert "fractions must be at most 1" in str(dlg.query_one("#eval-errors").render())
+            assert "drops must be at most 1" in str(dlg.query_one("#eval-errors").render())
             app.pop_screen()
             detail = DetailScreen(3)
             await app.push_screen(detail)

@@ -8,20 +8,26 @@ by default. Equations, constants and sources: pcm.py (``PCMNoise``, the implemen
 
 from __future__ import annotations
 
+from ..errors import NawtError
 from ..evalspec import EvalSpec, Metric, Param, Texts
 from ..options import Option
 from ..stressspec import GRIDS, check_times, check_trials
 from .hardware import auc_summary, recalibrate_option, trials_option
 
 
+DRIFT = ("compensated", "raw")  # aihwkit's global drift compensation (its default), or the drifted weights as read
+
+
 def _check(values: dict) -> dict:
     grid = GRIDS["pcm"]["cpu"]["times"] if values["times"] is None else values["times"]
-    return {"times": check_times(grid), "trials": check_trials(values["trials"]),
-            "compensate": bool(values["compensate"]), "recalibrate_bn": values["recalibrate_bn"]}
+    if values["drift"] not in DRIFT:
+        raise NawtError(f"unknown drift {values['drift']!r}; choose compensated or raw")
+    return {"times": check_times(grid), "trials": check_trials(values["trials"]), "drift": values["drift"],
+            "recalibrate_bn": values["recalibrate_bn"]}
 
 
 def _describe(sweep: dict) -> str:
-    comp = "with" if sweep.get("compensate", True) else "without"
+    comp = "with" if sweep.get("drift") == "compensated" else "without"
     return (f"{comp} drift compensation, times {', '.join(f'{t:g}' for t in sweep.get('times') or [])} s, "
             f"{sweep.get('trials')} chips per time")
 
@@ -41,26 +47,27 @@ SPEC = EvalSpec(
         Option("times", list, None, "seconds after programming, e.g. 1,3600,86400,31536000 \\[default: the cpu grid]",
                low=0, short="-t", hint="seconds, e.g. 0,3600,31536000"),
         trials_option(),
-        Option("compensate", bool, True, "global drift compensation, one scale per layer (aihwkit's default)",
-               label="drift compensation", hint="--no-compensate to read the raw drift", assumed=True),
+        Option("drift", str, DRIFT[0], "compensated (global drift compensation, one scale per layer: aihwkit's "
+               "default) or raw (the drifted weights as read)", choices=DRIFT,
+               choice_labels=("compensated: one scale per layer (aihwkit)", "raw: the drifted weights as read")),
         recalibrate_option(),
     ),
     param=Param("times", "seconds", "time since programming (s)", short="time", unit="s", scale="log",
                 header="{:g}s", identity=None),
     summaries=(Metric("auc", "AUC %", "AUC %"),),
     presets={p: dict(g) for p, g in GRIDS["pcm"].items()},
-    variant="compensate", seeded=True, batchable=False, order=50, short="pcm",
+    variant="drift", seeded=True, batchable=False, order=50, short="pcm",
     texts=Texts(
         section="Robustness to analog PCM noise", figure="Accuracy on phase-change memory over time",
-        panel="PCM (compensate={variant})",
-        table="Accuracy (%) on PCM, t seconds after programming (compensate={variant}): mean ± std \\[min]",
+        panel="PCM ({variant} drift)",
+        table="Accuracy (%) on PCM, t seconds after programming ({variant} drift): mean ± std \\[min]",
         report=("Accuracy (%) with the weights on PCM (programming noise, drift, read noise; Joshi et al. 2020), "
-                "t seconds after programming, compensate={variant}, mean ± std over chips and runs"),
+                "t seconds after programming, {variant} drift, mean ± std over chips and runs"),
         tab="PCM", tui_plot="accuracy % vs time on PCM ({variant})", choice="analog PCM noise", setting="PCM"),
     check=_check, summarize=auc_summary, describe=_describe,
     axis=lambda _v: "time since programming (s)",
-    caption=("trials", "{} chips per time and run", "chips"), label_option="compensate",
+    caption=("trials", "{} chips per time and run", "chips"), label_option="drift",
 )
 IMPL = "nawt_core.pcm:PCMNoise"
 
-__all__ = ["SPEC"]
+__all__ = ["DRIFT", "SPEC"]

@@ -110,9 +110,21 @@ class CompareScreen(Screen):
         if c is None:
             return
         fill_accuracy(self.query_one("#acc-table", DataTable), self.query_one("#time-table", DataTable), c)
+        self._show_tabs(c)
         for s in self.sweeps:
             plots = [self.query_one(f"#plot-{s.ident}", LinePlot), self.query_one(f"#plot-{s.ident}2", LinePlot)]
             fill_sweep(self.query_one(f"#{s.ident}-table", DataTable), plots, c, s, self.variants.get(s.name))
+
+    def _show_tabs(self, c: Any) -> None:
+        """An evaluation's tab only when some compared run has it (six stresses do not fit 80 columns);
+        the tabs keep their numbers, so a key always opens the same tab."""
+        tabs = self.query_one(TabbedContent)
+        for s in self.sweeps:
+            (tabs.show_tab if self._has(c, s.name) else tabs.hide_tab)(s.ident)
+
+    @staticmethod
+    def _has(c: Any, kind: str) -> bool:
+        return c is not None and bool(c.table(kind).rows)
 
     def _selection(self) -> tuple[list[int] | None, str | None]:
         return (list(self.run_ids) if self.study is None else None), self.study
@@ -204,8 +216,9 @@ class CompareScreen(Screen):
             counted = f"{done} completed" + (f" of {len(c.runs)}" if done != len(c.runs) else "") \
                 + (f" · {len(c.groups)} groups" if c.mixed else "")
         tail = Text(f" · {counted}")
-        for kind, value in self.variants.items():
-            tail += Text.assemble(f" · {kind} ", (value, "bold"))
+        for kind, value in self.variants.items():  # of the evaluations shown
+            if self._has(c, kind):
+                tail += Text.assemble(f" · {kind} ", (value, "bold"))
         if self.study is not None:
             head = Text.assemble("study ", (self.study, "bold"))
         elif self.run_ids:
