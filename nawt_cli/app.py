@@ -62,6 +62,29 @@ PrecisionOpt = Annotated[str, typer.Option(
                         "or a CPU with avx512_bf16/amx_bf16; else fp32), fp32 or bf16 (autocast)")]
 
 
+def check_device(device: str | None, *, config: bool = False) -> None:
+    """A device asked for is one nawt knows (``config``: as TrainConfig spells it) and, when it is
+    a CUDA device, exists here (torch is imported only then). Refused before anything is recorded."""
+    if device is None:
+        return
+    if config:
+        from nawt_core.config import TrainConfig
+
+        TrainConfig(device=device).validate()
+    if device not in ("auto", "cpu"):
+        from nawt_core.device import resolve_device
+
+        resolve_device(device)
+
+
+def progress_bar():
+    """A transient Rich progress bar on stderr (an evaluation's points)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True)
+
+
 def open_store(db: str | None, data_dir: Path, *, create: bool = True, upgrade: bool = True):
     from nawt_core.store import Store, default_url
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import typer
 
-from nawt_core import migrate
-
 from .app import DataDirOpt, DbOpt, JsonOpt, app, console, open_store, print_json
 
 db_app = typer.Typer(help="The store's schema: its revision, and upgrading it (Alembic).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-def _where(store) -> migrate.Where:
+def _migrate():
+    """nawt_core.migrate, imported when a db command runs: it brings Alembic, SQLAlchemy and
+    SQLModel, which `nawt --help` must not load."""
+    from nawt_core import migrate
+
+    return migrate
+
+
+def _where(store):
     with store.engine.connect() as conn:
-        return migrate.where(conn)
+        return _migrate().where(conn)
 
 
 @db_app.command()
@@ -26,7 +32,7 @@ def current(json_out: JsonOpt = False, db: DbOpt = None, data_dir: DataDirOpt = 
     """The database's schema revision and this nawt's newest (head); nothing is changed."""
     store = open_store(db, data_dir, create=False, upgrade=False)
     w = _where(store)
-    known = {rev for rev, _ in migrate.revisions()}
+    known = {rev for rev, _ in _migrate().revisions()}
     state = ("up to date" if w.up_to_date else "made before migrations" if w.current is None and w.has_tables
              else "empty" if w.current is None
              else "newer than this nawt (upgrade nawt to use it)" if w.current not in known
@@ -41,12 +47,12 @@ def current(json_out: JsonOpt = False, db: DbOpt = None, data_dir: DataDirOpt = 
 def upgrade(db: DbOpt = None, data_dir: DataDirOpt = "data") -> None:
     """Upgrade the database to this nawt's newest schema (opening it does too)."""
     store = open_store(db, data_dir, create=False, upgrade=False)
-    notice = migrate.upgrade(store.engine)
-    console.print(notice or f"already at revision {migrate.head()}", markup=False, highlight=False, soft_wrap=True)
+    notice = _migrate().upgrade(store.engine)
+    console.print(notice or f"already at revision {_migrate().head()}", markup=False, highlight=False, soft_wrap=True)
 
 
 @db_app.command()
 def history() -> None:
     """Every schema revision, oldest first, and what it adds."""
-    for rev, msg in migrate.revisions():
+    for rev, msg in _migrate().revisions():
         console.print(f"{rev}  {msg}", markup=False, highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ import sys
 from nawt_core.errors import FAILURE, NawtError
 from nawt_core.textsafe import printable
 
-from . import analysis_cmds, db_cmds, queue_cmds, run_cmds, train_cmds  # noqa: F401  (importing them registers their commands)
+from . import compare_cmds, db_cmds, eval_cmds, queue_cmds, run_cmds, study_cmds, train_cmds  # noqa: F401  (importing them registers their commands)
 from .app import app, err_console, setup_logging
 
 

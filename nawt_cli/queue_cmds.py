@@ -1,5 +1,4 @@
-"""`nawt worker`, `nawt queue` (list, move, cancel), `nawt workers`, and the local
-worker slots `nawt study --jobs N` starts.
+"""`nawt worker`, `nawt queue` (list, move, cancel), `nawt workers`.
 
 Nothing here imports torch at import time; `nawt worker` imports it to train.
 """
@@ -8,9 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +15,6 @@ from rich.table import Table
 
 from nawt_core import bounds
 from nawt_core.errors import NawtError
-from nawt_core.lists import numbers
 from nawt_core.textsafe import markup as safe
 
 from .app import CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, app, console, err_console, open_store, print_json
@@ -181,83 +176,3 @@ def workers(
         t.add_row(safe(w["id"]), safe(w["host"]), str(w["pid"]), safe(w["device"]), str(w["threads"] or "-"), w["state"],
                   str(w["run_id"] or "-"), str(w["runs_done"]), beat)
     console.print(t)
-
-
-# ----------------------------------------------------------- local slots
-def plan_slots(jobs: int | None, gpus: str | None, per_gpu: int, device: str, cores: int,
-               cuda_count: int) -> list[dict]:
-    """One dict per local worker: its CUDA_VISIBLE_DEVICES (None on the CPU) and its threads.
-    --gpus 0,1 --per-gpu K: K workers per listed GPU; --jobs N on CUDA: round robin over the GPUs;
-    on the CPU: N workers sharing the cores (cores // N threads each)."""
-    if per_gpu < 1:
-        raise NawtError(f"--per-gpu must be 1 or more (got {per_gpu})")
-    if gpus:
-        ids = numbers(gpus, "--gpus", int)
-        bad = [g for g in ids if g < 0 or g >= cuda_count]
-        if bad:
-            raise NawtError(f"--gpus names GPU {bad[0]}, but this machine has {cuda_count} CUDA device(s)")
-        if device == "cpu":
-            raise NawtError("--gpus goes with a CUDA device, not --device cpu")
-        ids = [g for g in ids for _ in range(per_gpu)]
-        if jobs is not None and jobs != len(ids):
-            raise NawtError(f"--jobs {jobs} does not match --gpus x --per-gpu ({len(ids)} workers); give one of them")
-        return [{"gpu": g, "threads": max(1, cores // len(ids))} for g in ids]
-    jobs = jobs or 1
-    if jobs < 1:
-        raise NawtError(f"--jobs must be 1 or more (got {jobs})")
-    device = device or "auto"
-    if device != "cpu" and cuda_count > 0:
-        gpu_ids = [int(device.split(":")[1])] if device.startswith("cuda:") else list(range(cuda_count))
-        return [{"gpu": gpu_ids[i % len(gpu_ids)], "threads": max(1, cores // jobs)} for i in range(jobs)]
-    return [{"gpu": None, "threads": max(1, cores // jobs)} for _ in range(jobs)]
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def launch_local(slots: list[dict], study: str, db_url: str, data_dir: Path, cifar_dir: Path | None,
-                 stale_after: float) -> bool:
-    """Runs one `nawt worker --study NAME` process per slot and waits for them all.
-    SIGINT/SIGTERM are passed on to every worker (each stops at a safe point and
-    re-queues its run); returns whether that happened. The database URL goes
-    through the environment (NAWT_DB), never the command line `ps` shows."""
-    procs = []
-    for slot in slots:
-        env = {**os.environ, "NAWT_DB": db_url}
-        if slot["gpu"] is not None:
-            env["CUDA_VISIBLE_DEVICES"] = str(slot["gpu"])
-        # the worker sees one GPU (CUDA_VISIBLE_DEVICES) as its cuda:0, or trains on the CPU: every run
-        # it claims goes there, whatever device (cuda:N of another process's numbering) its config names
-        cmd = [sys.executable, "-m", "nawt_cli", "worker", "--study", study, "--threads", str(slot["threads"]),
-               "--device", "cuda" if slot["gpu"] is not None else "cpu",
-               "--stale-after", str(stale_after), "--data-dir", str(data_dir)]
-        if cifar_dir:
-            cmd += ["--cifar-dir", str(cifar_dir)]
-        procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env))
-    where = ", ".join(f"GPU {s['gpu']}" if s["gpu"] is not None else f"{s['threads']} threads" for s in slots)
-    _say(f"started {len(procs)} workers ({where}); Ctrl-C stops them at a safe point")
-    stopped = []
-
-    def forward(signum, _frame):
-        stopped.append(signum)
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    p.send_signal(signum)
-                except OSError:
-                    pass
-
-    saved = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        codes = [p.wait() for p in procs]
-    finally:
-        for sig, h in saved.items():
-            signal.signal(sig, h)
-    crashed = [c for c in codes if c not in (0, 130)]
-    if crashed:
-        _say(f"{len(crashed)} worker(s) ended with an error (exit {crashed[0]}); see their lines above")
-    return bool(stopped) or any(c == 130 for c in codes)

@@ -30,6 +30,7 @@ import torch
 
 from .faults import bernoulli_positions, split_positions, stress_generator
 from .stressspec import BITFLIP_BITS, check_bitflip_bits, check_bitflip_target, check_rates
+from .stress import WeightStress
 
 
 def channel_scale(w: torch.Tensor, bits: int) -> torch.Tensor:
@@ -100,4 +101,15 @@ def bitflip_weights(weights: Sequence[torch.Tensor], rate: float, *, bits: int =
     return out
 
 
-__all__ = ["bitflip_weights", "channel_scale", "flip", "flip_masks", "quantize_int"]
+
+class BitFlips(WeightStress):
+    """The bitflip evaluation (nawt_core/evals/bitflip.py): integer weights with flipped bits per (rate, trial)."""
+
+    probe = 1e-3
+
+    def perturb(self, weights, value, trial):
+        return bitflip_weights(weights, value, bits=self.config["bits"], target=self.config["target"],
+                               seed=self.seed, trial=trial)
+
+
+__all__ = ["BitFlips", "bitflip_weights", "channel_scale", "flip", "flip_masks", "quantize_int"]

@@ -30,26 +30,26 @@ def busy_reason(load_avg: float | None, threads: int | None) -> str:
     return f"load {load_avg:.1f} on {threads} thread{'s' if threads != 1 else ''}"
 
 
-def load_cell(row: dict) -> str:
+def load_cell(row) -> str:
     """A timing row's load for a table: '8.1 on 2 thr, busy', '0.9 on 2 thr', '3.0', '-'."""
-    if row.get("load_avg") is None:
+    if row.load_avg is None:
         return "-"
-    on = f" on {row['threads']} thr" if row.get("threads") else ""
-    return f"{row['load_avg']:.1f}{on}" + (", busy" if row.get("busy") else "")
+    on = f" on {row.threads} thr" if row.threads else ""
+    return f"{row.load_avg:.1f}{on}" + (", busy" if row.busy else "")
 
 
-def flag_busy(rows: list[dict], runs_of: dict[int, list], notes: list[str]) -> None:
-    """Marks each timing row (``busy``, ``load_flag``, ``ratio_note``) whose runs
+def flag_busy(rows: list, runs_of: dict[int, list], notes: list[str]) -> None:
+    """Marks each timing row (rows.TimingRow: ``busy``, ``load_flag``, ``ratio_note``) whose runs
     (``runs_of[id(row)]``) saw a mean load above their threads; one note says how to retime."""
     for row in rows:
         threads = {label_threads(r.device) for r in runs_of.get(id(row), [])}
-        row["threads"] = max(threads - {None}, default=None)
-        why = busy_reason(row.get("load_avg"), row["threads"])
-        row["busy"] = why
+        row.threads = max(threads - {None}, default=None)
+        why = busy_reason(row.load_avg, row.threads)
+        row.busy = why
         if why:
-            row["load_flag"] = True
-            row["ratio_note"] = "; ".join(filter(None, [row.get("ratio_note"), f"busy machine: {why}"]))
-    if any(r["busy"] for r in rows):
+            row.load_flag = True
+            row.ratio_note = "; ".join(filter(None, [row.ratio_note, f"busy machine: {why}"]))
+    if any(r.busy for r in rows):
         notes.append("! timing row whose runs saw a load average above the CPU threads they were given "
                      f"(a busy machine; times and ratios are inflated): {RETIME}")
 

@@ -13,8 +13,6 @@ from .errors import Failed, NawtError
 from .failures import describe, first_line
 from .store import pid_alive
 
-FORMAT = 1
-
 
 def _tmp_name(path: Path, pid: int) -> Path:
     return path.with_name(f".{path.name}.tmp-{pid}")

@@ -1,5 +1,5 @@
 """The poster's comparison, computed from the store: clean accuracy, training
-cost, weight-perturbation robustness and quantization.
+cost, and one table per registered evaluation (nawt_core/evalspec.py).
 
 Torch-free: the TUI, ``nawt compare``, ``nawt export`` and the figures all use
 this one function, so they always show the same rows.
@@ -33,47 +33,43 @@ Aggregation rules
   epoch times, else the totals; None when there is no such group. ``load_flag`` is set when the two
   groups' mean load averages differ by more than LOAD_FACTOR (as
   (L1 + 1) / (L2 + 1), so an idle machine's noise is not flagged).
-- robustness: each run's latest completed robustness evaluation of ``mode``;
-  runs are pooled only when their sweeps match (mode, strengths, trials,
-  targets, test images, data: ``SWEEP_KEYS``); all trials of all runs pooled
-  per strength: mean, sample std, min, n (accuracies pooled) and ``runs``
-  (runs that have the point). A point that not every run of the row has is
-  ``partial`` (shown as such, left out of figures). Per row, over the points
-  every run has: ``auc`` (area under mean accuracy vs strength / strength range)
-  and ``halving`` (strength where the mean accuracy halves from strength 0;
-  ``halving_beyond`` when it never does up to the largest strength).
-- quantization: the same with the latest quantization evaluation, per bit
-  width; ``fp`` is the mean unquantized accuracy of those evaluations;
-  ``within_1pt`` the lowest bit width from which every wider width is within
-  1 point (0.01) of ``fp``.
+- evaluations (nawt_core/evalspec.py, each its own table): each run's latest
+  completed evaluation of the kind (of the variant shown, e.g. the perturbation
+  mode); runs are pooled only when their evaluations match (the spec's options,
+  test images, data, precision and its ``key_extra``: ``sweep_key``); all trials
+  of all runs pooled per swept value: mean, sample std, min, n (accuracies
+  pooled) and ``runs`` (runs that have the point). A point that not every run of
+  the row has is ``partial`` (shown as such, left out of figures and summaries).
+  Per row, the spec's summaries over the points every run has (e.g. ``auc`` and
+  ``halving``, see each spec's ``summarize``); ``clean``, the mean unstressed
+  accuracy of the row's evaluations, where the spec shows it.
+
+The rows are typed (nawt_core/rows.py); ``to_dict`` is ``nawt compare --json``.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cost, spec, stats
+from . import cost, evalspec, spec, stats
 from .busy import flag_busy
-from .config import TrainConfig
+from .config import BOOKKEEPING_KEYS, TrainConfig
 from .errors import NawtError
-from .evalspec import MODES, check_mode, noise_source
 from .hardware import device_kind
 from .left_out import left_out_notes
 from .poster_scope import poster_caveat
+from .rows import AccuracyRow, Difference, Point, SweepRow, SweepTable, TimingRow
 from .status import Status
 from .store import Evaluation, Run, Store, effective_status
 
 # TrainConfig fields that do not make runs incomparable (device is replaced by its type)
-NOT_COMPARED = ("seed", "name", "study", "data_dir", "compile", "device", "method", "eval_every", "checkpoint_every")
+NOT_COMPARED = (*BOOKKEEPING_KEYS, "seed", "compile", "device", "method")
 # a method's options (spec.py) only change what that method does: compared within a method only
 ALL_OPTIONS = sorted(spec.OPTIONS)
-SWEEP_KEYS = {
-    "robustness": ("mode", "strengths", "trials", "targets", "test_images", "dataset", "precision", "noise"),
-    "quantization": ("bits", "granularity", "fold_bn", "test_images", "dataset", "precision"),
-}
+# what every evaluation records besides its options: pooled only when these match too
+MEASURED_ON = ("test_images", "dataset", "precision")
 LOAD_FACTOR = 2.0
 # how a setting is named in a group label ("" = the value alone)
 SHORT = {"train_subset": "subset", "test_subset": "test", "epochs": "epochs", "arch": "", "dataset": "",
@@ -109,21 +105,37 @@ class Comparison:
     groups: list[Group] = field(default_factory=list)
     mixed: bool = False
     notes: list[str] = field(default_factory=list)
-    accuracy: list[dict] = field(default_factory=list)
-    timing: list[dict] = field(default_factory=list)
-    robustness_mode: str | None = None
-    strengths: list[float] = field(default_factory=list)
-    robustness: list[dict] = field(default_factory=list)
-    bits: list[int] = field(default_factory=list)
-    quantization: list[dict] = field(default_factory=list)
+    accuracy: list[AccuracyRow] = field(default_factory=list)
+    timing: list[TimingRow] = field(default_factory=list)
+    sweeps: dict[str, SweepTable] = field(default_factory=dict)  # per evaluation, in registry order
 
     @property
     def completed(self) -> list[Run]:
         return [r for g in self.groups for r in g.runs]
 
+    def table(self, kind: str) -> SweepTable:
+        """The rows of evaluation ``kind`` (an empty table when the kind is known but has none)."""
+        if kind not in self.sweeps:
+            self.sweeps[kind] = SweepTable(evalspec.evaluation(kind))
+        return self.sweeps[kind]
+
+    def __getattr__(self, name: str) -> Any:
+        """An evaluation's rows, grid and variant by their JSON names: ``comp.robustness``,
+        ``comp.strengths``, ``comp.robustness_mode`` (see ``to_dict``)."""
+        if name.startswith("_") or "sweeps" not in self.__dict__:
+            raise AttributeError(name)
+        for s in evalspec.evaluations():
+            if name == s.name:
+                return self.table(s.name).rows
+            if s.param is not None and name == s.param.name:
+                return self.table(s.name).grid
+            if s.variant is not None and name == f"{s.name}_{s.variant}":
+                return self.table(s.name).variant
+        raise AttributeError(name)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (run rows as plain dicts, point keys as strings)."""
-        return {
+        """JSON-ready (run rows as plain dicts, point keys as strings): `nawt compare --json`."""
+        out = {
             "scope": self.scope,
             "study": self.study,
             "mixed": self.mixed,
@@ -131,20 +143,17 @@ class Comparison:
             "groups": [{"method": g.method, "label": g.label, "settings": g.settings, "run_ids": g.run_ids}
                        for g in self.groups],
             "runs": [run_summary(r) for r in self.runs],
-            "accuracy": self.accuracy,
-            "timing": self.timing,
-            "robustness_mode": self.robustness_mode,
-            "strengths": self.strengths,
-            "robustness": [{**r, "points": {_num_key(k): v for k, v in r["points"].items()}}
-                           for r in self.robustness],
-            "bits": self.bits,
-            "quantization": [{**q, "points": {str(k): v for k, v in q["points"].items()}}
-                             for q in self.quantization],
+            "accuracy": [a.to_dict() for a in self.accuracy],
+            "timing": [t.to_dict() for t in self.timing],
         }
-
-
-def _num_key(x: float) -> str:
-    return repr(float(x))
+        for s in evalspec.evaluations():
+            t = self.table(s.name)
+            if s.variant is not None:
+                out[f"{s.name}_{s.variant}"] = t.variant
+            if s.param is not None:
+                out[s.param.name] = t.grid
+            out[s.name] = [r.to_dict(s.param.json_key if s.param else None) for r in t.rows]
+        return out
 
 
 def run_summary(r: Run) -> dict[str, Any]:
@@ -167,21 +176,20 @@ def method_order(method: str) -> tuple[int, str]:
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    m = sum(values) / n
-    if n < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
+    """Mean and sample standard deviation, 0 for one value (stats.mean_sd)."""
+    m, sd = stats.mean_sd(values)
+    return m, 0.0 if sd is None else sd
 
 
-def point_summary(points) -> dict[float, dict[str, float]]:
-    """One evaluation's points per parameter (strength or bits), in order:
-    mean, std, min and n over its trials (`nawt eval`, the TUI's detail screen)."""
-    by: dict[float, list[float]] = {}
+def point_summary(points, s: evalspec.EvalSpec | None = None) -> dict:
+    """One evaluation's points per swept value (of spec ``s``: its key and table order; per metric
+    for per-run scalars): mean, std, min and n over its trials (`nawt eval`, the TUI's detail screen)."""
+    key = (s.param.key if s.param else lambda i: _metric_name(s, i)) if s is not None else float
+    by: dict = {}
     for p in points:
-        by.setdefault(float(p.param), []).append(float(p.accuracy))
+        by.setdefault(key(p.param), []).append(float(p.accuracy))
     out = {}
-    for k in sorted(by):
+    for k in sorted(by, reverse=bool(s and s.param and s.param.descending)) if not (s and not s.param) else by:
         m, sd = mean_std(by[k])
         out[k] = {"mean": m, "std": sd, "min": min(by[k]), "n": len(by[k])}
     return out
@@ -241,10 +249,12 @@ def study_run_ids(store: Store, study: str) -> list[int] | None:
     return None
 
 
-def latest_evaluation(store: Store, run_id: int, kind: str, mode: str | None = None) -> Evaluation | None:
+def latest_evaluation(store: Store, run_id: int, kind: str, variant: str | None = None) -> Evaluation | None:
+    """The run's latest completed evaluation of ``kind`` (of ``variant``, e.g. a perturbation mode)."""
     evs = store.evaluations(run_id, kind, completed_only=True)
-    if mode is not None:
-        evs = [e for e in evs if (e.config or {}).get("mode", "absolute") == mode]
+    if variant is not None:
+        s = evalspec.evaluation(kind)
+        evs = [e for e in evs if s.variant_of(e.config or {}) == variant]
     return evs[-1] if evs else None
 
 
@@ -326,8 +336,11 @@ def _setting_text(key: str, value: Any) -> str:
 
 # ---------------------------------------------------------------- compare
 def compare(store: Store, run_ids: list[int] | None = None, study: str | None = None,
-            mode: str = "absolute", all_runs: bool = False) -> Comparison:
-    check_mode(mode)
+            mode: str | None = None, all_runs: bool = False, variants: dict[str, str] | None = None) -> Comparison:
+    """The comparison of the runs chosen (see ``select_runs``). ``variants``: per evaluation with a
+    variant option, the value shown (default: the option's default); ``mode`` sets every variant
+    option called ``mode`` (the perturbation mode of ``nawt compare --mode``)."""
+    shown = _variants(mode, variants or {})
     runs, scope, one_study = _select(store, run_ids, study, all_runs)
     comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs))
     methods = {g.method for g in comp.groups}
@@ -336,12 +349,27 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
         comp.notes.append(f"{len(comp.groups)} groups of different settings: one row each, never averaged together")
     _accuracy(comp)
     _timing(comp, store)
-    _robustness(comp, store, mode)
-    _quantization(comp, store)
-    comp.notes += left_out_notes(comp)  # runs not completed, or without a sweep: named, with the reason
+    for s in evalspec.evaluations():
+        _sweep(comp, store, s, shown.get(s.name))
+    comp.notes += left_out_notes(comp)  # runs not completed, or without an evaluation: named, with the reason
     caveat = poster_caveat(comp.groups)  # a smoke study beside the poster's numbers says so first
     comp.notes[:0] = [caveat] if caveat else []
     return comp
+
+
+def _variants(mode: str | None, given: dict[str, str]) -> dict[str, str]:
+    """The variant shown per evaluation that has one, checked (one error line for a bad one)."""
+    out = {}
+    for s in evalspec.evaluations():
+        if s.variant is None:
+            continue
+        value = given.get(s.name) or (mode if s.variant == "mode" else None) or s.option(s.variant).default
+        s.checked({s.variant: value})
+        out[s.name] = value
+    unknown = [k for k in given if k not in out]
+    if unknown:
+        raise NawtError(f"evaluation {unknown[0]!r} has no variant to choose")
+    return out
 
 
 def _accuracy(comp: Comparison) -> None:
@@ -355,17 +383,17 @@ def _accuracy(comp: Comparison) -> None:
         accs = [r.final_test_acc for r in rs]
         mean, std = mean_std(accs)
         ci = stats.interval(accs)
-        comp.accuracy.append({"method": g.method, "group": g.label, "n": len(rs), "mean": mean, "std": std,
-                              "best": max(accs), "run_ids": [r.id for r in rs],
-                              "settings": settings_text(g.settings), "seeds": [r.seed for r in rs],
-                              "ci_low": ci["low"], "ci_high": ci["high"], "ci_half": ci["half"],
-                              "vs_standard": None})
+        comp.accuracy.append(AccuracyRow(
+            method=g.method, group=g.label, n=len(rs), mean=mean, std=std, best=max(accs),
+            run_ids=[r.id for r in rs], settings=settings_text(g.settings), seeds=[r.seed for r in rs],
+            ci_low=ci["low"], ci_high=ci["high"], ci_half=ci["half"]))
         per_seed[id(g)] = _by_seed(rs)
     standards = {g.base: g for g in comp.groups if g.method == "standard" and id(g) in per_seed}
     for g, row in zip([g for g in comp.groups if id(g) in per_seed], comp.accuracy):
         base = standards.get(g.base)
         if base is not None and base is not g:
-            row["vs_standard"] = stats.difference(per_seed[id(g)], per_seed[id(base)])
+            d = stats.difference(per_seed[id(g)], per_seed[id(base)])
+            row.vs_standard = None if d is None else Difference(**d)
 
 
 def _by_seed(runs: list[Run]) -> dict[int, list[float]]:
@@ -390,144 +418,121 @@ def _timing(comp: Comparison, store: Store) -> None:
         med = statistics.median(secs) if secs else None
         est = cost.estimate([t for r in g.runs for t in cost.epoch_times(r.method, r.config, epochs, rows_of[r.id])],
                             cost.schedule(g.method, g.runs[0].config, epochs))
-        rows[id(g)] = {
-            "method": g.method, "group": g.label, "device": g.settings.get("device") or g.runs[0].device,
-            "epochs": epochs, "n": len(g.runs), "train_seconds": sum(r.train_seconds for r in g.runs) / len(g.runs),
-            "epoch_median": med, "epoch_min": min(secs) if secs else None, "epoch_max": max(secs) if secs else None,
-            # the cost estimate (cost.py: median epoch per cost class x its epochs); the key predates it
-            "median_time": est.seconds if est is not None else None, "cost": est.to_dict() if est else None,
-            "load_avg": sum(loads) / len(loads) if loads else None, "ratio": None, "load_flag": False,
-            "ratio_note": "",
-        }
+        rows[id(g)] = TimingRow(
+            method=g.method, group=g.label, device=g.settings.get("device") or g.runs[0].device, epochs=epochs,
+            n=len(g.runs), train_seconds=sum(r.train_seconds for r in g.runs) / len(g.runs), epoch_median=med,
+            epoch_min=min(secs) if secs else None, epoch_max=max(secs) if secs else None,
+            # the cost estimate (cost.py: median epoch per cost class x its epochs); the name predates it
+            median_time=est.seconds if est is not None else None, cost=est.to_dict() if est else None,
+            load_avg=sum(loads) / len(loads) if loads else None)
     standards = {g.base: rows[id(g)] for g in comp.groups if g.method == "standard"}
     for g in comp.groups:
         row, base = rows[id(g)], standards.get(g.base)
         if base is None:
-            row["ratio_note"] = "no standard run with the same settings"
+            row.ratio_note = "no standard run with the same settings"
         else:
-            both = row["median_time"] is not None and base["median_time"] is not None
-            num, den = (row["median_time"], base["median_time"]) if both else (row["train_seconds"], base["train_seconds"])
-            row["ratio"] = num / den if den else None
-            la, lb = row["load_avg"], base["load_avg"]
+            both = row.median_time is not None and base.median_time is not None
+            num, den = (row.median_time, base.median_time) if both else (row.train_seconds, base.train_seconds)
+            row.ratio = num / den if den else None
+            la, lb = row.load_avg, base.load_avg
             if la is not None and lb is not None and max(la + 1, lb + 1) / min(la + 1, lb + 1) > LOAD_FACTOR:
-                row["load_flag"] = True
-                row["ratio_note"] = f"load differed: {la:.1f} vs {lb:.1f} for standard"
+                row.load_flag = True
+                row.ratio_note = f"load differed: {la:.1f} vs {lb:.1f} for standard"
         comp.timing.append(row)
-    differed = any(r["load_flag"] for r in comp.timing)
+    differed = any(r.load_flag for r in comp.timing)
     flag_busy(comp.timing, {id(rows[id(g)]): g.runs for g in comp.groups}, comp.notes)
     if differed:
         comp.notes.append(f"! time ratio whose runs' mean load averages differ over {LOAD_FACTOR:g}x "
                           "((L1+1)/(L2+1)): retime on a quiet machine")
 
 
-def _sweep_key(kind: str, ev: Evaluation) -> tuple:
-    cfg = dict(ev.config or {})
-    if kind == "robustness":
-        cfg.setdefault("mode", "absolute")
-        cfg["strengths"] = sorted(set(map(float, cfg.get("strengths") or [])))
-    else:
-        cfg["bits"] = sorted(set(cfg.get("bits") or []), reverse=True)
+# ------------------------------------------------------------ evaluations
+def sweep_keys(s: evalspec.EvalSpec) -> tuple[str, ...]:
+    """The stored config items that must match for two runs' evaluations to be pooled."""
+    return (*(o.name for o in s.options), *MEASURED_ON, *s.records)
+
+
+def sweep_key(s: evalspec.EvalSpec, ev: Evaluation) -> tuple:
+    cfg = {**(ev.config or {}), **s.identity(ev.config or {})}
     if "dataset" in cfg:
         cfg["dataset"] = data_kind(cfg["dataset"])
-    cfg.setdefault("precision", "fp32")  # stored before sweeps recorded their precision: fp32
-    if kind == "robustness":  # GPU sweeps before noise came from a CPU generator drew other numbers
-        cfg["noise"] = noise_source(ev.config, device_kind(ev.device))
-    return _frozen({k: cfg.get(k) for k in SWEEP_KEYS[kind]})
+    cfg.setdefault("precision", "fp32")  # stored before evaluations recorded their precision: fp32
+    if s.legacy is not None:  # e.g. GPU sweeps before noise came from a CPU generator drew other numbers
+        cfg.update(s.legacy(ev.config, device_kind(ev.device)))
+    return _frozen({k: cfg.get(k) for k in sweep_keys(s)})
 
 
-def _sweep_rows(comp: Comparison, store: Store, kind: str, mode: str | None):
+def _sweep_rows(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | None):
     """(group, label, sweep settings, [(run, evaluation)]) per group and matching sweep settings."""
+    keys = sweep_keys(s)
     rows = []
     for g in comp.groups:
         by: dict[tuple, list] = {}
         for r in g.runs:
-            ev = latest_evaluation(store, r.id, kind, mode)
+            ev = latest_evaluation(store, r.id, s.name, variant)
             if ev is not None:
-                by.setdefault(_sweep_key(kind, ev), []).append((r, ev))
+                by.setdefault(sweep_key(s, ev), []).append((r, ev))
         rows += [(g, dict(k), evs) for k, evs in by.items()]
-    sweep_diff = [k for k in SWEEP_KEYS[kind] if len({repr(s.get(k)) for _, s, _ in rows}) > 1]
+    sweep_diff = [k for k in keys if len({repr(t.get(k)) for _, t, _ in rows}) > 1]
     if len(rows) > len({id(g) for g, _, _ in rows}) or sweep_diff:
         if rows:
             comp.mixed = True
-            comp.notes.append(f"{kind} sweeps with different settings: separate rows")
+            comp.notes.append(f"{s.name} sweeps with different settings: separate rows")
     out = []
-    for g, s, evs in rows:
-        # name what splits a group, and the trials/targets when rows differ in them (strengths show as columns)
-        own = [k for k in SWEEP_KEYS[kind] if len({repr(t.get(k)) for h, t, _ in rows if h is g}) > 1]
-        keys = [k for k in SWEEP_KEYS[kind] if k in own or (k in sweep_diff and k in ("trials", "targets"))]
-        extra = ", ".join(_setting_text(k, s[k]) for k in keys)
+    for g, sw, evs in rows:
+        # name what splits a group, and the trials/targets when rows differ in them (the grid shows as columns)
+        own = [k for k in keys if len({repr(t.get(k)) for h, t, _ in rows if h is g}) > 1]
+        shown = [k for k in keys if k in own or (k in sweep_diff and k in ("trials", "targets"))]
+        extra = ", ".join(_setting_text(k, sw[k]) for k in shown)
         label = ", ".join(p for p in (g.label, extra) if p)
-        out.append((g, label, s, evs))
+        out.append((g, label, sw, evs))
     return out
 
 
-def _pool(store: Store, evs: list, as_key) -> dict:
+def _pool(store: Store, s: evalspec.EvalSpec, evs: list) -> dict:
+    """Every run's points pooled per swept value (per metric, for per-run scalars)."""
     per: dict[Any, list[float]] = {}
     have: dict[Any, set[int]] = {}
     for r, ev in evs:
         for p in store.points(ev.id):
-            k = as_key(p.param)
+            k = s.param.key(p.param) if s.param else _metric_name(s, p.param)
             per.setdefault(k, []).append(p.accuracy)
             have.setdefault(k, set()).add(r.id)
     pts = {}
     for k in per:
         mean, std = mean_std(per[k])
-        pts[k] = {"mean": mean, "std": std, "min": min(per[k]), "n": len(per[k]), "runs": len(have[k]),
-                  "partial": len(have[k]) < len(evs)}
-    return pts
+        pts[k] = Point(mean=mean, std=std, min=min(per[k]), n=len(per[k]), runs=len(have[k]),
+                       partial=len(have[k]) < len(evs), shown=s.point_stats)
+    if s.param is None:
+        order = [m.name for m in s.metrics]
+        return {k: pts[k] for k in sorted(pts, key=lambda k: order.index(k) if k in order else len(order))}
+    return dict(sorted(pts.items(), reverse=s.param.descending))
 
 
-def _robustness(comp: Comparison, store: Store, mode: str) -> None:
-    for g, label, sweep, evs in _sweep_rows(comp, store, "robustness", mode):
-        pts = _pool(store, evs, float)
-        comp.robustness.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
-                                "run_ids": [r.id for r, _ in evs], "points": dict(sorted(pts.items())),
-                                **_robustness_summary(pts)})
-    if comp.robustness:
-        comp.robustness_mode = mode
-        comp.strengths = sorted({s for r in comp.robustness for s in r["points"]})
-        _note_partial(comp, comp.robustness, "strength")
+def _metric_name(s: evalspec.EvalSpec, index: float) -> str:
+    i = int(round(index))
+    return s.metrics[i].name if 0 <= i < len(s.metrics) else f"metric {i}"
 
 
-def _robustness_summary(pts: dict[float, dict]) -> dict[str, Any]:
-    """Two numbers per row over the points every run has (those the figure draws):
-    ``auc``, the area under mean accuracy against strength divided by the strength
-    range; ``halving``, the strength where the mean accuracy falls to half its value
-    at strength 0 (linear interpolation; None with ``halving_beyond`` True when it
-    never does up to the largest strength, None and False without a strength-0 point)."""
-    xs = [s for s in sorted(pts) if not pts[s]["partial"]]
-    ys = [pts[s]["mean"] for s in xs]
-    out = {"auc": stats.auc(xs, ys), "halving": None, "halving_beyond": False, "halving_ref": None}
-    if xs and xs[0] == 0:
-        out["halving_ref"] = ys[0]
-        out["halving"] = stats.halving(xs, ys, ys[0])
-        out["halving_beyond"] = out["halving"] is None
-    return out
+def _sweep(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | None) -> None:
+    table = comp.table(s.name)
+    for g, label, sweep, evs in _sweep_rows(comp, store, s, variant):
+        pts = _pool(store, s, evs)
+        cleans = [ev.clean_acc for _, ev in evs if ev.clean_acc is not None]
+        clean = mean_std(cleans)[0] if cleans else None
+        row = SweepRow(method=g.method, group=label, runs=len(evs), sweep=sweep, run_ids=[r.id for r, _ in evs],
+                       points=pts, clean=clean, clean_key=s.clean.key if s.clean else None)
+        row.summary = s.summarize(pts, clean) if s.summarize else {}
+        table.rows.append(row)
+    if table.rows:
+        table.variant = variant
+        table.grid = sorted({k for r in table.rows for k in r.points}, reverse=bool(s.param and s.param.descending)) \
+            if s.param else [m.name for m in s.metrics]
+        if any(p.partial for r in table.rows for p in r.points.values()):
+            what = s.param.noun if s.param else "metric"
+            comp.notes.append(f"* a {what} that only some runs of a row have (n runs shown; left out of figures)")
 
 
-def _quantization(comp: Comparison, store: Store) -> None:
-    for g, label, sweep, evs in _sweep_rows(comp, store, "quantization", None):
-        pts = _pool(store, evs, lambda p: int(round(p)))
-        for v in pts.values():
-            v.pop("min")
-        fps = [ev.clean_acc for _, ev in evs if ev.clean_acc is not None]
-        comp.quantization.append({"method": g.method, "group": label, "runs": len(evs), "sweep": sweep,
-                                  "run_ids": [r.id for r, _ in evs], "fp": mean_std(fps)[0] if fps else None,
-                                  "points": dict(sorted(pts.items(), reverse=True))})
-        q = comp.quantization[-1]
-        full = {b: v["mean"] for b, v in pts.items() if not v["partial"]}
-        # the lowest bit width from which every wider one is within 1 point of the unquantized accuracy
-        q["within_1pt"] = stats.lowest_within(full, q["fp"], 0.01) if q["fp"] is not None and full else None
-    if comp.quantization:
-        comp.bits = sorted({b for q in comp.quantization for b in q["points"]}, reverse=True)
-        _note_partial(comp, comp.quantization, "bit width")
-
-
-def _note_partial(comp: Comparison, rows: list[dict], what: str) -> None:
-    if any(p["partial"] for r in rows for p in r["points"].values()):
-        comp.notes.append(f"* a {what} that only some runs of a row have (n runs shown; left out of figures)")
-
-
-__all__ = ["LOAD_FACTOR", "MODES", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
+__all__ = ["LOAD_FACTOR", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
            "latest_evaluation", "mean_std", "method_order", "point_summary", "run_summary", "select_runs", "settings",
-           "settings_text", "study_run_ids"]
+           "settings_text", "study_run_ids", "sweep_key", "sweep_keys"]

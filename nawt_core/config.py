@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from . import spec
@@ -28,9 +29,23 @@ MAX_BATCH = 8192
 # torch's CPU generator keeps 32 bits of a seed: 2**32 (or -2**63) would train exactly as seed 0
 MAX_SEED = 2**32 - 1
 
+# Names a user gives (a study, a run in the TUI's form): letters, digits, '.', '_', '-'
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` if it is one (see NAME_RE); else one error line."""
+    if not NAME_RE.match(name or ""):
+        raise NawtError(f"{what} {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
+    return name
+
+
+# The keys that are not settings of an experiment, the one list: what a run is called and
+# filed under, where its data is read, and how often it is evaluated and saved while it trains.
+BOOKKEEPING_KEYS = ("name", "study", "data_dir", "eval_every", "checkpoint_every")
 # Keys that do not change what is trained: runs that differ only in these are
 # the same experiment (used by `nawt study` to skip or resume finished work).
-NON_IDENTITY_KEYS = ("name", "study", "data_dir", "device", "compile", "eval_every", "checkpoint_every")
+NON_IDENTITY_KEYS = (*BOOKKEEPING_KEYS, "device", "compile")
 
 
 def check_seed(seed, what: str = "seed") -> int:

@@ -25,7 +25,6 @@ log = logging.getLogger("nawt.data")
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 BATCH_FOLDER = "cifar-10-batches-py"
 DOWNLOAD_TIMEOUT_S = 30
 
@@ -316,7 +315,3 @@ class DeviceData:
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return max(1, self.n_train // batch_size)
-
-    def test_batches(self, batch_size: int = 1000):
-        for i in range(0, self.n_test, batch_size):
-            yield self.x_test[i : i + batch_size], self.y_test[i : i + batch_size]

@@ -1,77 +1,53 @@
-"""The evaluations' vocabulary, without torch: modes, strengths, bit widths and their checks.
+"""What an evaluation (a stress test) is, without torch: the registry every screen iterates.
 
-``nawt eval``, ``nawt study``, the sweeps (sweeps.py, perturb.py, quantize.py),
-``nawt compare`` and the TUI's evaluate dialog all take these from here. A new
-kind of perturbation adds its mode here (with its default strengths and a
-label) and its noise in perturb.noise_like.
+An evaluation is an ``EvalSpec`` (name, help, options with defaults, bounds and
+help, the swept parameter with its label, unit and axis scale, the metrics and
+summaries with whether higher is better, the grid per study preset, and hints
+for its tables and figures) and an implementation, the torch side that
+measures (``sweeps.WeightStress`` for anything that perturbs the weights).
+``nawt eval <name>``, ``nawt study``, ``nawt compare`` (and ``--json``),
+``nawt export``, ``nawt plot``, ``nawt report`` and the TUI (evaluate form,
+compare tabs, run detail, help) read them from here; none names a kind.
+
+The built-in evaluations live one per module in ``nawt_core/evals/`` (each
+module's ``SPEC``), their torch code next to them (``perturb.py``,
+``quantize.py``). A new one is two files, or a plugin (loaded through
+``NAWT_PLUGINS`` like the methods, see spec.load_plugins):
+
+    from nawt_core.evalspec import EvalSpec, Param, register_evaluation
+    from nawt_core.options import Option
+    register_evaluation(EvalSpec(
+        "dropout", "Robustness to dropped weights", "Accuracy with a fraction of the weights zeroed; stored.",
+        options=(Option("fractions", list, [0.0, 0.01, 0.1], "fractions of weights zeroed", low=0, high=1),
+                 Option("trials", int, 3, "draws per fraction", low=1)),
+        param=Param("fractions", "fraction", "fraction of weights zeroed", scale="linear"),
+        presets={"smoke": {"fractions": [0.0, 0.1], "trials": 1}}),
+        impl="mypkg.dropout:Dropout")  # a sweeps.WeightStress subclass, imported when it runs
+
+``impl`` is the class or ``"module:Class"`` (imported on first use, so that
+registering stays torch-free and ``nawt --help`` fast).
+
+Stored form: one ``Evaluation`` row (kind = the name, config = the options as
+checked plus what the run measured on: test images, dataset, precision) with
+an ``EvalPoint`` per (parameter value, trial) holding accuracy and loss. An
+evaluation without a swept parameter (``param=None``: per-run scalars such as a
+Hessian trace) stores each metric as points with ``param`` = the metric's index
+in ``metrics`` and ``accuracy`` = its value, one per repeat (``trial``).
 """
 
 from __future__ import annotations
 
-import math
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .errors import NawtError
+from .options import UNSET, Option
 
-# Gaussian weight perturbation, strength s: see perturb.py
-MODES = ("absolute", "relative", "std")
-MODE_LABELS = {
-    "absolute": "absolute: w + s·N(0,1) (the poster's)",
-    "relative": "relative: w + s·max|W|·N(0,1)",
-    "std": "std: w + s·std(W)·N(0,1)",
-}
-DEFAULT_STRENGTHS: dict[str, list[float]] = {
-    # absolute: the poster's w += s * N(0,1); 0.1 is its plotted point
-    "absolute": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1],
-    "relative": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2],
-    "std": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
-}
-TARGETS = ("weights", "all")
-DEFAULT_TRIALS = 10
-# Sane maxima: a sweep's memory stays flat in them, but its time does not.
-MAX_TRIALS = 10_000
-MAX_STRENGTHS = 1_000
-
-# Post-training fake quantization: see quantize.py
-DEFAULT_BITS = [8, 6, 5, 4, 3, 2]
-MIN_BITS, MAX_BITS = 1, 16
-GRANULARITIES = ("channel", "tensor")
-# How a robustness sweep evaluates its perturbed copies: see sweeps.py
+PRESET_NAMES = ("paper", "cpu", "quick", "smoke")
+# How a weight stress evaluates its perturbed copies (EvalSpec.batchable; stress.Perturber)
 STRATEGIES = ("auto", "loop", "batched")
-# Where a robustness sweep's noise is drawn (Evaluation.config["noise"]): "cpu",
-# a CPU generator, so a seed gives the same perturbations on every device; older
-# sweeps drew it on their device: the same numbers on a CPU, others on a GPU ("device").
-NOISE_SOURCE = "cpu"
-
-
-def noise_source(config: dict | None, device_kind: str) -> str:
-    """The noise source of a stored robustness sweep; ``device_kind`` (cpu or cuda)
-    is where it ran, which decides it for sweeps stored before it was recorded."""
-    given = (config or {}).get("noise")
-    if given:
-        return given
-    return NOISE_SOURCE if device_kind in ("cpu", "") else "device"
-
-
-def check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise NawtError(f"unknown perturbation mode {mode!r}; choose one of: {', '.join(MODES)}")
-
-
-def check_robustness(mode: str, strengths=(), trials: int = 1, targets: str = "weights") -> None:
-    """Raises NawtError with one clear line for a bad robustness sweep."""
-    check_mode(mode)
-    if targets not in TARGETS:
-        raise NawtError(f"unknown targets {targets!r}; choose weights or all")
-    strengths = list(strengths)
-    if len(set(strengths)) > MAX_STRENGTHS:
-        raise NawtError(f"at most {MAX_STRENGTHS} perturbation strengths per sweep (got {len(set(strengths))})")
-    for s in strengths:
-        if not (s >= 0) or s == math.inf:
-            raise NawtError(f"perturbation strength must be a finite number >= 0 (got {s})")
-    if trials < 1:
-        raise NawtError(f"trials must be at least 1 (got {trials})")
-    if trials > MAX_TRIALS:
-        raise NawtError(f"trials must be at most {MAX_TRIALS} (got {trials})")
 
 
 def check_strategy(strategy: str) -> None:
@@ -79,30 +55,291 @@ def check_strategy(strategy: str) -> None:
         raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
 
 
-def check_bits(bits) -> list[int]:
-    """Bit widths as ints; NawtError for anything but whole numbers MIN_BITS..MAX_BITS."""
-    out = []
-    for b in bits:
+@dataclass(frozen=True)
+class Param:
+    """The parameter an evaluation sweeps: one stored point per value (and trial)."""
+
+    name: str  # the option holding the grid (its config key), e.g. "strengths"; the JSON key of the grid
+    column: str  # one value, as an export column: "strength"
+    label: str  # the figures' axis: "weight bits (symmetric uniform)"
+    short: str = ""  # the TUI's axis [default: column]
+    unit: str = ""  # e.g. "s" for times, "" for fractions
+    scale: str = "linear"  # or "log" (rates, times): figures draw a log axis
+    integer: bool = False  # whole values (bit widths)
+    descending: bool = False  # tables list the largest first (bits: 8, 6, 4); figures invert the axis
+    header: str = "{:g}"  # a table column per value, e.g. "s={:g}" or "{}-bit"
+    identity: float | None = None  # the value that leaves the model as it is (one trial is enough)
+    noun: str = ""  # one value in a sentence: "bit width" [default: column]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "noun", self.noun or self.column)
+        object.__setattr__(self, "short", self.short or self.column)
+
+    def key(self, value: float) -> float | int:
+        return int(round(value)) if self.integer else float(value)
+
+    def head(self, value: float) -> str:
+        return self.header.format(value)
+
+    def json_key(self, value: float) -> str:
+        return str(value) if self.integer else repr(float(value))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number an evaluation reports: per point (accuracy) or per row (a summary such as the AUC)."""
+
+    name: str  # the key in compare's rows and `compare --json`, e.g. "auc"
+    header: str  # a CLI column ("≤1 pt\nfrom")
+    title: str = ""  # a report / TUI column ("lowest within 1 pt") [default: header]
+    higher_is_better: bool = True
+    text: Callable[[Any], str] | None = None  # the row -> its cell [default: a percentage of row[name]]
+    unit: str = "%"
+
+
+@dataclass(frozen=True)
+class Clean:
+    """An evaluation whose tables show the unstressed accuracy of its rows (mean of Evaluation.clean_acc)."""
+
+    key: str  # in compare's rows and `compare --json`: "fp"
+    export: str  # the export column: "fp_acc"
+    header: str  # the CLI column: "unquan-\ntized"
+    title: str  # report and TUI: "unquantized"
+    line: str  # the figure's legend for its dotted line: "dotted: unquantized accuracy"
+
+
+@dataclass(frozen=True)
+class Texts:
+    """How tables and figures name an evaluation. ``{variant}`` is the variant option's value
+    (e.g. the perturbation mode); a template with it loses " ({variant})" when there is none."""
+
+    section: str  # the report's heading: "Robustness to quantization"
+    figure: str  # the report's figure caption: "Accuracy with quantized weights"
+    panel: str  # a figure panel's title: "Weight perturbation ({variant})"
+    table: str  # the CLI table's title
+    report: str  # the report table's title
+    tab: str  # the TUI compare tab: "Quantization"
+    tui_plot: str  # the TUI plot's title: "accuracy % vs quantization"
+    choice: str  # the evaluate form's choice: "weight-perturbation robustness"
+    setting: str  # the report's settings row: "weight perturbation"
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """An evaluation as the CLI, the store, the tables, the figures and the TUI see it."""
+
+    name: str  # CLI name (`nawt eval NAME`) and Evaluation.kind
+    title: str  # one line: what it measures
+    help: str  # `nawt eval NAME --help`
+    options: tuple[Option, ...] = ()  # stored in the evaluation's config, in this order
+    param: Param | None = None  # None: no sweep, per-run scalars (see the module docstring)
+    metrics: tuple[Metric, ...] = ()  # param None: the scalars, in stored order
+    summaries: tuple[Metric, ...] = ()  # per comparison row, from its pooled points (see ``summarize``)
+    point_stats: tuple[str, ...] = ("mean", "std", "min")  # what a pooled point shows (of n, runs, partial)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # study preset -> options
+    variant: str | None = None  # an option whose values are never pooled: compare shows one at a time
+    seeded: bool = False  # `--seed`: Evaluation.seed picks the random draws
+    batchable: bool = False  # `--strategy auto|loop|batched` (sweeps.Perturber's engines)
+    order: int = 100  # display order among the evaluations
+    short: str = ""  # the TUI's widget ids (rob-table) [default: name]
+    clean: Clean | None = None
+    texts: Texts | None = None  # [default: from title and name]
+    records: dict[str, Any] = field(default_factory=dict)  # items its implementation adds to every stored
+    # config (e.g. the noise source); they keep evaluations apart like the options do
+    # hooks (torch-free): check and normalise options; legacy config items; a row's summaries;
+    # the one-line description of a sweep's settings; the x axis's label for a variant
+    check: Callable[[dict], dict] | None = None
+    legacy: Callable[[dict, str], dict] | None = None  # (stored config, device kind) -> items to assume
+    summarize: Callable[[dict, Any], dict] | None = None  # (points, clean) -> {summary: value}
+    describe: Callable[[dict], str] | None = None
+    axis: Callable[[str | None], str] | None = None
+    caption: tuple[str, str, str] | None = None  # (config key, "{} noise trials per …", "noise trials")
+    label_option: str | None = None  # shown beside the name in the run detail: "robustness (absolute)"
+    figure: str = "band"  # band (mean ± std, clipped at the worst trial) or errorbar (± std over runs)
+    tui_digits: int = 2  # decimals of a TUI cell (1 fits six strengths at 80 columns)
+
+    # ------------------------------------------------------------------ options
+    def option(self, name: str) -> Option:
+        for o in self.options:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+    @property
+    def ident(self) -> str:
+        return self.short or self.name
+
+    @property
+    def text(self) -> Texts:
+        if self.texts is not None:
+            return self.texts
+        t = self.title
+        return Texts(section=t, figure=t, panel=t, table=f"{t}: accuracy (%), mean ± std", report=t,
+                     tab=self.name, tui_plot=f"accuracy % vs {self.name}", choice=self.name, setting=self.name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {o.name: o.default for o in self.options}
+
+    def checked(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options to record, in order, defaults filled in and checked (one error line if bad)."""
+        unknown = [k for k in options if k not in {o.name for o in self.options}]
+        if unknown:
+            raise NawtError(f"{self.name} has no option {unknown[0]!r}")
+        values = {o.name: options[o.name] if options.get(o.name) is not None else o.default for o in self.options}
+        if self.check is not None:
+            return self.check(values)
+        for o in self.options:
+            if (why := o.check(values[o.name])) is not None:
+                raise NawtError(why)
+            if o.kind is list and values[o.name] is not None:
+                values[o.name] = [o.item(v) for v in values[o.name]]
+        if self.param is not None:  # the grid: each value once, in table order
+            grid = values[self.param.name]
+            if not grid:
+                raise NawtError(f"give at least one {self.param.noun}")
+            values[self.param.name] = sorted(set(grid), reverse=self.param.descending)
+        return values
+
+    def identity(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The options that make two stored evaluations the same sweep (normalised; lists as sets)."""
+        out = {}
+        for o in self.options:
+            v = config.get(o.name)
+            if v is None and o.assumed is not UNSET:
+                v = o.assumed
+            if isinstance(v, (list, tuple)):
+                v = sorted(set(map(o.item, v)), reverse=self.param is not None and o.name == self.param.name
+                           and self.param.descending)
+            out[o.name] = v
+        return out
+
+    def variant_of(self, config: dict[str, Any]) -> str | None:
+        if self.variant is None:
+            return None
+        v = (config or {}).get(self.variant)
+        return v if v is not None else self.option(self.variant).default
+
+    def titled(self, template: str, variant: str | None) -> str:
+        """A Texts template with the variant, or without its " ({variant})" when there is none."""
+        return template.replace(" ({variant})", "").replace("{variant}", "") if variant is None else \
+            template.replace("{variant}", str(variant))
+
+    def grid(self, config: dict[str, Any]) -> list:
+        """The swept values of a checked config, in table order."""
+        if self.param is None:
+            return []
+        return sorted(set(config.get(self.param.name) or []), reverse=self.param.descending)
+
+
+_SPECS: dict[str, EvalSpec] = {}
+_IMPLS: dict[str, Any] = {}  # name -> the implementation class, or "module:Class" until first used
+_BUILTINS_LOADED = False
+
+
+def register_evaluation(spec: EvalSpec, impl: Any = None) -> EvalSpec:
+    """The public hook: make ``spec`` (and its implementation) known everywhere."""
+    names = [o.name for o in spec.options]
+    if spec.param is not None and spec.param.name not in names:
+        raise NawtError(f"evaluation {spec.name!r}: its swept parameter {spec.param.name!r} is not one of its options")
+    if spec.variant is not None and spec.variant not in names:
+        raise NawtError(f"evaluation {spec.name!r}: its variant {spec.variant!r} is not one of its options")
+    clash = [s.name for s in _SPECS.values() if s.name != spec.name and _json_keys(s) & _json_keys(spec)]
+    if clash:
+        raise NawtError(f"evaluation {spec.name!r} would share `nawt compare --json` keys with {clash[0]!r}")
+    _SPECS[spec.name] = spec
+    if impl is not None:
+        _IMPLS[spec.name] = impl
+    return spec
+
+
+def _json_keys(spec: EvalSpec) -> set[str]:
+    keys = {spec.name}
+    if spec.param is not None:
+        keys.add(spec.param.name)
+    if spec.variant is not None:
+        keys.add(f"{spec.name}_{spec.variant}")
+    return keys
+
+
+def unregister_evaluation(name: str) -> None:
+    """Forget an evaluation (tests registering a throw-away one)."""
+    _SPECS.pop(name, None)
+    _IMPLS.pop(name, None)
+
+
+def _load_builtins() -> None:
+    """The modules of nawt_core/evals register the built-in evaluations (each holds a SPEC)."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from . import evals
+
+    found = []
+    for info in pkgutil.iter_modules(evals.__path__):
+        mod = importlib.import_module(f"{evals.__name__}.{info.name}")
+        if hasattr(mod, "SPEC"):
+            found.append((mod.SPEC, getattr(mod, "IMPL", None)))
+    for spec, impl in sorted(found, key=lambda p: (p[0].order, p[0].name)):
+        if spec.name not in _SPECS:
+            register_evaluation(spec, impl)
+
+
+def evaluations() -> tuple[EvalSpec, ...]:
+    """Every registered evaluation, in display order (by ``order``, then as registered)."""
+    _load_builtins()
+    return tuple(sorted(_SPECS.values(), key=lambda s: s.order))
+
+
+def sweeps() -> tuple[EvalSpec, ...]:
+    """The evaluations that sweep a parameter (a curve per row, a table column per value)."""
+    return tuple(s for s in evaluations() if s.param is not None)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(s.name for s in evaluations())
+
+
+def evaluation(name: str) -> EvalSpec:
+    _load_builtins()
+    if name not in _SPECS:
+        raise NawtError(f"unknown evaluation {name!r}; choose one of: {', '.join(names())}")
+    return _SPECS[name]
+
+
+def impl(name: str) -> Any:
+    """The implementation class of evaluation ``name`` (imported now if it was named as "module:Class")."""
+    evaluation(name)
+    found = _IMPLS.get(name)
+    if found is None:
+        raise NawtError(f"evaluation {name!r} has no implementation; register it with register_evaluation(spec, impl)")
+    if isinstance(found, str):
+        module, _, attr = found.partition(":")
         try:
-            bi = int(b)
-        except (TypeError, ValueError):
-            raise NawtError(f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (got {b!r})") from None
-        if bi != b or not MIN_BITS <= bi <= MAX_BITS:
-            raise NawtError(f"bits must be whole numbers from {MIN_BITS} to {MAX_BITS} (got {b})")
-        out.append(bi)
-    if not out:
-        raise NawtError("give at least one bit width")
-    return out
+            found = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise NawtError(f"cannot load the implementation of evaluation {name!r} ({found}): {e}") from None
+        _IMPLS[name] = found
+    return found
 
 
-def check_quantization(bits, granularity: str = "channel") -> list[int]:
-    """Raises NawtError with one clear line for a bad quantization sweep; returns the bits as ints."""
-    out = check_bits(bits)
-    if granularity not in GRANULARITIES:
-        raise NawtError(f"unknown granularity {granularity!r}; choose channel or tensor")
-    return out
+def preset_sweeps(preset: str) -> dict[str, dict[str, Any]]:
+    """The evaluations a study of ``preset`` runs, with their options (those that name the preset)."""
+    return {s.name: dict(s.presets[preset]) for s in evaluations() if preset in s.presets}
 
 
-__all__ = ["DEFAULT_BITS", "DEFAULT_STRENGTHS", "DEFAULT_TRIALS", "GRANULARITIES", "MAX_BITS", "MAX_STRENGTHS",
-           "MAX_TRIALS", "MIN_BITS", "MODES", "MODE_LABELS", "STRATEGIES", "TARGETS", "check_bits", "check_mode",
-           "check_quantization", "check_robustness", "check_strategy"]
+def __getattr__(name: str) -> Any:
+    """The built-in evaluations' vocabulary (MODES, DEFAULT_BITS, noise_source, …) by its old address."""
+    if name.startswith("__"):  # the import system asks for __path__ and the like
+        raise AttributeError(name)
+    from . import evals
+
+    for info in pkgutil.iter_modules(evals.__path__):
+        mod = importlib.import_module(f"{evals.__name__}.{info.name}")
+        if name in getattr(mod, "__all__", ()):
+            return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["PRESET_NAMES", "STRATEGIES", "Clean", "EvalSpec", "Metric", "Param", "Texts", "check_strategy", "evaluation", "evaluations", "impl",
+           "names", "preset_sweeps", "register_evaluation", "sweeps", "unregister_evaluation"]

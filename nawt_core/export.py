@@ -25,11 +25,14 @@ Tables and their columns (stable; new columns are only ever appended):
   median epoch per cost class x the class's epochs; epoch_median x epochs for one class),
   load_avg, load_flag (the ratio's runs saw very different load)
   (ratio to the standard runs of the same settings; empty if none)
-- ``robustness``: method, mode, strength, n, mean, std, min, group, runs
-  (runs that have the point), partial (true when not every run of the row has it)
-- ``quantization``: method, bits, n, mean, std, fp_acc, group, runs, partial
-- ``points``: every stored sweep point: run_id, method, seed, evaluation_id,
-  kind, mode, param, trial, accuracy, loss
+- one table per evaluation (nawt_core/evalspec.py), named after it: method,
+  its variant (``mode``) if it has one, the swept value (its ``Param.column``),
+  n, the pooled statistics it shows (mean, std, min), its clean accuracy column
+  if it has one, group, runs (runs that have the point), partial (true when not
+  every run of the row has it); e.g. ``robustness``: method, mode, strength, n,
+  mean, std, min, group, runs, partial. Per-run scalars: ``metric`` for the value.
+- ``points``: every stored point of a registered evaluation: run_id, method,
+  seed, evaluation_id, kind, mode (the variant), param, trial, accuracy, loss
 
 The rows come from ``compare`` (one row per method and comparable settings;
 see nawt_core/compare.py), so the tables, ``nawt compare`` and the figures
@@ -49,15 +52,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import safe_files
+from . import evalspec, safe_files
 from .compare import Comparison, compare, run_summary, select_runs
 from .errors import NawtError
 from .store import Store
 
-TABLES = ("runs", "epochs", "accuracy", "timing", "robustness", "quantization", "points")
 FORMATS = ("csv", "json")
-
-COLUMNS: dict[str, list[str]] = {
+BASE_COLUMNS: dict[str, list[str]] = {
     "runs": ["id", "name", "method", "study", "status", "seed", "dataset", "arch", "epochs", "train_subset",
              "test_subset", "device", "train_seconds", "final_test_acc", "best_test_acc", "created_at",
              "finished_at", "config_key", "notes", "final_trained_test_acc"],
@@ -68,10 +69,38 @@ COLUMNS: dict[str, list[str]] = {
                  "diff_standard", "diff_low", "diff_high", "diff_test"],
     "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",
                "epoch_max", "median_time", "load_avg", "load_flag"],
-    "robustness": ["method", "mode", "strength", "n", "mean", "std", "min", "group", "runs", "partial"],
-    "quantization": ["method", "bits", "n", "mean", "std", "fp_acc", "group", "runs", "partial"],
-    "points": ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"],
 }
+POINTS = ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"]
+
+
+def sweep_columns(s: evalspec.EvalSpec) -> list[str]:
+    """An evaluation's table: see the module docstring."""
+    return ["method", *(["mode"] if s.variant else []), s.param.column if s.param else "metric", "n",
+            *s.point_stats, *([s.clean.export] if s.clean else []), "group", "runs", "partial"]
+
+
+def tables() -> tuple[str, ...]:
+    return (*BASE_COLUMNS, *(s.name for s in evalspec.evaluations()), "points")
+
+
+def columns(table: str) -> list[str]:
+    if table in BASE_COLUMNS:
+        return BASE_COLUMNS[table]
+    return POINTS if table == "points" else sweep_columns(evalspec.evaluation(table))
+
+
+def __getattr__(name: str):
+    if name == "TABLES":  # with the evaluations registered when asked
+        return tables()
+    if name == "COLUMNS":
+        return {t: columns(t) for t in tables()}
+    raise AttributeError(name)
+
+
+def _check_table(table: str) -> None:
+    if table not in tables():
+        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(tables())}")
+
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -90,57 +119,63 @@ def safe_cell(value: Any) -> Any:
 
 
 def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str | None = None,
-         mode: str = "absolute", comparison: Comparison | None = None,
+         mode: str | None = None, comparison: Comparison | None = None,
          all_runs: bool = False) -> list[dict[str, Any]]:
     """The rows of ``table`` for the runs chosen (the latest study when none are named)."""
-    if table not in TABLES:
-        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
+    _check_table(table)
     if table in ("runs", "epochs", "points"):
         runs = comparison.runs if comparison is not None else select_runs(store, run_ids, study, all_runs)
         if table == "runs":
-            return [{c: run_summary(r).get(c) for c in COLUMNS["runs"]} for r in runs]
+            return [{c: run_summary(r).get(c) for c in columns("runs")} for r in runs]
         if table == "epochs":
             out = []
             for r in runs:
                 for e in store.epochs(r.id):
                     d = e.model_dump()
                     d.update(run_id=r.id, method=r.method, seed=r.seed)
-                    out.append({c: d.get(c) for c in COLUMNS["epochs"]})
+                    out.append({c: d.get(c) for c in columns("epochs")})
             return out
-        out = []
-        for r in runs:
-            for ev in store.evaluations(r.id, completed_only=True):
-                if ev.kind not in ("robustness", "quantization"):
-                    continue
-                m = (ev.config or {}).get("mode") if ev.kind == "robustness" else None
-                for p in store.points(ev.id):
-                    out.append({"run_id": r.id, "method": r.method, "seed": r.seed, "evaluation_id": ev.id,
-                                "kind": ev.kind, "mode": m, "param": p.param, "trial": p.trial,
-                                "accuracy": p.accuracy, "loss": p.loss})
-        return out
+        return _points(store, runs)
     comp = comparison or compare(store, run_ids, study, mode, all_runs)
     if table == "accuracy":
-        return [{**a, "run_ids": " ".join(map(str, a["run_ids"])), **_diff_cols(a.get("vs_standard"))}
+        return [{**a.to_dict(), "run_ids": " ".join(map(str, a.run_ids)), **_diff_cols(a.vs_standard)}
                 for a in comp.accuracy]
     if table == "timing":
-        return [{c: t.get(c) for c in COLUMNS["timing"]} for t in comp.timing]
-    if table == "robustness":
-        return [{"method": r["method"], "mode": comp.robustness_mode, "strength": s, **v, "group": r["group"]}
-                for r in comp.robustness for s, v in r["points"].items()]
-    return [{"method": q["method"], "bits": b, **v, "fp_acc": q["fp"], "group": q["group"]}
-            for q in comp.quantization for b, v in q["points"].items()]
+        return [t.to_dict() for t in comp.timing]
+    s = evalspec.evaluation(table)
+    t = comp.table(table)
+    value = s.param.column if s.param else "metric"
+    return [{"method": r.method, "mode": t.variant, value: k, **p.to_dict(),
+             **({s.clean.export: r.clean} if s.clean else {}), "group": r.group}
+            for r in t.rows for k, p in r.points.items()]
 
 
-def _diff_cols(d: dict | None) -> dict[str, Any]:
-    d = d or {}
-    return {"diff_standard": d.get("diff"), "diff_low": d.get("low"), "diff_high": d.get("high"),
-            "diff_test": d.get("test")}
+def _points(store: Store, runs) -> list[dict[str, Any]]:
+    kinds = {s.name: s for s in evalspec.evaluations()}
+    out = []
+    for r in runs:
+        for ev in store.evaluations(r.id, completed_only=True):
+            s = kinds.get(ev.kind)
+            if s is None:
+                continue
+            m = (ev.config or {}).get(s.variant) if s.variant else None
+            for p in store.points(ev.id):
+                out.append({"run_id": r.id, "method": r.method, "seed": r.seed, "evaluation_id": ev.id,
+                            "kind": ev.kind, "mode": m, "param": p.param, "trial": p.trial,
+                            "accuracy": p.accuracy, "loss": p.loss})
+    return out
+
+
+def _diff_cols(d) -> dict[str, Any]:
+    if d is None:
+        return {"diff_standard": None, "diff_low": None, "diff_high": None, "diff_test": None}
+    return {"diff_standard": d.diff, "diff_low": d.low, "diff_high": d.high, "diff_test": d.test}
 
 
 def render(table: str, data: list[dict[str, Any]], fmt: str = "csv") -> str:
     if fmt not in FORMATS:
         raise NawtError(f"unknown format {fmt!r}; choose csv or json")
-    cols = COLUMNS[table]
+    cols = columns(table)
     if fmt == "json":
         return json.dumps([{c: r.get(c) for c in cols} for r in data], indent=2, default=str) + "\n"
     buf = io.StringIO()
@@ -162,7 +197,7 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,
-           run_ids: list[int] | None = None, study: str | None = None, mode: str = "absolute",
+           run_ids: list[int] | None = None, study: str | None = None, mode: str | None = None,
            all_runs: bool = False) -> str:
     """Renders ``table``; writes it to ``path`` when given (format from the
     suffix unless ``fmt`` says), and returns the text."""
@@ -170,8 +205,7 @@ def export(store: Store, table: str, path: str | Path | None = None, fmt: str | 
         fmt = "json" if path is not None and str(path).lower().endswith(".json") else "csv"
     if fmt not in FORMATS:
         raise NawtError(f"unknown format {fmt!r}; choose csv or json")
-    if table not in TABLES:
-        raise NawtError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
+    _check_table(table)
     if path is not None:
         check_writable(path)
     text = render(table, rows(store, table, run_ids, study, mode, all_runs=all_runs), fmt)
@@ -181,15 +215,15 @@ def export(store: Store, table: str, path: str | Path | None = None, fmt: str | 
 
 
 def export_all(store: Store, folder: str | Path, run_ids: list[int] | None = None, study: str | None = None,
-               mode: str = "absolute") -> list[Path]:
+               mode: str | None = None, variants: dict[str, str] | None = None) -> list[Path]:
     """Every table as ``<folder>/<table>.csv``."""
     folder = Path(folder)
-    comp = compare(store, run_ids, study, mode)
+    comp = compare(store, run_ids, study, mode, variants=variants)
     out = []
-    for t in TABLES:
+    for t in tables():
         out.append(write_text(folder / f"{t}.csv", render(t, rows(store, t, mode=mode, comparison=comp))))
     return out
 
 
-__all__ = ["COLUMNS", "FORMATS", "TABLES", "check_writable", "export", "export_all", "render", "rows", "safe_cell",
-           "write_text"]
+__all__ = ["FORMATS", "check_writable", "columns", "export", "export_all", "render", "rows", "safe_cell",
+           "sweep_columns", "tables", "write_text"]

@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .errors import NawtError
+
 DEPTHS = {"resnet20": 20, "resnet32": 32, "resnet44": 44, "resnet56": 56, "resnet110": 110}
 
 
@@ -81,7 +83,7 @@ def build_model(arch: str = "resnet20", num_classes: int = 10) -> ResNetCifar:
 
 
 def weight_params(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """(name, weight) of every conv and linear layer: what noise and quantization touch."""
+    """(name, weight) of every conv and linear layer: what the weight stresses touch."""
     return [
         (f"{mod_name}.weight" if mod_name else "weight", m.weight)
         for mod_name, m in model.named_modules()
@@ -101,6 +103,17 @@ def weight_stats(model: nn.Module) -> dict[str, dict[str, float]]:
     values = torch.stack(cols, 1).tolist()  # the one host read
     return {name.removesuffix(".weight") or name: {k: float(f"{v:.6g}") for k, v in zip(("l2", "max", "std"), row)}
             for (name, _), row in zip(named, values)}
+
+
+def target_params(model: nn.Module, targets: str = "weights") -> list[tuple[str, nn.Parameter]]:
+    """(name, parameter) pairs that a stress touches, in a fixed order: ``weights`` (every conv
+    and linear weight) or ``all`` (every floating-point parameter; BatchNorm statistics are
+    buffers and never touched)."""
+    if targets == "weights":
+        return weight_params(model)
+    if targets == "all":
+        return [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
+    raise NawtError(f"unknown targets {targets!r}; choose weights or all")
 
 
 def count_params(model: nn.Module) -> int:

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 
 from .faults import normal, stress_generator
 from .stressspec import check_times
+from .stress import WeightStress
 
 PROG_COEFF = (0.26348, 1.9650, -1.1731)  # sigma_P polynomial in g_T / g_max, in µS at g_max = 25 µS
 PROG_COEFF_G_MAX_US = 25.0
@@ -252,6 +253,14 @@ def pcm_weights(weights: Sequence[torch.Tensor], t_inference: float, *, seed: in
     return now
 
 
-__all__ = ["Chip", "PROG_COEFF", "T0", "T_READ", "compensation_scales", "drift_mean", "drift_std", "layer_probes",
+
+class PCMNoise(WeightStress):
+    """The pcm evaluation (nawt_core/evals/pcm.py): chip ``trial`` programmed, read ``value`` seconds later."""
+
+    def perturb(self, weights, value, trial):
+        return pcm_weights(weights, value, seed=self.seed, trial=trial, compensate=self.config["drift"] == "compensated")
+
+
+__all__ = ["PCMNoise", "Chip", "PROG_COEFF", "T0", "T_READ", "compensation_scales", "drift_mean", "drift_std", "layer_probes",
            "pcm_weights", "prog_std", "program", "programmed_weights", "read", "read_conductances", "read_factor",
            "read_q", "readout"]

@@ -26,22 +26,14 @@ import torch
 import torch.nn as nn
 
 from .errors import NawtError
-from .evalspec import MODES, TARGETS, check_robustness
-from .models import weight_params
+from .evals.robustness import MODES, TARGETS, check_robustness
+from .models import target_params
+from .stress import WeightStress
 
 
 def check(mode: str, targets: str = "weights", strengths=(), trials: int = 1) -> None:
-    """evalspec.check_robustness, in the argument order the sweeps use."""
+    """evals.robustness.check_robustness, in the argument order the sweeps use."""
     check_robustness(mode, strengths, trials, targets)
-
-
-def target_params(model: nn.Module, targets: str = "weights") -> list[tuple[str, torch.Tensor]]:
-    """(name, parameter) pairs that a perturbation touches, in a fixed order."""
-    if targets == "weights":
-        return weight_params(model)
-    if targets == "all":
-        return [(n, p) for n, p in model.named_parameters() if p.is_floating_point()]
-    raise NawtError(f"unknown targets {targets!r}; choose weights or all")
 
 
 def trial_seed(seed: int, strength: float, trial: int) -> int:
@@ -98,5 +90,25 @@ def perturbed_copy(model: nn.Module, strength: float, **kw) -> nn.Module:
     return perturb_(copy.deepcopy(model), strength, **kw)
 
 
-__all__ = ["MODES", "TARGETS", "check", "generator", "noise_like", "perturb_", "perturbed_copy",
-           "scale_of", "target_params", "trial_seed"]
+def noisy(weights: list[torch.Tensor], strength: float, mode: str, seed: int, trial: int) -> list[torch.Tensor] | None:
+    """New tensors: ``weights`` plus the (seed, strength, trial) noise; None at strength 0 (nothing changes)."""
+    if not strength:
+        return None
+    return torch._foreach_add(weights, noise_like(weights, strength, mode, generator(seed, strength, trial)))
+
+
+class GaussianNoise(WeightStress):
+    """The robustness evaluation (nawt_core/evals/robustness.py): Gaussian noise per (strength, trial)."""
+
+    probe = 0.01  # the strength the engines are timed with (strategy auto)
+
+    @property
+    def targets(self) -> str:
+        return self.config["targets"]
+
+    def perturb(self, weights, value, trial):
+        return noisy(weights, value, self.config["mode"], self.seed, trial)
+
+
+__all__ = ["MODES", "TARGETS", "GaussianNoise", "check", "generator", "noise_like", "noisy", "perturb_",
+           "perturbed_copy", "scale_of", "target_params", "trial_seed"]

@@ -1,6 +1,6 @@
 """Figures like the poster's, from a Comparison (so they show the same rows as
-the tables): accuracy against weight perturbation strength, accuracy against
-quantization bit width, and training curves.
+the tables): accuracy against each registered evaluation's swept parameter
+(nawt_core/evalspec.py: weight-noise strength, bit width, …) and training curves.
 
 Accuracies are in percent like the tables; each method has one colour and the
 groups (settings) or runs of a method are told apart by line style; a caption
@@ -18,13 +18,12 @@ import io
 import math
 from pathlib import Path
 
-from . import safe_files, spec
+from . import evalspec, safe_files, spec
 from .compare import Comparison, method_order
 from .errors import NawtError
 from .export import check_writable
 from .store import Store
 
-KINDS = ("robustness", "quantization", "curves", "all")
 STYLES = ("-", "--", ":", "-.")
 MIN_WIDTH_PX = 1600
 PANEL_IN = (6.0, 4.6)  # inches per panel
@@ -63,67 +62,69 @@ def _pct_axis(ax) -> None:
     ax.grid(alpha=0.3)
 
 
-def _robustness(ax, comp: Comparison) -> bool:
+def kinds() -> tuple[str, ...]:
+    """The figures `nawt plot` draws: one per evaluation that sweeps a parameter, the curves, all."""
+    return (*(s.name for s in evalspec.sweeps()), "curves", "all")
+
+
+def __getattr__(name: str):
+    if name == "KINDS":  # with the evaluations registered when asked
+        return kinds()
+    raise AttributeError(name)
+
+
+def _runs_label(r) -> str:
+    return f", {r.runs} run{'s' if r.runs != 1 else ''}"
+
+
+def _sweep(ax, comp: Comparison, s: evalspec.EvalSpec) -> bool:
+    """One evaluation's panel: a band (mean ± std, clipped at the worst trial) or error bars per row."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    table = comp.table(s.name)
     style, drawn = _styler(), False
-    for r in comp.robustness:
-        xs = [s for s in sorted(r["points"]) if not r["points"][s]["partial"]]
+    for r in table.rows:
+        xs = [v for v in sorted(r.points) if not r.points[v].partial]
         if not xs:
             continue
-        p = [r["points"][s] for s in xs]
-        mean = [100 * v["mean"] for v in p]
-        lo = [100 * max(v["mean"] - v["std"], v["min"]) for v in p]
-        hi = [100 * (v["mean"] + v["std"]) for v in p]
-        c = spec.colour(r["method"])
-        ax.plot(xs, mean, marker="o", ms=3, color=c, ls=style(r["method"], r["group"]),
-                label=_label(r["method"], r["group"], f", {r['runs']} run{'s' if r['runs'] != 1 else ''}"))
-        ax.fill_between(xs, lo, hi, alpha=0.15, color=c)
+        p = [r.points[v] for v in xs]
+        mean = [100 * v.mean for v in p]
+        c, ls = spec.colour(r.method), style(r.method, r.group)
+        if s.figure == "band":
+            lo = [100 * max(v.mean - v.std, v.min) for v in p]
+            hi = [100 * (v.mean + v.std) for v in p]
+            ax.plot(xs, mean, marker="o", ms=3, color=c, ls=ls, label=_label(r.method, r.group, _runs_label(r)))
+            ax.fill_between(xs, lo, hi, alpha=0.15, color=c)
+        else:
+            ax.errorbar(xs, mean, yerr=[100 * v.std for v in p], marker="o", ms=3, capsize=2, color=c, ls=ls,
+                        label=_label(r.method, r.group, _runs_label(r)))
+            if s.clean is not None and r.clean is not None:
+                ax.axhline(100 * r.clean, color=c, lw=0.6, ls=":")
         drawn = True
-    mode = comp.robustness_mode or "absolute"
-    label = {"absolute": "s  (W + s·N(0,1))", "relative": "s  (W + s·max|W|·N(0,1))",
-             "std": "s  (W + s·std(W)·N(0,1))"}[mode]
-    ax.set_xlabel(f"perturbation strength {label}")
-    ax.set_title(f"Weight perturbation ({mode})")
+    variant = table.variant or (s.option(s.variant).default if s.variant else None)
+    ax.set_xlabel(s.axis(variant) if s.axis else s.param.label)
+    ax.set_title(s.titled(s.text.panel, variant))
     _pct_axis(ax)
     if not drawn:
-        ax.text(0.5, 0.5, "no robustness sweep", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, f"no {s.name} sweep", ha="center", va="center", transform=ax.transAxes)
         return False
+    if s.param.scale == "log":
+        ax.set_xscale("log")
+    if s.param.descending:
+        ax.invert_xaxis()
+    if s.param.integer:
+        ax.set_xticks(sorted({v for r in table.rows for v in r.points}))
     handles, labels = ax.get_legend_handles_labels()
-    handles.append(Patch(color="grey", alpha=0.3))
-    labels.append("band: mean ± std over trials and runs\n(clipped at the worst trial)")
-    ax.legend(handles, labels, fontsize=7)
-    return True
-
-
-def _quantization(ax, comp: Comparison) -> bool:
-    from matplotlib.lines import Line2D
-
-    style, drawn = _styler(), False
-    for q in comp.quantization:
-        bs = [b for b in sorted(q["points"]) if not q["points"][b]["partial"]]
-        if not bs:
-            continue
-        mean = [100 * q["points"][b]["mean"] for b in bs]
-        std = [100 * q["points"][b]["std"] for b in bs]
-        c, ls = spec.colour(q["method"]), style(q["method"], q["group"])
-        ax.errorbar(bs, mean, yerr=std, marker="o", ms=3, capsize=2, color=c, ls=ls,
-                    label=_label(q["method"], q["group"], f", {q['runs']} run{'s' if q['runs'] != 1 else ''}"))
-        if q["fp"] is not None:
-            ax.axhline(100 * q["fp"], color=c, lw=0.6, ls=":")
-        drawn = True
-    ax.set_xlabel("weight bits (symmetric uniform)")
-    ax.set_title("Quantization")
-    _pct_axis(ax)
-    if not drawn:
-        ax.text(0.5, 0.5, "no quantization sweep", ha="center", va="center", transform=ax.transAxes)
-        return False
-    ax.invert_xaxis()
-    ax.set_xticks(sorted({b for q in comp.quantization for b in q["points"]}))
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="grey", marker="|", ls="none", ms=10),
-                Line2D([], [], color="grey", lw=0.6, ls=":")]
-    labels += ["error bar: ± std over runs", "dotted: unquantized accuracy"]
+    if s.figure == "band":
+        handles.append(Patch(color="grey", alpha=0.3))
+        labels.append("band: mean ± std over trials and runs\n(clipped at the worst trial)")
+    else:
+        handles.append(Line2D([], [], color="grey", marker="|", ls="none", ms=10))
+        labels.append("error bar: ± std over runs")
+        if s.clean is not None:
+            handles.append(Line2D([], [], color="grey", lw=0.6, ls=":"))
+            labels.append(s.clean.line)
     ax.legend(handles, labels, fontsize=7)
     return True
 
@@ -152,7 +153,7 @@ def _curves(ax, comp: Comparison, store: Store) -> bool:
     return True
 
 
-def caption(comp: Comparison, kinds: list[str]) -> str:
+def caption(comp: Comparison, panels: list[str]) -> str:
     """One line: data, subsets, epochs, arch, device, seeds and sweep trials
     (a setting that differs between rows is left to the legend)."""
     def one(values: set, fmt, what: str) -> str:
@@ -170,38 +171,40 @@ def caption(comp: Comparison, kinds: list[str]) -> str:
         parts.append(one({g.settings.get("device") for g in gs}, str, "device"))
         parts.append(one({len(g.runs) for g in gs}, lambda n: f"{n} seed{'s' if n != 1 else ''} per row",
                          "seeds"))
-    if "robustness" in kinds and comp.robustness:
-        parts.append(one({r["sweep"].get("trials") for r in comp.robustness},
-                         lambda t: f"{t} noise trials per strength and run", "noise trials"))
+    for s in evalspec.sweeps():
+        rows = comp.table(s.name).rows
+        if s.name in panels and rows and s.caption:
+            key, text, what = s.caption
+            parts.append(one({r.sweep.get(key) for r in rows}, text.format, what))
     return ", ".join(parts)
 
 
 def figure(comp: Comparison, kind: str = "all", store: Store | None = None):
     """The figure; raises NawtError when it would be empty."""
-    if kind not in KINDS:
-        raise NawtError(f"unknown figure {kind!r}; choose one of: {', '.join(KINDS)}")
+    if kind not in kinds():
+        raise NawtError(f"unknown figure {kind!r}; choose one of: {', '.join(kinds())}")
     plt = _plt()
-    kinds = ["robustness", "quantization", "curves"] if kind == "all" else [kind]
-    if "curves" in kinds and store is None:
-        kinds.remove("curves")
-    fig, axes = plt.subplots(1, len(kinds), figsize=(PANEL_IN[0] * len(kinds), PANEL_IN[1]), squeeze=False)
-    drawn = []
-    for ax, k in zip(axes[0], kinds):
-        if k == "robustness":
-            drawn.append(_robustness(ax, comp))
-        elif k == "quantization":
-            drawn.append(_quantization(ax, comp))
-        else:
-            drawn.append(_curves(ax, comp, store))
+    panels = list(kinds()[:-1]) if kind == "all" else [kind]
+    if "curves" in panels and store is None:
+        panels.remove("curves")
+    fig, axes = plt.subplots(1, len(panels), figsize=(PANEL_IN[0] * len(panels), PANEL_IN[1]), squeeze=False)
+    drawn = [_curves(ax, comp, store) if k == "curves" else _sweep(ax, comp, evalspec.evaluation(k))
+             for ax, k in zip(axes[0], panels)]
     if not any(drawn):
         plt.close(fig)
-        what = "robustness or quantization sweeps or epochs" if kind == "all" else \
-            {"robustness": f"{comp.robustness_mode or 'matching'} robustness sweeps", "quantization":
-             "quantization sweeps", "curves": "recorded epochs"}[kind]
-        raise NawtError(f"nothing to plot: the completed runs of {comp.scope} have no {what}")
-    fig.text(0.01, 0.01, caption(comp, kinds), fontsize=8, ha="left", va="bottom", wrap=True)
+        raise NawtError(f"nothing to plot: the completed runs of {comp.scope} have no {_missing(comp, kind)}")
+    fig.text(0.01, 0.01, caption(comp, panels), fontsize=8, ha="left", va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+def _missing(comp: Comparison, kind: str) -> str:
+    if kind == "all":
+        return " or ".join(s.name for s in evalspec.sweeps()) + " sweeps or epochs"
+    if kind == "curves":
+        return "recorded epochs"
+    s = evalspec.evaluation(kind)
+    return f"{comp.table(kind).variant or 'matching'} {kind} sweeps" if s.variant else f"{kind} sweeps"
 
 
 def save(comp: Comparison, path: str | Path, kind: str = "all", store: Store | None = None) -> Path:
@@ -220,4 +223,4 @@ def save(comp: Comparison, path: str | Path, kind: str = "all", store: Store | N
     return safe_files.write_bytes(path, buf.getvalue())
 
 
-__all__ = ["KINDS", "MIN_WIDTH_PX", "caption", "figure", "save"]
+__all__ = ["MIN_WIDTH_PX", "caption", "figure", "kinds", "save"]

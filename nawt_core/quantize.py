@@ -19,9 +19,10 @@ import torch
 import torch.nn as nn
 
 from .errors import NawtError
-from .evalspec import GRANULARITIES, MAX_BITS, MIN_BITS
-from .evalspec import check_quantization as check
+from .evals.quantization import GRANULARITIES, MAX_BITS, MIN_BITS
+from .evals.quantization import check_quantization as check
 from .models import weight_params
+from .stress import WeightStress
 
 
 def levels(bits: int) -> int:
@@ -102,4 +103,15 @@ def fold_bn(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = ["GRANULARITIES", "MAX_BITS", "MIN_BITS", "check", "fake_quant", "fold_bn", "levels", "quantize_"]
+class FakeQuantization(WeightStress):
+    """The quantization evaluation (nawt_core/evals/quantization.py): every weight fake-quantized
+    to ``value`` bits, after folding BatchNorm into the convolutions when asked."""
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        return fold_bn(model) if self.config["fold_bn"] else model
+
+    def perturb(self, weights, value, trial):
+        return [fake_quant(w, int(value), self.config["granularity"]) for w in weights]
+
+
+__all__ = ["FakeQuantization", "GRANULARITIES", "MAX_BITS", "MIN_BITS", "check", "fake_quant", "fold_bn", "levels", "quantize_"]

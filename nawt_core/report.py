@@ -2,9 +2,9 @@
 
 Laid out like the poster: the settings, clean accuracy (mean ± std, 95 % CI over
 seeds, difference to standard with its interval), training cost (ratio to
-standard), robustness to weight perturbation (table, AUC and halving strength,
-figure with a band per method), robustness to quantization (table, the lowest
-bit width within 1 point, figure) and training curves. The poster's own numbers
+standard), a section per registered evaluation (nawt_core/evalspec.py: its
+table with its summaries, e.g. AUC and halving strength, and its figure) and
+training curves. The poster's own numbers
 stand beside nawt's in a column labelled as the poster's.
 
 Every number is read from the Comparison (nawt_core/compare.py), the same dict
@@ -27,19 +27,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, safe_files
+from . import __version__, evalspec, safe_files
 from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
 from .poster_scope import poster_caveat
-from .runview import acc_ci, acc_diff, acc_spread, halving_text, pct, within_text
+from .runview import acc_ci, acc_diff, acc_spread, pct
 from .store import Store
 
 FORMATS = ("html", "md")
-FIGURES = (("robustness", "Accuracy under Gaussian weight perturbation"),
-           ("quantization", "Accuracy with quantized weights"),
-           ("curves", "Training curves"))
+CURVES = ("curves", "Training curves")
+
+
+def figure_kinds() -> list[tuple[str, str]]:
+    """(kind, caption) of the report's figures: one per evaluation that sweeps, then the curves."""
+    return [(s.name, s.text.figure) for s in evalspec.sweeps()] + [CURVES]
 
 # The poster's numbers (DESIGN.md, "poster finding (CIFAR-10, ResNet-20)"): clean test accuracy,
 # training seconds and ratio to standard. Shown for reference only, never mixed into nawt's numbers.
@@ -97,17 +100,15 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
     if not comp.completed:
         raise NawtError(f"nothing to report: {comp.scope} has no completed runs (see `nawt runs`)")
     show_group = any(g.label for g in comp.groups) or any(
-        r.get("group") for r in comp.robustness + comp.quantization)
+        r.group for t in comp.sweeps.values() for r in t.rows)
     figs, fig_note = _figures(store, comp) if figures else ({}, "")
     sections = [
         Section("Settings", tables=[_settings(store, comp)]),
         Section("Clean test accuracy", tables=[_accuracy(comp, show_group)],
                 text=[t[:1].upper() + t[1:] for t in (poster_caveat(comp.groups), POSTER_NOTE) if t]),
         Section("Training cost", tables=[_timing(comp, show_group)]),
-        Section("Robustness to Gaussian weight perturbation", tables=_robustness(comp, show_group),
-                figures=[figs["robustness"]] if figs else []),
-        Section("Robustness to quantization", tables=_quantization(comp, show_group),
-                figures=[figs["quantization"]] if figs else []),
+        *(Section(s.text.section, tables=_sweep(comp, s, show_group),
+                  figures=[figs[s.name]] if figs and s.name in figs else []) for s in evalspec.evaluations()),
         Section("Training curves", figures=[figs["curves"]] if figs else []),
     ]
     title = f"nawt report: study {comp.study}" if comp.study else f"nawt report: {comp.scope}"
@@ -161,16 +162,10 @@ def _settings(store: Store, comp: Comparison) -> Table:
     commits = [r.git_commit for r in runs if r.git_commit]
     if commits:
         rows.append(["git commit", _one(commits, "per run")])  # a+b: resumed by other code
-    if comp.robustness:
-        rows.append(["weight perturbation", _one([
-            f"{r['sweep'].get('mode')}, strengths {', '.join(f'{s:g}' for s in r['sweep'].get('strengths') or [])}, "
-            f"{r['sweep'].get('trials')} trials per strength and run"
-            + (f", {r['sweep']['test_images']:,} test images" if r["sweep"].get("test_images") else "")
-            for r in comp.robustness])])
-    if comp.quantization:
-        rows.append(["quantization", _one([
-            f"{q['sweep'].get('granularity')}, bits {', '.join(map(str, q['sweep'].get('bits') or []))}"
-            + (", BatchNorm folded" if q["sweep"].get("fold_bn") else "") for q in comp.quantization])])
+    for s in evalspec.evaluations():
+        t = comp.table(s.name)
+        if t.rows:
+            rows.append([s.text.setting, _one([(s.describe or _describe)(r.sweep) for r in t.rows])])
     rows.append(["report written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by nawt {__version__}"])
     return Table("Settings", ["setting", "value"], rows, left=2)
 
@@ -178,9 +173,9 @@ def _settings(store: Store, comp: Comparison) -> Table:
 def _accuracy(comp: Comparison, show_group: bool) -> Table:
     rows = []
     for a in comp.accuracy:
-        ref = POSTER.get(a["method"])
-        rows.append(_cells(show_group, a["method"], a["group"], str(a["n"]), acc_spread(a), acc_ci(a),
-                           acc_diff(a.get("vs_standard")), pct(a["best"]),
+        ref = POSTER.get(a.method)
+        rows.append(_cells(show_group, a.method, a.group, str(a.n), acc_spread(a), acc_ci(a),
+                           acc_diff(a.vs_standard), pct(a.best),
                            "-" if ref is None else f"{100 * ref['acc']:.2f}"))
     return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t), "
                  "difference to standard in points with its 95 % interval (paired by seed, else Welch)",
@@ -191,13 +186,13 @@ def _accuracy(comp: Comparison, show_group: bool) -> Table:
 def _timing(comp: Comparison, show_group: bool) -> Table:
     rows = []
     for r in comp.timing:
-        ref = POSTER.get(r["method"])
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}" + (
-            " (busy machine)" if r.get("busy") else " (load differed)" if r["load_flag"] else "")
-        rows.append(_cells(show_group, r["method"], r["group"], str(r["n"]), str(r["epochs"]),
-                           "-" if r["epoch_median"] is None else f"{r['epoch_median']:.1f}",
-                           "-" if r["median_time"] is None else f"{r['median_time']:.1f}",
-                           f"{r['train_seconds']:.1f}", load_cell(r), ratio, r["device"] or "-",
+        ref = POSTER.get(r.method)
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}" + (
+            " (busy machine)" if r.busy else " (load differed)" if r.load_flag else "")
+        rows.append(_cells(show_group, r.method, r.group, str(r.n), str(r.epochs),
+                           "-" if r.epoch_median is None else f"{r.epoch_median:.1f}",
+                           "-" if r.median_time is None else f"{r.median_time:.1f}",
+                           f"{r.train_seconds:.1f}", load_cell(r), ratio, r.device or "-",
                            "-" if ref is None else f"{ref['seconds']} s / {ref['ratio']:.2f}"))
     return Table("Training time (evaluation excluded): median epoch in s, the estimate (median epoch per cost class, "
                  "e.g. multi-step SAM's one-pass stage and its SAM stages, × the class's epochs), mean total per run, "
@@ -208,39 +203,31 @@ def _timing(comp: Comparison, show_group: bool) -> Table:
                  left=2 if show_group else 1)
 
 
-def _robustness(comp: Comparison, show_group: bool) -> list[Table]:
-    if not comp.robustness:
+def _describe(sweep: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sweep.items())
+
+
+def summary_text(metric: evalspec.Metric, row) -> str:
+    """A row's summary cell: the spec's formatter, else a percentage."""
+    return metric.text(row) if metric.text else pct(row[metric.name])
+
+
+def _sweep(comp: Comparison, s: evalspec.EvalSpec, show_group: bool) -> list[Table]:
+    t = comp.table(s.name)
+    if not t.rows:
         return []
     rows = []
-    for r in comp.robustness:
+    for r in t.rows:
         cells = []
-        for s in comp.strengths:
-            v = r["points"].get(s)
-            cells.append("-" if v is None else pct(v["mean"], v["std"])
-                         + (f" ({v['runs']}/{r['runs']} runs)" if v["partial"] else ""))
-        rows.append(_cells(show_group, r["method"], r["group"], str(r["runs"]), *cells, pct(r["auc"]),
-                           halving_text(r)))
-    return [Table(f"Accuracy (%) under weight perturbation ({comp.robustness_mode}), mean ± std over all trials "
-                  "and runs; AUC = area under accuracy vs strength (trapezoid) / strength range; halves at = "
-                  "strength where the mean accuracy falls to half its value at strength 0 (linear interpolation)",
-                  _col(show_group, "method", "settings", "runs", *[f"s={s:g}" for s in comp.strengths], "AUC %",
-                       "halves at"), rows, left=2 if show_group else 1)]
-
-
-def _quantization(comp: Comparison, show_group: bool) -> list[Table]:
-    if not comp.quantization:
-        return []
-    rows = []
-    for q in comp.quantization:
-        cells = ["-" if b not in q["points"] else pct(q["points"][b]["mean"], q["points"][b]["std"])
-                 + (f" ({q['points'][b]['runs']}/{q['runs']} runs)" if q["points"][b]["partial"] else "")
-                 for b in comp.bits]
-        rows.append(_cells(show_group, q["method"], q["group"], str(q["runs"]), pct(q["fp"]), *cells,
-                           within_text(q)))
-    return [Table("Accuracy (%) with quantized weights (symmetric uniform), mean ± std over runs; lowest bit width "
-                  "within 1 point = the lowest width from which every wider one is within 1 point of unquantized",
-                  _col(show_group, "method", "settings", "runs", "unquantized", *[f"{b}-bit" for b in comp.bits],
-                       "lowest within 1 pt"), rows, left=2 if show_group else 1)]
+        for v in t.grid:
+            p = r.points.get(v)
+            cells.append("-" if p is None else pct(p.mean, p.std) + (f" ({p.runs}/{r.runs} runs)" if p.partial else ""))
+        rows.append(_cells(show_group, r.method, r.group, str(r.runs), *([pct(r.clean)] if s.clean else []), *cells,
+                           *(summary_text(m, r) for m in s.summaries)))
+    heads = [s.param.head(v) for v in t.grid] if s.param else list(t.grid)
+    return [Table(s.titled(s.text.report, t.variant),
+                  _col(show_group, "method", "settings", "runs", *([s.clean.title] if s.clean else []), *heads,
+                       *((m.title or m.header) for m in s.summaries)), rows, left=2 if show_group else 1)]
 
 
 def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
@@ -250,9 +237,9 @@ def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
     try:
         plots._plt()
     except NawtError:
-        return {k: Figure(k, t, missing=NO_MPL) for k, t in FIGURES}, NO_MPL
+        return {k: Figure(k, t, missing=NO_MPL) for k, t in figure_kinds()}, NO_MPL
     out = {}
-    for kind, title in FIGURES:
+    for kind, title in figure_kinds():
         try:
             fig = plots.figure(comp, kind, store)
         except NawtError as e:  # nothing to draw

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import spec
-from .config import TrainConfig
+from .config import BOOKKEEPING_KEYS, TrainConfig
 
 CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
 # Shown in their own columns (or not a setting at all): never listed as "what differs".
-NOT_SETTINGS = ("name", "study", "data_dir", "method", "eval_every", "checkpoint_every")
+NOT_SETTINGS = (*BOOKKEEPING_KEYS, "method")
 # Short labels for the compact "what differs" text; a key missing here is shown by its name.
 LABELS = {
     "train_subset": "subset", "test_subset": "test", "batch_size": "bs", "weight_decay": "wd",
@@ -37,51 +37,35 @@ def pct(x: float | None, std: float | None = None) -> str:
     return f"{100 * x:.2f}" + (f" ± {100 * std:.2f}" if std else "")
 
 
-def acc_spread(row: dict, digits: int = 2, say_one: bool = True) -> str:
-    """A compare accuracy row as ``mean ± std`` in percent; ``mean (1 seed)`` for one run
-    (the mean alone with ``say_one=False``, where a CI column says ``1 seed``), never a
-    ``± 0.00`` that would pass for a measured spread."""
-    if row.get("mean") is None:
+def acc_spread(row, digits: int = 2, say_one: bool = True) -> str:
+    """A compare accuracy row (rows.AccuracyRow) as ``mean ± std`` in percent; ``mean (1 seed)``
+    for one run (the mean alone with ``say_one=False``, where a CI column says ``1 seed``), never
+    a ``± 0.00`` that would pass for a measured spread."""
+    if row.mean is None:
         return "-"
-    m = f"{100 * row['mean']:.{digits}f}"
-    if row.get("n", 0) < 2:
+    m = f"{100 * row.mean:.{digits}f}"
+    if row.n < 2:
         return f"{m} (1 seed)" if say_one else m
-    return f"{m} ± {100 * row['std']:.{digits}f}"
+    return f"{m} ± {100 * row.std:.{digits}f}"
 
 
-def acc_ci(row: dict, digits: int = 2) -> str:
+def acc_ci(row, digits: int = 2) -> str:
     """The row's 95 % confidence interval of the mean in percent, ``[lo, hi]``; ``1 seed`` when none."""
-    if row.get("ci_low") is None:
-        return "1 seed" if row.get("n", 0) < 2 else "-"
-    return f"[{100 * row['ci_low']:.{digits}f}, {100 * row['ci_high']:.{digits}f}]"
+    if row.ci_low is None:
+        return "1 seed" if row.n < 2 else "-"
+    return f"[{100 * row.ci_low:.{digits}f}, {100 * row.ci_high:.{digits}f}]"
 
 
-def acc_diff(d: dict | None, digits: int = 2, compact: bool = False) -> str:
-    """A difference to standard in points, ``+1.20 [-0.30, +2.70] paired``; ``-`` for none;
-    without an interval, the difference and why (``+1.20 (1 seed)``). ``compact`` (narrow
+def acc_diff(d, digits: int = 2, compact: bool = False) -> str:
+    """A difference to standard (rows.Difference) in points, ``+1.20 [-0.30, +2.70] paired``; ``-``
+    for none; without an interval, the difference and why (``+1.20 (1 seed)``). ``compact`` (narrow
     tables whose title names the test and whose CI column says ``1 seed``) leaves the words out."""
     if d is None:
         return "-"
-    diff = f"{100 * d['diff']:+.{digits}f}"
-    if d.get("low") is None:
+    diff = f"{100 * d.diff:+.{digits}f}"
+    if d.low is None:
         return diff if compact else f"{diff} (1 seed)"
-    return f"{diff} [{100 * d['low']:+.{digits}f}, {100 * d['high']:+.{digits}f}]" + ("" if compact else f" {d['test']}")
-
-
-def halving_text(row: dict) -> str:
-    """A robustness row's halving strength: ``0.062``, ``> 0.1`` when it never halves, ``-`` without one."""
-    if row.get("halving") is not None:
-        return f"{row['halving']:.3g}"
-    if row.get("halving_beyond"):
-        return f"> {max(row['points']):g}"
-    return "-"
-
-
-def within_text(row: dict) -> str:
-    """A quantization row's lowest bit width within 1 point of unquantized: ``4-bit``, ``none``, ``-``."""
-    if row.get("within_1pt") is not None:
-        return f"{row['within_1pt']}-bit"
-    return "none" if row.get("fp") is not None and row.get("points") else "-"
+    return f"{diff} [{100 * d.low:+.{digits}f}, {100 * d.high:+.{digits}f}]" + ("" if compact else f" {d.test}")
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

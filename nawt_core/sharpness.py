@@ -47,6 +47,7 @@ from torch.func import functional_call
 from .faults import normal, stress_generator
 from .perturb import target_params
 from .stressspec import check_sharpness
+from .stress import Evaluator
 
 Vectors = list[torch.Tensor]  # one tensor per parameter
 HVP = Callable[[list[Vectors]], list[Vectors]]  # several vectors in, H times each out
@@ -224,5 +225,18 @@ def sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, probes: int
                      trace_samples=samples.tolist(), eig_history=history.tolist())
 
 
-__all__ = ["EvalBatchNorm", "HVP", "LossHessian", "Sharpness", "dot", "eval_copy", "hutchinson", "power_iteration",
+
+class HessianSharpness(Evaluator):
+    """The sharpness evaluation (nawt_core/evals/sharpness.py): trace and top eigenvalue per run."""
+
+    def measure(self, ctx):
+        x, y = ctx.train_set(self.config["samples"])
+        s = sharpness(ctx.model, x, y, probes=self.config["probes"], iters=self.config["iters"], seed=self.seed,
+                      autocast_dtype=ctx.amp)
+        points = [(0.0, i, None, v) for i, v in enumerate(s.trace_samples)]  # the trace's spread: one per probe
+        points += [(1.0, 0, None, s.top_eigenvalue), (2.0, 0, None, s.loss)]
+        return None, points
+
+
+__all__ = ["HessianSharpness", "EvalBatchNorm", "HVP", "LossHessian", "Sharpness", "dot", "eval_copy", "hutchinson", "power_iteration",
            "rademacher", "sharpness", "summed_cross_entropy"]

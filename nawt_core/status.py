@@ -17,6 +17,4 @@ class Status(StrEnum):
     STALE = "stale"
 
 
-LIVE = (Status.QUEUED, Status.RUNNING)  # stored statuses whose process may still be working
-
-__all__ = ["LIVE", "Status"]
+__all__ = ["Status"]

@@ -138,7 +138,7 @@ class Epoch(SQLModel, table=True):
 class Evaluation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
-    kind: str = Field(index=True)  # clean | robustness | quantization
+    kind: str = Field(index=True)  # an evaluation's name (nawt_core/evalspec.py)
     config: dict = Field(default_factory=dict, sa_column=Column(JSON))
     seed: int = 0
     status: str = Status.RUNNING.value  # queued | running | completed | failed
@@ -160,7 +160,7 @@ class Evaluation(SQLModel, table=True):
 class EvalPoint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
-    param: float  # perturbation strength, or bit width
+    param: float  # the swept value (its EvalSpec.param), or a metric's index for per-run scalars
     trial: int = 0
     accuracy: float
     loss: float | None = None

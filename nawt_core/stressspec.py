@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .errors import NawtError
-from .evalspec import MAX_STRENGTHS, MAX_TRIALS
+from .evals.robustness import MAX_STRENGTHS, MAX_TRIALS
 
 # Bit flips: see bitflip.py
 BITFLIP_BITS = 8

@@ -25,6 +25,7 @@ import torch
 
 from .faults import distinct_positions, split_positions, stress_generator
 from .stressspec import check_fractions, check_stuck_value
+from .stress import WeightStress
 
 
 def stuck_count(n: int, fraction: float) -> int:
@@ -69,4 +70,12 @@ def stuck_weights(weights: Sequence[torch.Tensor], fraction: float, *, value: st
     return out
 
 
-__all__ = ["stuck_count", "stuck_levels", "stuck_positions", "stuck_weights"]
+
+class StuckAt(WeightStress):
+    """The stuck evaluation (nawt_core/evals/stuck.py): a fraction of the weights stuck per (fraction, trial)."""
+
+    def perturb(self, weights, value, trial):
+        return stuck_weights(weights, value, value=self.config["value"], seed=self.seed, trial=trial)
+
+
+__all__ = ["StuckAt", "stuck_count", "stuck_levels", "stuck_positions", "stuck_weights"]

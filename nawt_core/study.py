@@ -1,9 +1,11 @@
 """``nawt study``: the whole comparison in one command, resumable.
 
 For each method x seed it trains a run (skipping one already completed with
-the same config key, resuming one that was interrupted), then runs the
-robustness and quantization sweeps on every completed run (skipping a sweep
-already stored with the same settings), then writes every table as CSV,
+the same config key, resuming one that was interrupted), then runs every
+registered evaluation that has a grid for the preset (nawt_core/evalspec.py)
+on every completed run (skipping one already stored with the same settings),
+through the same recorder as ``nawt eval`` (queued row, progress, log in the
+run's folder), then writes every table as CSV,
 the figures and the report (report.html, report.md: nawt_core/report.py) into
 the study folder (default ``<data_dir>/studies/<name>/``, or
 next to the database when ``--db`` names an SQLite file elsewhere).
@@ -15,10 +17,15 @@ Presets
 - ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods,
   3 seeds each (so differences come with confidence intervals).
 - ``cpu``: sized for a 2-core CPU (about 1-2 hours) yet on all the data: 10
-  epochs on all 50,000 images, 10 trials per strength, 8...2 bits.
+  epochs on all 50,000 images.
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
 - ``smoke``: a few minutes on 2 CPU cores: 3 epochs on 8,000 training and
-  1,000 test images of CIFAR-10; 2 trials per strength.
+  1,000 test images of CIFAR-10.
+Each evaluation's grid per preset is in its spec (``EvalSpec.presets``).
+
+``run_study`` returns a ``StudyResult`` whose ``status`` says whether the study
+completed or stopped with runs unfinished (interrupted, or only queued for
+workers); the same call continues it.
 
 Every preset trains on CIFAR-10 unless ``dataset="synthetic"`` is asked for: a
 study whose CIFAR-10 cannot be found (or downloaded) refuses before it records
@@ -27,48 +34,32 @@ or trains anything (``require_dataset``), like ``nawt train``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
-from . import bounds, spec
+from . import bounds, evalspec, spec
 from .claims import StudyHeart, hold_study, release_study
 from .compare import Comparison, compare
 from .config import TrainConfig
+from .config import check_name as _check_name
 from .errors import NawtError
 from .export import check_writable, export_all
 from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
+# the training of each preset; its evaluations' grids are in their specs (EvalSpec.presets)
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {
-        "train": {"epochs": 200, "train_subset": None, "test_subset": None},
-        "seeds": 3,
-        "robustness": {"mode": "absolute", "strengths": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "trials": 10},
-        "quantization": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},
-    },
-    "cpu": {
-        "train": {"epochs": 10, "train_subset": None, "test_subset": None},
-        "seeds": 1,
-        "robustness": {"mode": "absolute", "strengths": [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1], "trials": 10},
-        "quantization": {"bits": [8, 7, 6, 5, 4, 3, 2], "granularity": "channel"},
-    },
-    "quick": {
-        "train": {"epochs": 30, "train_subset": None, "test_subset": None},
-        "seeds": 1,
-        "robustness": {"mode": "absolute", "strengths": [0.0, 0.02, 0.05, 0.1], "trials": 5},
-        "quantization": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
-    },
-    "smoke": {
-        "train": {"epochs": 3, "train_subset": 8000, "test_subset": 1000},
-        "seeds": 1,
-        "robustness": {"mode": "absolute", "strengths": [0.0, 0.02, 0.05, 0.1], "trials": 2},
-        "quantization": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},  # 5: the README's headline bit width
-    },
+    "paper": {"train": {"epochs": 200, "train_subset": None, "test_subset": None}, "seeds": 3},
+    "cpu": {"train": {"epochs": 10, "train_subset": None, "test_subset": None}, "seeds": 1},
+    "quick": {"train": {"epochs": 30, "train_subset": None, "test_subset": None}, "seeds": 1},
+    "smoke": {"train": {"epochs": 3, "train_subset": 8000, "test_subset": 1000}, "seeds": 1},
 }
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# a context manager per evaluation (its label) that yields show(done, total): a progress bar
+ProgressFactory = Callable[[str], ContextManager[Callable[[int, int], None]]]
 
 
 @dataclass
@@ -82,13 +73,17 @@ class StudyResult:
     files: list[Path] = field(default_factory=list)
     comparison: Comparison | None = None
     dataset: str = ""
+    status: str = Status.RUNNING  # completed (tables written), or interrupted: runs not finished
+    unfinished: list[int] = field(default_factory=list)  # runs queued or interrupted, not trained yet
+
+    @property
+    def finished(self) -> bool:
+        return self.status != Status.INTERRUPTED
 
 
 def check_name(name: str) -> str:
     """A study name is also a folder name: refused before anything is opened or made."""
-    if not NAME_RE.match(name):
-        raise NawtError(f"study name {name!r} must be letters, digits, '.', '_' or '-' (up to 64, no leading dot)")
-    return name
+    return _check_name(name, "study name")
 
 
 def require_dataset(dataset: str, data_dir, *, hint: str = " (or name its folder with --cifar-dir)") -> None:
@@ -181,7 +176,7 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     keys = [c.key() for c in cfgs]
     if len(set(keys)) < len(keys):
         raise NawtError("two study rows train the same thing (a variant at its default values?); give each once")
-    return cfgs, {"robustness": dict(p["robustness"]), "quantization": dict(p["quantization"])}
+    return cfgs, evalspec.preset_sweeps(preset)
 
 
 def _pick(store: Store, cfg: TrainConfig) -> Run | None:
@@ -201,14 +196,17 @@ def _pick(store: Store, cfg: TrainConfig) -> Run | None:
 
 
 def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None, data_dir="data",
-              precision: str = "auto", say: Callable[[str], None] = lambda s: None) -> None:
-    """The study's robustness and quantization sweeps of one completed run, each
-    skipped when the same settings (precision and noise source included) are
-    already stored. ``device`` None: the device family the run trained on.
-    The study runs it for its runs; a queue worker runs it right after training one."""
+              precision: str = "auto", say: Callable[[str], None] = lambda s: None,
+              progress: ProgressFactory | None = None) -> None:
+    """The study's evaluations (``sw``: kind -> options) of one completed run, each skipped
+    when the same settings (precision and what the evaluation records, e.g. its noise source,
+    included) are already stored. ``device`` None: the device family the run trained on.
+    Each is recorded like `nawt eval` (recorder.py) and says its progress a quarter at a time
+    (plus ``progress``'s bar when given). The study runs it for its runs; a queue worker runs
+    it right after training one."""
     from .device import device_for_label, resolve_device, resolve_precision
-    from .evalspec import NOISE_SOURCE
-    from .sweeps import find_evaluation, quantization_sweep, robustness_sweep
+    from .recorder import EvalRecorder
+    from .sweeps import find_evaluation, sweep
     from .watch import sweep_progress
 
     run = store.get_run(run_id)
@@ -216,21 +214,29 @@ def sweep_run(store: Store, run_id: int, sw: dict, *, device: str | None = None,
         return
     device = device or device_for_label(run.device)
     sweep_precision, _ = resolve_precision(precision, resolve_device(device))
-    rob, quant = sw["robustness"], sw["quantization"]
-    rob_key = {"mode": rob["mode"], "strengths": sorted(set(map(float, rob["strengths"]))), "trials": rob["trials"],
-               "targets": rob.get("targets", "weights")}
-    quant_key = {"bits": sorted(set(quant["bits"]), reverse=True), "granularity": quant["granularity"],
-                 "fold_bn": quant.get("fold_bn", False)}
-    if find_evaluation(store, run_id, "robustness", {**rob_key, "noise": NOISE_SOURCE, "precision": sweep_precision},
-                       seed=rob.get("seed", 0)) is None:
-        say(f"run {run_id} {run.method}: robustness sweep ({rob['mode']}, {len(rob_key['strengths'])} strengths "
-            f"x {rob['trials']} trials)")
-        robustness_sweep(store, run_id, **rob_key, seed=rob.get("seed", 0), device=device, data_dir=data_dir,
-                         precision=precision, progress=sweep_progress(say, f"[run {run_id}] robustness sweep"))
-    if find_evaluation(store, run_id, "quantization", {**quant_key, "precision": sweep_precision}) is None:
-        say(f"run {run_id} {run.method}: quantization sweep (bits {' '.join(map(str, quant_key['bits']))})")
-        quantization_sweep(store, run_id, **quant_key, device=device, data_dir=data_dir, precision=precision,
-                           progress=sweep_progress(say, f"[run {run_id}] quantization sweep"))
+    for kind, options in sw.items():
+        if kind not in evalspec.names():
+            say(f"run {run_id}: evaluation {kind!r} is not registered here (a plugin not loaded?): skipped")
+            continue
+        s = evalspec.evaluation(kind)
+        opts = dict(options)
+        seed = opts.pop("seed", 0)
+        config = s.checked(opts)
+        key = {**config, **s.records, "precision": sweep_precision}
+        if find_evaluation(store, run_id, kind, key, seed=seed if s.seeded else 0) is not None:
+            continue
+        say(f"run {run_id} {run.method}: {kind} sweep ({(s.describe or str)(config)})")
+        given = {**config, **({"seed": seed} if s.seeded else {}), "device": device, "data_dir": data_dir,
+                 "precision": precision}
+        lines = sweep_progress(say, f"[run {run_id}] {kind} sweep")
+        with (progress(f"run {run_id} {kind}") if progress else contextlib.nullcontext(None)) as bar, \
+                EvalRecorder(store, [run_id], kind, config) as rec:
+            rec.run(run_id, functools.partial(sweep, store, kind, run_id, **given), _both(bar, lines))
+
+
+def _both(bar: Callable[[int, int], None] | None, lines: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """A sweep's progress to its lines, and to a bar when there is one."""
+    return lines if bar is None else lambda d, t: (bar(d, t), lines(d, t))
 
 
 def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult, study_cfg: dict,
@@ -269,7 +275,7 @@ def _train_queued(store: Store, cfgs: list[TrainConfig], home, res: StudyResult,
     if stopped or unfinished:
         store.upsert_study(res.name, status=Status.INTERRUPTED)
         say(f"runs {', '.join(map(str, unfinished)) or '-'} not finished; run the same command again to continue")
-        raise KeyboardInterrupt
+        res.status, res.unfinished = Status.INTERRUPTED, unfinished
 
 
 def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, methods: list[str] | None = None,
@@ -277,7 +283,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
               dataset: str | None = None, overrides: dict | None = None, sweeps: dict | None = None,
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
-              home=None, launch: Callable[[list[int]], bool] | None = None) -> StudyResult:
+              home=None, launch: Callable[[list[int]], bool] | None = None,
+              progress: ProgressFactory | None = None) -> StudyResult:
     """Trains, sweeps and writes one study; see the module docstring.
 
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
@@ -292,8 +299,10 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
     ``launch(run_ids)`` executes them (local worker processes, Ray) and says
     whether it was stopped; the workers sweep each run they finish.
 
-    Raises KeyboardInterrupt when a training run was interrupted (the study is
-    marked interrupted, and the same call continues it later)."""
+    When a run stays unfinished (a training interrupted, or runs only queued for
+    workers), the study is marked interrupted and the result says so
+    (``status``, ``unfinished``) without sweeping or writing tables; the same
+    call continues it later. ``progress``: a progress bar per evaluation."""
     # torch-using modules, imported here: plan() and the checks before it answer without torch
     from .records import create_run
     from .runner import execute
@@ -303,7 +312,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                     overrides=overrides, name=name, precision=precision)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
-        sw[k].update(v)
+        sw.setdefault(k, {}).update(v)
     for cfg in cfgs:  # a run of it training in another process: refused before anything is written
         _pick(store, cfg)
     token = hold_study(store, name)  # one process per study: a second at once is refused here
@@ -327,6 +336,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         # 1. training
         if launch is not None:
             _train_queued(store, cfgs, home, res, study_cfg, launch, say)
+            if not res.finished:
+                return res
         for cfg in cfgs if launch is None else ():
             run = _pick(store, cfg)
             if run is not None and run.status == Status.COMPLETED:
@@ -347,7 +358,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 if run.status == Status.INTERRUPTED:
                     store.upsert_study(name, status=Status.INTERRUPTED)
                     say(f"run {run.id} interrupted at epoch {run.epoch}; run the same command again to continue")
-                    raise KeyboardInterrupt
+                    res.status, res.unfinished = Status.INTERRUPTED, [run.id]
+                    return res
                 if run.status != Status.COMPLETED:
                     say(f"run {run.id} {cfg.method} failed: {run.error}")
                     res.failed.append(run.id)
@@ -356,17 +368,20 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
 
-        # 2. sweeps (skipped when the same settings, precision included, are already stored)
+        # 2. evaluations (skipped when the same settings, precision included, are already stored)
         for rid in res.run_ids:
-            sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say)
+            sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say,
+                      progress=progress)
 
-        # 3. tables and figures
-        res.comparison = compare(store, study=name, mode=sw["robustness"]["mode"])  # the study row lists res.run_ids
-        res.files = export_all(store, out, study=name, mode=sw["robustness"]["mode"])
+        # 3. tables and figures, of the variants the study evaluated (e.g. its perturbation mode)
+        variants = {k: v[evalspec.evaluation(k).variant] for k, v in sw.items() if k in evalspec.names()
+                    and evalspec.evaluation(k).variant in v}
+        res.comparison = compare(store, study=name, variants=variants)  # the study row lists res.run_ids
+        res.files = export_all(store, out, study=name, variants=variants)
         if figures:
             from . import plots
 
-            for kind in ("robustness", "quantization", "curves"):
+            for kind in plots.kinds()[:-1]:
                 try:
                     res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
                 except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written
@@ -380,12 +395,13 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
                 say(f"report: {note}")
         except NawtError as e:  # e.g. no run completed: the tables above say so
             say(f"report skipped: {e}")
-        store.upsert_study(name, status=Status.FAILED if res.failed else Status.COMPLETED, finished_at=utcnow())
+        res.status = Status.FAILED if res.failed else Status.COMPLETED
+        store.upsert_study(name, status=res.status, finished_at=utcnow())
         return res
     finally:
         heart.stop()
         release_study(store, name, token)
 
 
-__all__ = ["PRESETS", "StudyResult", "check_name", "method_entry", "plan", "require_dataset", "run_study",
+__all__ = ["PRESETS", "ProgressFactory", "StudyResult", "check_name", "method_entry", "plan", "require_dataset", "run_study",
            "sweep_run"]

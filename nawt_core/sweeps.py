@@ -1,74 +1,51 @@
-"""Robustness and quantization sweeps over trained runs, stored as
-Evaluation + EvalPoint rows, and the sweep benchmark.
+"""Evaluations of trained runs, stored as Evaluation + EvalPoint rows, and the sweep benchmark.
 
-A sweep loads the run's final checkpoint read-only into a fresh model (or
-deep-copies a model it is handed), so neither the file on disk nor a live
-training's model is ever changed. It evaluates on the training device with the
-test set already there.
-
-Two engines evaluate the perturbed copies, and they give the same numbers:
-- ``loop``: perturb in place, evaluate, restore the clean weights (``_foreach``
-  copies, no reallocation), one copy at a time;
-- ``batched``: ``torch.func.functional_call`` + ``vmap`` over a stack of
-  ``chunk`` perturbed weight sets, one forward pass for all of them.
-``strategy="auto"`` times both on a slice of the test set once per
-(device, arch, targets) and keeps the faster: on the 2-core CPU the loop wins
-(vmap turns each conv into a grouped conv, which is slower there); on a GPU
-the batched pass can win because a single ResNet-20 pass leaves it idle.
+``sweep(store, kind, run_id, **options)`` runs any registered evaluation
+(nawt_core/evalspec.py) on a run: it checks the options against the spec,
+loads the run's final checkpoint read-only into a fresh model (so neither the
+file on disk nor a live training's model is ever changed), puts the test set on
+the device, hands both to the evaluation's implementation (stress.py:
+``WeightStress`` for anything that perturbs the weights) and stores the clean
+accuracy and every point. ``<kind>_sweep(store, run_id, **options)`` is the
+same for one kind (e.g. ``robustness_sweep``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import functools
 import itertools
 import logging
 import os
 import socket
 import time
-import warnings
-from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.func import functional_call, vmap
 
+from . import evalspec
 from . import perturb as P
-from . import quantize as Q
 from .checkpoint import load, load_model_state
 from .config import TrainConfig
 from .data import load_arrays, synthetic, to_input
 from .device import (autocast_dtype, device_for_label, device_name, keep_freed_memory, resolve_device,
                      resolve_precision, synchronize, tf32_flags)
 from .errors import Failed, NawtError
-from .evalspec import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, NOISE_SOURCE, STRATEGIES, check_strategy, noise_source
+from .evalspec import check_strategy
 from .evaluate import evaluate
 from .failures import describe
 from .hardware import check_precision, device_kind
 from .models import build_model
 from .status import Status
 from .store import Evaluation, Run, Store, utcnow
+from .stress import Context, Progress, TestSet, choose_strategy, count_jobs, sweep_jobs
+from .stress import Perturber as _Perturber
 
 log = logging.getLogger("nawt.sweeps")
-
-
-Progress = Callable[[int, int], None]
+POINTS_PER_WRITE = 1000  # evaluation points are stored in batches of this many
 
 
 # ------------------------------------------------------------ model + data
-@dataclass
-class TestSet:
-    x: torch.Tensor  # normalised float, channels_last, on the device
-    y: torch.Tensor
-    source: str
-
-    @property
-    def n(self) -> int:
-        return int(self.y.numel())
-
-
 _TEST_CACHE: dict[tuple, TestSet] = {}
 
 
@@ -125,167 +102,22 @@ def _precision(requested: str, dev: torch.device) -> tuple[torch.dtype | None, d
 
 
 # ---------------------------------------------------------------- engines
-class Perturber:
-    """Evaluates perturbed copies of one model; the model given is copied, never changed."""
+class Perturber(_Perturber):
+    """stress.Perturber with Gaussian noise of ``mode`` (perturb.py) unless a ``stress`` is given."""
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, mode: str = "absolute",
-                 targets: str = "weights", seed: int = 0, batch_size: int = 1000,
-                 autocast_dtype: torch.dtype | None = None):
-        P.check(mode, targets)
-        self.model = copy.deepcopy(model).eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        self.x, self.y, self.mode, self.targets, self.seed = x, y, mode, targets, seed
-        self.batch_size = batch_size
-        self.amp = autocast_dtype  # None: fp32
-        self.names = [n for n, _ in P.target_params(self.model, targets)]
-        self.params = [p for _, p in P.target_params(self.model, targets)]
-        self.clean = [p.detach().clone() for p in self.params]
-        self.device = x.device
-
-    def noise(self, strength: float, trial: int) -> list[torch.Tensor]:
-        gen = P.generator(self.seed, strength, trial, self.device)
-        return P.noise_like(self.clean, strength, self.mode, gen)
-
-    def restore(self) -> None:
-        torch._foreach_copy_(self.params, self.clean)
-
-    @torch.no_grad()
-    def clean_eval(self, x=None, y=None) -> tuple[float, float]:
-        self.restore()
-        return evaluate(self.model, self.x if x is None else x, self.y if y is None else y,
-                        batch_size=self.batch_size, autocast_dtype=self.amp)
-
-    # one copy at a time
-    @torch.no_grad()
-    def loop(self, jobs: list[tuple[float, int]], x=None, y=None) -> list[tuple[float, float]]:
-        x = self.x if x is None else x
-        y = self.y if y is None else y
-        out = []
-        for s, t in jobs:
-            self.restore()
-            if s:
-                torch._foreach_add_(self.params, self.noise(s, t))
-            out.append(evaluate(self.model, x, y, batch_size=self.batch_size, autocast_dtype=self.amp))
-        self.restore()
-        return out
-
-    # many copies per forward pass
-    @torch.no_grad()
-    def batched(self, jobs: list[tuple[float, int]], x=None, y=None, chunk: int = 8) -> list[tuple[float, float]]:
-        x = self.x if x is None else x
-        y = self.y if y is None else y
-        self.restore()
-        fixed = {**dict(self.model.named_parameters()), **dict(self.model.named_buffers())}
-        for n in self.names:
-            fixed.pop(n)
-        names = self.names
-
-        def one(ws, xb):
-            return functional_call(self.model, {**fixed, **dict(zip(names, ws))}, (xb,))
-
-        run = vmap(one, in_dims=(0, None))
-        out: list[tuple[float, float]] = []
-        for i in range(0, len(jobs), chunk):
-            part = jobs[i : i + chunk]
-            k = len(part)
-            stacks = [torch.empty((k, *w.shape), device=w.device, dtype=w.dtype) for w in self.clean]
-            for j, (s, t) in enumerate(part):
-                noise = self.noise(s, t) if s else [torch.zeros_like(w) for w in self.clean]
-                for st, w, z in zip(stacks, self.clean, noise):
-                    torch.add(w, z, out=st[j])
-            loss = torch.zeros(k, device=self.device)
-            correct = torch.zeros(k, device=self.device, dtype=torch.long)
-            bs = max(1, self.batch_size // k) if self.device.type == "cpu" else self.batch_size
-            for b in range(0, x.shape[0], bs):
-                with warnings.catch_warnings(), self._autocast():
-                    warnings.simplefilter("ignore", UserWarning)  # vmap's slow-path notice for adaptive pooling
-                    logits = run(stacks, x[b : b + bs]).float()  # (k, B, classes)
-                yb = y[b : b + bs]
-                loss += F.cross_entropy(logits.transpose(1, 2), yb.expand(k, -1), reduction="none").sum(1)
-                correct += (logits.argmax(2) == yb).sum(1)
-            n = x.shape[0]
-            out += [(lo / n, c / n) for lo, c in zip(loss.tolist(), correct.tolist())]
-        return out
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp) if self.amp else contextlib.nullcontext()
-
-    def run(self, jobs, strategy: str = "loop", chunk: int = 8, progress: Progress | None = None):
-        """(loss, accuracy) per (strength, trial) job, in order."""
-        return [r for _, r in self.stream(jobs, len(jobs), strategy, chunk, progress)]
-
-    def stream(self, jobs: Iterable[tuple[float, int]], total: int, strategy: str = "loop", chunk: int = 8,
-               progress: Progress | None = None):
-        """Yields ((strength, trial), (loss, accuracy)) as jobs are evaluated; ``jobs``
-        may be a lazy iterator, so memory does not grow with the number of trials."""
-        if strategy not in ("loop", "batched"):
-            raise NawtError(f"unknown sweep strategy {strategy!r}; choose auto, loop or batched")
-        step = chunk if strategy == "batched" else 1
-        it, done = iter(jobs), 0
-        while part := list(itertools.islice(it, step)):
-            res = self.batched(part, chunk=chunk) if strategy == "batched" else self.loop(part)
-            done += len(part)
-            if progress:
-                progress(done, total)
-            yield from zip(part, res)
+                 targets: str = "weights", seed: int = 0, stress=None, **kw):
+        if stress is None:
+            P.check(mode, targets)
+            stress = functools.partial(_gaussian, mode=mode, seed=seed)
+        super().__init__(model, x, y, stress=stress, targets=targets, seed=seed, **kw)
 
 
-_CHOICE: dict[tuple, tuple[str, dict]] = {}
-
-
-def choose_strategy(perturber: Perturber, arch: str = "", chunk: int = 8, images: int = 256) -> tuple[str, dict]:
-    """Times both engines on a slice of the test set (once per device, arch and
-    targets in this process) and returns the faster with the timings."""
-    key = (str(perturber.device), arch, perturber.targets, chunk, perturber.amp)
-    if key in _CHOICE:
-        return _CHOICE[key]
-    x, y = perturber.x[:images], perturber.y[:images]
-    jobs = [(0.01, t) for t in range(chunk)]
-    timing = {}
-    for name in ("loop", "batched"):
-        fn = perturber.loop if name == "loop" else (lambda j, x, y: perturber.batched(j, x, y, chunk=chunk))
-        try:
-            fn(jobs[:2], x, y)  # warm-up
-            synchronize(perturber.device)
-            t0 = time.perf_counter()
-            fn(jobs, x, y)
-            synchronize(perturber.device)
-            timing[name] = len(jobs) / (time.perf_counter() - t0)
-        except (RuntimeError, NotImplementedError) as e:  # e.g. a vmap rule missing, out of memory
-            log.warning("the %s sweep engine failed on this device (%s); not using it", name, str(e)[:120])
-            timing[name] = 0.0
-    perturber.restore()
-    best = max(timing, key=timing.get)
-    _CHOICE[key] = (best, {f"{k}_evals_per_s": v for k, v in timing.items()})
-    return _CHOICE[key]
-
-
-def sweep_jobs(strengths: Iterable[float], trials: int) -> Iterator[tuple[float, int]]:
-    """(strength, trial) pairs, generated lazily; strength 0 is deterministic, so it gets one trial."""
-    return ((float(s), t) for s in strengths for t in range(1 if s == 0 else trials))
-
-
-def count_jobs(strengths: Iterable[float], trials: int) -> int:
-    return sum(1 if s == 0 else trials for s in strengths)
-
-
-POINTS_PER_WRITE = 1000  # evaluation points are stored in batches of this many
+def _gaussian(weights, value, trial, *, mode, seed):
+    return P.noisy(weights, value, mode, seed, trial)
 
 
 # -------------------------------------------------------------- stored sweeps
-def _check_strengths(strengths) -> list[float]:
-    out = []
-    for s in strengths:
-        try:
-            out.append(float(s))
-        except (TypeError, ValueError):
-            raise NawtError(f"perturbation strengths must be numbers (got {s!r})") from None
-    if not out:
-        raise NawtError("give at least one perturbation strength")
-    return sorted(set(out))
-
-
 class _recorded:
     """Marks an evaluation failed if the sweep raises (Ctrl-C included)."""
 
@@ -317,98 +149,70 @@ def _start(store: Store, evaluation: Evaluation | None, **fields) -> Evaluation:
     return store.update_evaluation(evaluation.id, **fields)
 
 
-def robustness_sweep(store: Store, run_id: int, *, mode: str = "absolute", strengths: Iterable[float] | None = None,
-                     trials: int = DEFAULT_TRIALS, seed: int = 0, targets: str = "weights", device: str | None = None,
-                     data_dir=None, test_subset: int | None = None, strategy: str = "auto", chunk: int = 8,
-                     precision: str = "auto", progress: Progress | None = None,
-                     evaluation: Evaluation | None = None) -> Evaluation:
-    """Accuracy of perturbed copies of run ``run_id`` for every strength and
-    trial, stored as one Evaluation (kind ``robustness``) with a point per
-    (strength, trial). ``device`` None: the family the run trained on. Returns
-    the completed Evaluation."""
-    strengths = _check_strengths(DEFAULT_STRENGTHS.get(mode, [0.1]) if strengths is None else strengths)
-    P.check(mode, targets, strengths, trials)
-    check_strategy(strategy)
+def _train_set(cfg: TrainConfig, device: torch.device, data_dir):
+    """The first n training images of the run's data on ``device``, normalised, not augmented."""
+    def first(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        arrays = load_arrays(cfg.dataset, str(data_dir or cfg.data_dir), train_subset=cfg.train_subset,
+                             test_subset=cfg.test_subset)
+        return (to_input(torch.from_numpy(arrays.x_train[:n]).to(device)),
+                torch.from_numpy(arrays.y_train[:n]).to(device))
+    return first
+
+
+def sweep(store: Store, kind: str, run_id: int, *, seed: int = 0, strategy: str = "auto", chunk: int = 8,
+          device: str | None = None, data_dir=None, test_subset: int | None = None, precision: str = "auto",
+          progress: Progress | None = None, evaluation: Evaluation | None = None, **options) -> Evaluation:
+    """Evaluation ``kind`` of run ``run_id`` with ``options`` (its spec's; the rest default),
+    stored as one Evaluation with its points. ``device`` None: the family the run trained on;
+    ``evaluation``: a row already queued for it (nawt_core/recorder.py). Returns the completed row."""
+    spec = evalspec.evaluation(kind)
+    config = spec.checked(options)
+    if spec.batchable:
+        check_strategy(strategy)
     run = finished_run(store, run_id)
     dev = _device(device, run)
     amp, prec = _precision(precision, dev)
     model, cfg = load_run_model(run, dev)
     test = load_test_set(cfg, dev, data_dir, test_subset)
-    pert = Perturber(model, test.x, test.y, mode=mode, targets=targets, seed=seed, autocast_dtype=amp)
-    probe = {}
-    if strategy == "auto":
-        strategy, probe = choose_strategy(pert, cfg.arch, chunk)
-    config = {"mode": mode, "strengths": strengths, "trials": trials, "targets": targets,
-              "test_images": test.n, "dataset": test.source, "strategy": strategy, "noise": NOISE_SOURCE,
-              **prec, **probe}
-    ev = _start(store, evaluation, run_id=run.id, kind="robustness", config=config, seed=seed,
-                status=Status.RUNNING, device=device_name(dev), **tf32_flags(dev), host=socket.gethostname(),
-                pid=os.getpid())
+    job = evalspec.impl(kind)(spec, config, seed if spec.seeded else 0)
+    ctx = Context(model, cfg, test, dev, amp, strategy, chunk, progress, _train_set(cfg, dev, data_dir))
+    recorded, measured = job.setup(ctx)
+    ev = _start(store, evaluation, run_id=run.id, kind=kind, seed=job.seed, status=Status.RUNNING,
+                config={**config, "test_images": test.n, "dataset": test.source, **recorded, **prec, **measured},
+                device=device_name(dev), **tf32_flags(dev), host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     with _recorded(store, ev):
-        _, clean_acc = pert.clean_eval()
-        done = pert.stream(sweep_jobs(strengths, trials), count_jobs(strengths, trials), strategy, chunk, progress)
-        while batch := list(itertools.islice(done, POINTS_PER_WRITE)):
-            store.add_points(ev.id, [{"param": s, "trial": t, "accuracy": acc, "loss": loss}
-                                     for (s, t), (loss, acc) in batch])
-        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=clean_acc,
+        clean, points = job.measure(ctx)
+        points = iter(points)
+        while batch := list(itertools.islice(points, POINTS_PER_WRITE)):
+            store.add_points(ev.id, [{"param": float(p), "trial": t, "accuracy": acc, "loss": loss}
+                                     for p, t, loss, acc in batch])
+        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=clean,
                                        seconds=time.perf_counter() - t0, finished_at=utcnow())
 
 
-@torch.no_grad()
-def quantization_accuracies(model: nn.Module, x, y, bits: list[int], granularity: str = "channel",
-                            fold: bool = False, progress: Progress | None = None,
-                            autocast_dtype: torch.dtype | None = None):
-    """(clean (loss, acc), [(loss, acc) per bit width]) on a copy of ``model``."""
-    m = Q.fold_bn(model) if fold else copy.deepcopy(model).eval()
-    ws = [w for _, w in Q.weight_params(m)]
-    clean = [w.detach().clone() for w in ws]
-    fp = evaluate(m, x, y, autocast_dtype=autocast_dtype)
-    out = []
-    for i, b in enumerate(bits):
-        torch._foreach_copy_(ws, clean)
-        Q.quantize_(m, b, granularity)
-        out.append(evaluate(m, x, y, autocast_dtype=autocast_dtype))
-        if progress:
-            progress(i + 1, len(bits))
-    return fp, out
+def __getattr__(name: str):
+    """``<kind>_sweep`` (e.g. ``robustness_sweep``): ``sweep`` for that registered kind."""
+    kind = name[: -len("_sweep")].replace("_", "-") if name.endswith("_sweep") and not name.startswith("_") else None
+    for spec in evalspec.evaluations() if kind else ():
+        if spec.name.replace("_", "-") == kind:
+            def one_kind(store: Store, run_id: int, _kind=spec.name, **options) -> Evaluation:
+                return sweep(store, _kind, run_id, **options)
 
-
-def quantization_sweep(store: Store, run_id: int, *, bits: Iterable[int] | None = None, granularity: str = "channel",
-                       fold_bn: bool = False, device: str | None = None, data_dir=None, test_subset: int | None = None,
-                       precision: str = "auto", progress: Progress | None = None,
-                     evaluation: Evaluation | None = None) -> Evaluation:
-    """Accuracy of run ``run_id`` with fake-quantized weights per bit width,
-    stored as one Evaluation (kind ``quantization``), a point per bit width."""
-    bits = Q.check(DEFAULT_BITS if bits is None else list(bits), granularity)
-    bits = sorted(set(bits), reverse=True)
-    run = finished_run(store, run_id)
-    dev = _device(device, run)
-    amp, prec = _precision(precision, dev)
-    model, cfg = load_run_model(run, dev)
-    test = load_test_set(cfg, dev, data_dir, test_subset)
-    config = {"bits": bits, "granularity": granularity, "fold_bn": fold_bn, "test_images": test.n,
-              "dataset": test.source, **prec}
-    ev = _start(store, evaluation, run_id=run.id, kind="quantization", config=config, seed=0,
-                status=Status.RUNNING, device=device_name(dev), **tf32_flags(dev), host=socket.gethostname(),
-                pid=os.getpid())
-    t0 = time.perf_counter()
-    with _recorded(store, ev):
-        (_, fp), res = quantization_accuracies(model, test.x, test.y, bits, granularity, fold_bn, progress, amp)
-        store.add_points(ev.id, [{"param": float(b), "trial": 0, "accuracy": acc, "loss": loss}
-                                 for b, (loss, acc) in zip(bits, res)])
-        return store.update_evaluation(ev.id, status=Status.COMPLETED, clean_acc=fp,
-                                       seconds=time.perf_counter() - t0, finished_at=utcnow())
+            one_kind.__name__ = name
+            return one_kind
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find_evaluation(store: Store, run_id: int, kind: str, config: dict, seed: int = 0) -> Evaluation | None:
     """The latest completed evaluation of ``run_id`` whose config contains every
-    item of ``config`` (a study's test for 'already done'). Older sweeps lack
-    some items: their precision was fp32, their noise source follows from their device."""
+    item of ``config`` (a study's test for 'already done'). Older ones lack some
+    items: their precision was fp32; the spec's ``legacy`` hook supplies the rest."""
+    spec = evalspec.evaluation(kind)
     for ev in reversed(store.evaluations(run_id, kind, completed_only=True)):
         c = {"precision": "fp32", **(ev.config or {})}
-        if kind == "robustness":
-            c["noise"] = noise_source(ev.config, device_kind(ev.device))
+        if spec.legacy is not None:
+            c.update(spec.legacy(ev.config, device_kind(ev.device)))
         if ev.seed == seed and all(c.get(k) == v for k, v in config.items()):
             return ev
     return None
@@ -485,6 +289,5 @@ def bench_sweep(*, device: str = "auto", arch: str = "resnet20", copies: int = 1
     }
 
 
-__all__ = ["DEFAULT_BITS", "DEFAULT_STRENGTHS", "DEFAULT_TRIALS", "Perturber", "STRATEGIES", "TestSet",
-           "bench_sweep", "choose_strategy", "find_evaluation", "finished_run", "load_run_model",
-           "load_test_set", "quantization_accuracies", "quantization_sweep", "robustness_sweep", "sweep_jobs"]
+__all__ = ["Perturber", "TestSet", "bench_sweep", "choose_strategy", "count_jobs", "find_evaluation", "finished_run",
+           "load_run_model", "load_test_set", "sweep", "sweep_jobs"]

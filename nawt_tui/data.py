@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from nawt_core import evalspec
+
 from .views import (CSV_FIELDS, Curve, RunDetail, RunView, eval_label, fmt_acc, fmt_duration, fmt_float,  # noqa: F401
                     fmt_rate, fmt_size, naive, pct, progress_bar, run_view, summarize_points)
 
@@ -154,8 +156,9 @@ class DataSource:
             for ev in evs:  # detached rows: the shown status (stale when its process is gone), never saved
                 ev.status = effective_status(ev, host=self.host)
             curves: dict[int, Curve] = {}
+            swept = {s.name for s in evalspec.sweeps()}
             for ev in evs:
-                if ev.kind not in ("robustness", "quantization"):
+                if ev.kind not in swept:
                     continue
                 params, mean, std, mins, ns = summarize_points(store.points(ev.id))
                 curves[ev.id] = Curve(ev.id, ev.kind, eval_label(ev), params, mean, std, mins, ns)
@@ -188,12 +191,11 @@ class DataSource:
     def set_tags(self, run_id: int, tags: list[str]) -> Any:
         return self._call(lambda s: s.update_run(run_id, tags=tags))
 
-    def compare(self, run_ids: list[int] | None, study: str | None, mode: str) -> Any:
-        try:
-            from nawt_core.compare import compare
-        except ImportError as e:
-            raise DataError(f"comparison unavailable: {_short(e)}") from None
-        return self._call(lambda s: compare(s, run_ids=run_ids, study=study, mode=mode))
+    def compare(self, run_ids: list[int] | None, study: str | None, variants: dict[str, str] | None = None) -> Any:
+        """nawt_core.compare for a selection, with the variant shown per evaluation (e.g. its mode)."""
+        from nawt_core.compare import compare
+
+        return self._call(lambda s: compare(s, run_ids=run_ids, study=study, variants=variants))
 
     def write_report(self, comparison: Any) -> tuple[list[Any], str]:
         """`nawt report` for a comparison: the files written (HTML first) and a note on left-out figures."""

@@ -1,78 +1,106 @@
-"""The evaluate dialog's choices and checks, from nawt_core.evalspec (what `nawt eval` itself checks)."""
+"""The evaluate dialog's fields and checks, from the evaluation registry (what `nawt eval` itself checks).
+
+Every registered evaluation (nawt_core/evalspec.py) brings its options as
+fields: a choice as a select, a flag as a check box, a number or a list as a
+text field pre-filled with its default. A value is parsed by the option
+(``Option.parse``) and checked by the spec with the other options at their
+defaults, so each field gets the error line `nawt eval` would print.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from nawt_core import evalspec
 from nawt_core.config import PRECISIONS
 from nawt_core.errors import NawtError
-from nawt_core.lists import numbers
-
-MODE_CHOICES = tuple((evalspec.MODE_LABELS.get(m, m), m) for m in evalspec.MODES)
+from nawt_core.options import Option
 
 
-def numbers_text(values: list[Any]) -> str:
-    return ",".join(f"{v:g}" for v in values)
+@dataclass(frozen=True)
+class Field:
+    """One field of the dialog: an option, the evaluations that show it, its widget id."""
+
+    option: Option
+    kinds: tuple[str, ...]  # evaluation names
+    id: str
 
 
-DEFAULT_STRENGTHS = {m: numbers_text(evalspec.DEFAULT_STRENGTHS[m]) for m in evalspec.MODES}
-DEFAULT_BITS = numbers_text(evalspec.DEFAULT_BITS)
-DEFAULT_TRIALS = str(evalspec.DEFAULT_TRIALS)
+def kinds() -> list[tuple[str, str]]:
+    """(label, name) of the evaluation select."""
+    return [(s.text.choice, s.name) for s in evalspec.evaluations()]
 
 
-def _numbers(text: str, what: str) -> tuple[list[float], str | None]:
+def fields() -> list[Field]:
+    """Every form option of every evaluation, in registry order; an option that two evaluations
+    share unchanged is one field, one of the same name but other settings gets its own id."""
+    out: list[Field] = []
+    for s in evalspec.evaluations():
+        for o in (o for o in s.options if o.form):
+            same = next((i for i, f in enumerate(out) if f.option == o), None)
+            if same is not None:
+                out[same] = Field(o, (*out[same].kinds, s.name), out[same].id)
+                continue
+            taken = any(f.option.name == o.name for f in out)
+            out.append(Field(o, (s.name,), f"eval-{s.ident}-{o.name}" if taken else f"eval-{o.name.replace('_', '-')}"))
+    return out
+
+
+def default_text(kind: str, option: Option, values: dict[str, Any] | None = None) -> str:
+    """What a field shows before the user types: the checked default, given the other ``values``
+    (a list whose default follows another option, e.g. the strengths of a perturbation mode)."""
+    s = evalspec.evaluation(kind)
+    given = {k: v for k, v in (values or {}).items() if k in {o.name for o in s.options} and k != option.name}
     try:
-        return numbers(text, what), None  # `0,,1` is refused, as on the command line
-    except NawtError as e:
-        return [], str(e)
+        return option.text(s.checked(given)[option.name])
+    except NawtError:
+        return option.text(option.default)
 
 
-def _why(check: Any, *args: Any) -> str | None:
-    try:
-        check(*args)
-    except NawtError as e:
-        return str(e)
-    return None
+def variant_defaults(kind: str, option: Option) -> set[str]:
+    """The default texts of ``option`` for every value of its evaluation's variant (untouched fields follow it)."""
+    s = evalspec.evaluation(kind)
+    if s.variant is None:
+        return {default_text(kind, option)}
+    return {default_text(kind, option, {s.variant: v}) for v in s.option(s.variant).choices}
+
+
+def _value(s: evalspec.EvalSpec, o: Option, raw: Any) -> Any:
+    """A field's value: parsed (NawtError if it is not one); blank: the default where it has none fixed."""
+    if o.kind is bool:
+        return bool(raw)
+    if o.kind is str:
+        return raw or o.default
+    v = o.parse(raw)
+    if v is None and o.kind is list and o.default is not None:
+        return []  # a blank list that has a fixed default: the spec says what it needs
+    if v is None and o.kind is not list:
+        raise NawtError(f"{o.title} is required")
+    return v
 
 
 def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Dialog values to `nawt eval` options, and an error message per bad field.
-
-    robustness: mode, strengths (blank: the mode's default), trials; quantization: bits, granularity,
-    fold_bn; both: precision. The bounds are evalspec's, as `nawt eval` checks them."""
-    kind = values.get("kind")
+    """Dialog values (``kind``, the kind's option names, ``precision``, ``device``) to `nawt eval`
+    options, and an error message per bad field (keyed by option name)."""
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    if kind == "robustness":
-        out["mode"] = mode = values.get("mode") or evalspec.MODES[0]
-        strengths, err = _numbers(values.get("strengths") or "", "strengths")
-        raw = (values.get("trials") or "").strip()
+    try:
+        s = evalspec.evaluation(values.get("kind") or "")
+    except NawtError:
+        errors["kind"] = f"choose {' or '.join(evalspec.names())}"
+        s = None
+    for o in (o for o in s.options if o.form) if s else ():
         try:
-            trials = int(raw)
-        except ValueError:
-            errors["trials"] = "trials must be a whole number ≥ 1"
-        else:
-            out["trials"] = trials
-            if why := _why(evalspec.check_robustness, evalspec.MODES[0], (), trials):
-                errors["trials"] = why
-        out["strengths"] = sorted(set(strengths)) or None
-        if why := err or _why(evalspec.check_robustness, evalspec.MODES[0], strengths):
-            errors["strengths"] = why if why.startswith("strengths") else f"strengths: {why}"
-        if why := _why(evalspec.check_mode, mode):
-            errors["mode"] = why
-    elif kind == "quantization":
-        bits, err = _numbers(values.get("bits") or "", "bits")
-        try:
-            out["bits"] = sorted(set(evalspec.check_bits(bits)), reverse=True)
-        except NawtError as e:
-            errors["bits"] = err or str(e)
-        out["granularity"] = gran = values.get("granularity") or evalspec.GRANULARITIES[0]
-        if why := _why(evalspec.check_quantization, [evalspec.MAX_BITS], gran):
-            errors["granularity"] = why
-        out["fold_bn"] = bool(values.get("fold_bn"))
-    else:
-        errors["kind"] = "choose robustness or quantization"
+            v = _value(s, o, values.get(o.name))
+            s.checked({o.name: v})  # the spec's own check, the other options at their defaults
+        except NawtError as e:  # named after its field, as the dialog lists the errors together
+            errors[o.name] = str(e) if str(e).startswith(o.title) else f"{o.title}: {e}"
+            continue
+        if isinstance(v, list):
+            desc = s.param is not None and s.param.name == o.name and s.param.descending
+            v = sorted(set(v), reverse=desc)
+        out[o.name] = v
     precision = values.get("precision") or "auto"
     if precision not in PRECISIONS:
         errors["precision"] = f"precision must be one of {', '.join(PRECISIONS)}"

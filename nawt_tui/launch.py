@@ -162,24 +162,23 @@ def _list(values: list[Any]) -> str:
 
 
 def eval_args(kind: str, run_ids: list[int], options: dict[str, Any]) -> list[str]:
-    """`nawt eval robustness|quantization ID...` arguments from validated dialog values."""
+    """`nawt eval KIND ID...` arguments from validated dialog values (the spec's options, in its order)."""
+    from nawt_core import evalspec
+    from nawt_core.errors import NawtError
+
+    try:
+        spec = evalspec.evaluation(kind)
+    except NawtError:
+        raise ValueError(f"unknown evaluation {kind!r}") from None
     args = ["eval", kind, *map(str, run_ids)]
-    if kind == "robustness":
-        if options.get("mode"):
-            args += ["--mode", str(options["mode"])]
-        if options.get("strengths"):
-            args += ["--strengths", _list(options["strengths"])]
-        if options.get("trials") is not None:
-            args += ["--trials", str(options["trials"])]
-    elif kind == "quantization":
-        if options.get("bits"):
-            args += ["--bits", _list(options["bits"])]
-        if options.get("granularity"):
-            args += ["--granularity", str(options["granularity"])]
-        if options.get("fold_bn"):
-            args.append("--fold-bn")
-    else:
-        raise ValueError(f"unknown evaluation {kind!r}")
+    for o in spec.options:
+        v = options.get(o.name)
+        if o.kind is bool:
+            args += [o.flag] if v else []
+        elif o.kind is list:
+            args += [o.flag, _list(v)] if v else []
+        elif v is not None and v != "":
+            args += [o.flag, str(v)]
     if options.get("precision"):
         args += ["--precision", str(options["precision"])]
     if options.get("device"):

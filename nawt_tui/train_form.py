@@ -2,41 +2,39 @@
 
 The methods, their options (which method uses which, type, default, bounds, help) come from
 nawt_core.spec; every range is checked by the spec's Option.check or TrainConfig.validate(),
-so the form accepts exactly what `nawt train` accepts."""
+so the form refuses what `nawt train` refuses, with the same defaults (TrainConfig's)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import fields as dc_fields
 from typing import Any
 
 from nawt_core.lists import numbers
 from nawt_core import spec
-from nawt_core.config import ARCHS, MAX_BATCH, PRECISIONS, SCHEDULES, TrainConfig
+from nawt_core.config import ARCHS, MAX_BATCH, NAME_RE, PRECISIONS, SCHEDULES, TrainConfig
 from nawt_core.errors import NawtError
 
 DATASETS = (("cifar10", "cifar10"), ("synthetic (offline demo)", "synthetic"))
 DEVICES = (("auto", "auto"), ("cuda", "cuda"), ("cpu", "cpu"))
+_D = TrainConfig()  # the defaults, as `nawt train` has them
 # key, label, options (label, value), default, help; the methods are read when the form opens
 SELECTS: dict[str, tuple[str, tuple[tuple[str, str], ...], str, str]] = {
-    "method": ("method", (), "standard", "training method"),
-    "dataset": ("dataset", DATASETS, "cifar10", "synthetic: offline, fast"),
-    "arch": ("arch", tuple((a, a) for a in ARCHS), "resnet20", "CIFAR ResNet depth"),
-    "device": ("device", DEVICES, "auto", "auto: cuda when present"),
-    "precision": ("precision", tuple((x, x) for x in PRECISIONS), "auto", "auto: bf16 if native"),
-    "schedule": ("lr schedule", tuple((x, x) for x in SCHEDULES), "cosine", "step: ×0.1 at 50%, 75%"),
+    "method": ("method", (), _D.method, "training method"),
+    "dataset": ("dataset", DATASETS, _D.dataset, "synthetic: offline, fast"),
+    "arch": ("arch", tuple((a, a) for a in ARCHS), _D.arch, "CIFAR ResNet depth"),
+    "device": ("device", DEVICES, _D.device, "auto: cuda when present"),
+    "precision": ("precision", tuple((x, x) for x in PRECISIONS), _D.precision, "auto: bf16 if native"),
+    "schedule": ("lr schedule", tuple((x, x) for x in SCHEDULES), _D.schedule, "step: ×0.1 at 50%, 75%"),
 }
 # the options every method shares: key, label, default, kind, help
 FIELDS: list[tuple[str, str, str, str, str]] = [
-    ("epochs", "epochs", "200", "int", "≥ 1"),
-    ("batch_size", "batch size", "128", "int", f"1 … {MAX_BATCH}"),
-    ("lr", "learning rate", "0.1", "float", "> 0"),
-    ("seed", "seed", "0", "int", "≥ 0"),
+    ("epochs", "epochs", str(_D.epochs), "int", "≥ 1"),
+    ("batch_size", "batch size", str(_D.batch_size), "int", f"1 … {MAX_BATCH}"),
+    ("lr", "learning rate", f"{_D.lr:g}", "float", "> 0"),
+    ("seed", "seed", str(_D.seed), "int", "≥ 0"),
     ("train_subset", "train subset", "", "int", "blank = all images"),
     ("test_subset", "test subset", "", "int", "blank = all images"),
 ]
-BEFORE_OPTIONS = ("select", "schedule")  # the method options follow the lr schedule in the form
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CONFIG_FIELDS = {f.name for f in dc_fields(TrainConfig)}
 
 

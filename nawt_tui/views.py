@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from nawt_core import spec
+from nawt_core import evalspec, spec
 from nawt_core.hardware import device_kind, short_device
 from nawt_core.runview import run_settings, run_tags
+from nawt_core.stats import mean_sd
 from nawt_core.textsafe import printable
 
 
@@ -303,22 +304,20 @@ def summarize_points(points: list[Any]) -> tuple[list[float], list[float], list[
     mean, std, mins, ns = [], [], [], []
     for k in params:
         xs = by[k]
-        m = sum(xs) / len(xs)
-        var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1) if len(xs) > 1 else 0.0
+        m, sd = mean_sd(xs)
         mean.append(m)
-        std.append(math.sqrt(var))
+        std.append(sd or 0.0)
         mins.append(min(xs))
         ns.append(len(xs))
     return params, mean, std, mins, ns
 
 
 def eval_label(ev: Any) -> str:
-    cfg = ev.config or {}
-    if ev.kind == "robustness":
-        return f"robustness ({cfg.get('mode', 'absolute')})"
-    if ev.kind == "quantization":
-        return f"quantization ({cfg.get('granularity', 'channel')})"
-    return ev.kind
+    """The evaluation's kind, with the setting its spec names (``robustness (absolute)``)."""
+    s = next((s for s in evalspec.evaluations() if s.name == ev.kind), None)
+    if s is None or s.label_option is None:
+        return ev.kind
+    return f"{ev.kind} ({(ev.config or {}).get(s.label_option, s.option(s.label_option).default)})"
 
 
 @dataclass

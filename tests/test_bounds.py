@@ -125,12 +125,13 @@ def test_seeds_the_generator_wraps_are_what_make_them_equal():
 
 
 def test_jobs_start_no_more_workers_than_pending_runs(monkeypatch, tmp_path):
-    from nawt_cli import analysis_cmds, queue_cmds
+    from nawt_core import launchers
+    from nawt_core.store import default_url
 
     started = []
-    monkeypatch.setattr(queue_cmds, "usable_cores", lambda: 8)
-    monkeypatch.setattr(queue_cmds, "launch_local", lambda slots, *a, **kw: started.append(slots) or False)
-    launch = analysis_cmds._local_slots(8, None, 1, None, "s", None, tmp_path, None, 120.0)
+    monkeypatch.setattr(launchers, "usable_cores", lambda: 8)
+    monkeypatch.setattr(launchers, "launch_local", lambda slots, *a, **kw: started.append(slots) or False)
+    launch = launchers.local_launcher(8, None, 1, None, "s", default_url(tmp_path), tmp_path, None, 120.0)
     launch([5])
     assert len(started[0]) == 1  # one pending run: one worker, not eight
     launch([5, 6, 7])

@@ -29,6 +29,18 @@ def test_help_does_not_import_torch(cmd):
     assert out.stdout.strip().endswith("NO-TORCH"), out.stdout[-300:] + out.stderr[-300:]
 
 
+@pytest.mark.parametrize("cmd", [["--help"], ["eval", "robustness", "--help"], ["study", "--help"]])
+def test_help_does_not_import_the_store_either(cmd):
+    """`nawt --help` loads neither SQLModel, SQLAlchemy nor Alembic (db_cmds imported migrate at the
+    top: about half of the start-up)."""
+    code = (f"import sys; sys.argv = ['nawt', *{cmd!r}]\n"
+            "from nawt_cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'sqlmodel', 'sqlalchemy', 'alembic') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.strip().endswith("[]"), out.stdout[-300:] + out.stderr[-300:]
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--method", "sgd"], "choose one of: standard, naive-noise, noise-injection, sam, multistep-sam"),
     (["--epochs", "0"], "epochs must be positive"),

@@ -298,15 +298,18 @@ def test_new_run_and_evaluate_forms_list_the_gpus(fake_smi, tmp_path):
 
 
 def test_compare_keeps_old_gpu_sweeps_apart_from_cpu_generator_ones():
-    from nawt_core.compare import _sweep_key
+    from nawt_core.compare import sweep_key
+    from nawt_core.evalspec import evaluation
     from nawt_core.store import Evaluation
+
+    rob = evaluation("robustness")
 
     cfg = {"mode": "absolute", "strengths": [0.0, 0.05], "trials": 2, "targets": "weights", "precision": "fp32"}
     old_gpu = Evaluation(run_id=1, kind="robustness", config=cfg, device=GPU_LABEL)
     new_gpu = Evaluation(run_id=1, kind="robustness", config={**cfg, "noise": "cpu"}, device=GPU_LABEL)
     old_cpu = Evaluation(run_id=1, kind="robustness", config=cfg, device="AMD EPYC · 2 threads · avx2")
-    assert _sweep_key("robustness", old_gpu) != _sweep_key("robustness", new_gpu)
-    assert _sweep_key("robustness", old_cpu) == _sweep_key("robustness", new_gpu)  # the CPU drew the same noise
+    assert sweep_key(rob, old_gpu) != sweep_key(rob, new_gpu)
+    assert sweep_key(rob, old_cpu) == sweep_key(rob, new_gpu)  # the CPU drew the same noise
 
 
 def test_the_load_meter_finds_the_gpu_by_uuid_not_by_torchs_index(monkeypatch):

@@ -80,7 +80,7 @@ def test_rm_files_does_not_follow_a_symlinked_run_folder(original, tmp_path):
 
 
 def test_a_copied_data_dir_logs_evaluations_into_the_copy(original, tmp_path):
-    from nawt_cli.eval_record import EvalRecorder
+    from nawt_core.recorder import EvalRecorder
     from nawt_core.store import Store
 
     copy = tmp_path / "copy"
@@ -149,7 +149,7 @@ def test_markdown_report_to_a_fifo_puts_no_pngs_beside_it(tmp_path):
     pytest.importorskip("matplotlib")
     from nawt_core.report import write
     from nawt_core.store import Store
-    from nawt_tui.demo import fill_demo
+    from tui_demo import fill_demo
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     fill_demo(url)

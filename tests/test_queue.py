@@ -264,7 +264,7 @@ def test_cli_train_queue_list_move_cancel_and_bad_input(tmp_path):
 
 
 def test_plan_slots():
-    from nawt_cli.queue_cmds import plan_slots
+    from nawt_core.launchers import plan_slots
 
     assert plan_slots(2, None, 1, "cpu", 2, 0) == [{"gpu": None, "threads": 1}] * 2
     assert plan_slots(None, "0,2", 2, "auto", 16, 4) == [{"gpu": g, "threads": 4} for g in (0, 0, 2, 2)]

@@ -20,7 +20,7 @@ from helpers import run_cli
 
 @pytest.fixture
 def demo(data_dir: Path):
-    from nawt_tui.demo import fill_demo, make_run_dirs
+    from tui_demo import fill_demo, make_run_dirs
 
     fill_demo(f"sqlite:///{data_dir / 'nawt.db'}", run_dirs=str(data_dir / "runs"))
     make_run_dirs(str(data_dir / "runs"))
@@ -171,7 +171,7 @@ def test_logs_follow_until_the_run_ends(demo, data_dir):
 
 # ------------------------------------------------------------------ evaluations
 def test_eval_recorder_queues_logs_and_records_progress(demo):
-    from nawt_cli.eval_record import EvalRecorder
+    from nawt_core.recorder import EvalRecorder
 
     rec = EvalRecorder(demo, [1, 3], "robustness", {"mode": "absolute"})
     assert [e.status for e in demo.evaluations(kind="robustness") if e.id in

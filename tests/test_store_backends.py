@@ -54,7 +54,7 @@ def _cli(*args: str) -> str:
 
 def test_reading_commands_print_the_same_on_both(pg_url, tmp_path):
     """The demo store on SQLite and on PostgreSQL: runs, show, compare and export agree to the character."""
-    from nawt_tui.demo import fill_demo
+    from tui_demo import fill_demo
 
     urls = [f"sqlite:///{tmp_path / 'n.db'}", pg_url]
     for url in urls:

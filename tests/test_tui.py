@@ -1,6 +1,6 @@
 """The Textual TUI: live runs, stale detection, compare, new-run form, export, snapshots.
 
-Runs on a temporary SQLite database filled by `nawt_tui.demo` with a fixed clock.
+Runs on a temporary SQLite database filled by `tests/tui_demo.py` with a fixed clock.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from nawt_tui.app import NawtApp
 from nawt_tui.data import DataSource, store_datetime
-from nawt_tui.demo import DEMO_HOST, FIXED_NOW, fill_demo, make_run_dirs
+from tui_demo import DEMO_HOST, FIXED_NOW, fill_demo, make_run_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,73 +38,6 @@ def run_async(fn):
 
 
 # ------------------------------------------------------------------ fixtures
-def _fake_compare_module() -> types.ModuleType:
-    """A small stand-in for nawt_core.compare (same contract) until the real one lands."""
-    from dataclasses import dataclass, field
-    from statistics import mean, pstdev
-
-    order = ["standard", "naive-noise", "noise-injection", "sam", "multistep-sam"]
-
-    @dataclass
-    class Comparison:
-        runs: list
-        accuracy: list = field(default_factory=list)
-        timing: list = field(default_factory=list)
-        robustness_mode: str | None = None
-        strengths: list = field(default_factory=list)
-        robustness: list = field(default_factory=list)
-        bits: list = field(default_factory=list)
-        quantization: list = field(default_factory=list)
-
-    def compare(store, run_ids=None, study=None, mode="absolute"):
-        runs = store.list_runs(ids=run_ids, study=study)
-        by = {m: [r for r in runs if r.method == m and r.final_test_acc is not None] for m in order}
-        c = Comparison(runs=runs, robustness_mode=mode)
-        std_t = mean(r.train_seconds for r in by["standard"]) if by["standard"] else None
-        for m, rs in by.items():
-            if not rs:
-                continue
-            accs = [r.final_test_acc for r in rs]
-            c.accuracy.append(dict(method=m, n=len(rs), mean=mean(accs), std=pstdev(accs), best=max(accs),
-                                   run_ids=[r.id for r in rs]))
-            t = mean(r.train_seconds for r in rs)
-            c.timing.append(dict(method=m, n=len(rs), train_seconds=t, ratio=t / std_t if std_t else None,
-                                 device=rs[0].device, epochs=rs[0].epochs))
-            for kind in ("robustness", "quantization"):
-                pts: dict = {}
-                fp = None
-                for r in rs:
-                    for ev in store.evaluations(r.id, kind, completed_only=True):
-                        if kind == "robustness" and ev.config.get("mode") != mode:
-                            continue
-                        fp = ev.clean_acc
-                        for p in store.points(ev.id):
-                            pts.setdefault(p.param if kind == "robustness" else int(p.param), []).append(p.accuracy)
-                summary = {k: {"mean": mean(v), "std": pstdev(v), "min": min(v), "n": len(v)} for k, v in pts.items()}
-                if kind == "robustness" and summary:
-                    c.robustness.append(dict(method=m, points=summary))
-                    c.strengths = sorted(set(c.strengths) | set(summary))
-                elif summary:
-                    c.quantization.append(dict(method=m, fp=fp, points=summary))
-                    c.bits = sorted(set(c.bits) | set(summary), reverse=True)
-        return c
-
-    mod = types.ModuleType("nawt_core.compare")
-    mod.Comparison = Comparison
-    mod.compare = compare
-    return mod
-
-
-def _real_compare_exists() -> bool:
-    return importlib.util.find_spec("nawt_core.compare") is not None
-
-
-@pytest.fixture
-def compare_module(monkeypatch):
-    if not _real_compare_exists():
-        monkeypatch.setitem(sys.modules, "nawt_core.compare", _fake_compare_module())
-
-
 @pytest.fixture
 def demo_db(tmp_path, monkeypatch):
     """A demo database at a stable relative path (snapshots show it), fixed clock."""
@@ -283,7 +215,7 @@ async def test_stop_and_delete_actions(demo_db):
 
 # ------------------------------------------------------------------ compare
 @run_async
-async def test_compare_shows_the_right_numbers(demo_db, compare_module):
+async def test_compare_shows_the_right_numbers(demo_db):
     from nawt_tui.screens.compare import CompareScreen
 
     app = make_app(demo_db)
@@ -327,7 +259,7 @@ async def test_compare_shows_the_right_numbers(demo_db, compare_module):
 
 
 @run_async
-async def test_compare_header_is_one_line_at_80(demo_db, compare_module):
+async def test_compare_header_is_one_line_at_80(demo_db):
     from nawt_tui.screens.compare import CompareScreen, _id_list
 
     assert _id_list([1, 2, 3], 20) == "#1 #2 #3"
@@ -346,7 +278,7 @@ async def test_compare_header_is_one_line_at_80(demo_db, compare_module):
 
 
 @run_async
-async def test_compare_follows_runs_as_they_complete(demo_db, compare_module):
+async def test_compare_follows_runs_as_they_complete(demo_db):
     """The compare screen polls the store: a run of the selection that completes
     appears in the tables; a running run is never counted."""
     from nawt_core.store import Store
@@ -725,7 +657,7 @@ async def test_started_evaluation_shows_at_once_with_progress_and_log(demo_db):
         await wait_for(pilot, lambda: detail.detail is not None)
         table = detail.query_one("#eval-table")
         assert table.row_count == 2
-        # what `nawt eval` records first thing (nawt_cli.eval_record), then the TUI's "started" message
+        # what `nawt eval` records first thing (nawt_core.recorder), then the TUI's "started" message
         log = Path("runs/0003-poster-sam/eval-3.log")
         log.write_text("evaluation 3: robustness of run 3\n3/10 done\n")
         ev = store.create_evaluation(run_id=3, kind="robustness", status="queued", config={"mode": "relative"},
@@ -956,7 +888,8 @@ def test_tui_never_imports_torch_and_starts_fast(tmp_path):
         import sys, time, asyncio
         t0 = time.perf_counter()
         from nawt_tui.app import NawtApp
-        from nawt_tui.demo import fill_demo
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from tui_demo import fill_demo
         t_import = time.perf_counter() - t0
         fill_demo("sqlite:///{tmp_path}/nawt.db")
         async def main():
@@ -1036,7 +969,7 @@ def test_snapshot_detail_evaluations(demo_db, snap_compare, size):
 
 @pytest.mark.parametrize("tab", ["acc", "rob", "plots"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_snapshot_compare(demo_db, compare_module, snap_compare, size, tab):
+def test_snapshot_compare(demo_db, snap_compare, size, tab):
     from nawt_tui.screens.compare import CompareScreen
 
     app = make_app(demo_db, interval=60)
@@ -1265,7 +1198,7 @@ def _tick_order(plot) -> list[str]:
 
 
 @run_async
-async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db, compare_module):
+async def test_quantization_bits_run_the_same_way_as_in_the_pngs(demo_db):
     """The PNGs put 8 bits on the left and 2 on the right (the harsher stress to the right); so do the
     TUI's quantization plots (compare and a run's Evals tab) and the Evals summary."""
     from nawt_tui.screens.compare import CompareScreen

@@ -13,18 +13,15 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
-from nawt_core import spec
 from nawt_core.runview import fmt_value
 
 from .. import actions
-from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, naive, pct
+from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, pct
+from ..detail_text import descending, epoch_log_line, eval_param, eval_state, stamp, uses_rho, wrap_points
 from ..messages import DetailLoaded
 from ..widgets.plots import LinePlot
 from ..widgets.weights import WeightStats
 from ..styles import status_style
-
-TABS = ["curves", "config", "files", "evals", "log"]
-
 
 class DetailScreen(Screen):
     BINDINGS = [
@@ -196,8 +193,8 @@ class DetailScreen(Screen):
             ("status", f"{d.status}" + (f" (stored: {r.status})" if r.status != d.status else "")),
             ("study", r.study or "—"), ("seed", r.seed), ("dataset", r.dataset or "—"),
             ("device", r.device or "—"), ("host / pid", f"{r.host or '—'} / {r.pid or '—'}"),
-            ("created", _ts(r.created_at)), ("started", _ts(r.started_at)),
-            ("finished", _ts(r.finished_at)), ("heartbeat", _ts(r.heartbeat_at)),
+            ("created", stamp(r.created_at)), ("started", stamp(r.started_at)),
+            ("finished", stamp(r.finished_at)), ("heartbeat", stamp(r.heartbeat_at)),
             ("final test %", fmt_acc(r.final_test_acc)),
             ("versions", f"torch {r.torch_version or '—'} · nawt {r.nawt_version or '—'}"
              + (f" · git {r.git_commit}" if r.git_commit else "")),
@@ -248,9 +245,9 @@ class DetailScreen(Screen):
         for ev in d.evaluations:
             c = d.curves.get(ev.id)
             pairs = list(zip(c.params, c.mean)) if c else []
-            if c and c.kind == "quantization":
-                pairs.reverse()  # 8 bits first, as the compare table and the PNGs
-            pts = _wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in pairs], self.size.width)
+            if c and descending(c.kind):
+                pairs.reverse()  # e.g. 8 bits first, as the compare table and the PNGs
+            pts = wrap_points([f"{p:g}:{fmt_acc(m)}" for p, m in pairs], self.size.width)
             t.add_row(str(ev.id), c.label if c else ev.kind, eval_state(ev, d.eval_status.get(ev.id)),
                       fmt_acc(ev.clean_acc), pts, key=str(ev.id), height=None)
             self._eval_ids.append(ev.id)
@@ -275,11 +272,12 @@ class DetailScreen(Screen):
             plot.set_series([], empty="no points")
             return
         plot.title = f"{c.label}: accuracy %"
-        plot.xlabel = "bits" if c.kind == "quantization" else "strength"
+        param = eval_param(c.kind)
+        plot.xlabel = param.short if param else ""
         series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
-        plot.set_series(series, xticks=c.params, reverse_x=c.kind == "quantization")  # bits as in the PNGs
+        plot.set_series(series, xticks=c.params, reverse_x=descending(c.kind))  # e.g. bits as in the PNGs
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":
@@ -319,40 +317,7 @@ class DetailScreen(Screen):
             actions.evaluate(self.app, [self.run_id], {self.run_id: self.detail.run.status})
 
 
-def uses_rho(method: str) -> bool:
-    """A SAM method (its spec has a rho schedule); a method not registered here: unknown, so no."""
-    m = next((m for m in spec.methods() if m.name == method), None)
-    return m is not None and m.rho is not None
-
-
-def eval_state(ev: Any, status: str | None) -> str:
-    """queued / running 40% / completed / failed / stale (its process is gone)."""
-    status = status or ev.status
-    if status == "running" and ev.progress is not None:
-        return f"running {100 * ev.progress:.0f}%"
-    return status
-
-
-def _ts(dt: Any) -> str:
-    dt = naive(dt)
-    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else "—"
-
-
 def _stack(*renderables: Any) -> Any:
     from rich.console import Group
 
     return Group(*renderables)
-
-
-def _wrap_points(points: list[str], width: int) -> str:
-    """An evaluation's points a few a line, so the summary column is not cut at 80 columns."""
-    per = max(2, (width - 52) // 11)
-    return "\n".join("  ".join(points[i:i + per]) for i in range(0, len(points), per))
-
-
-def epoch_log_line(e, epochs: int) -> str:
-    """One stored epoch as `nawt train` logs it."""
-    test = "" if e.test_acc is None else f"  test acc {100 * e.test_acc:.2f}%"
-    rho = "" if e.rho is None else f"  rho {e.rho:g}"
-    return (f"epoch {e.epoch}/{epochs}  train loss {e.train_loss:.4f} acc {100 * e.train_acc:.2f}%{test}"
-            f"  lr {e.lr:.4g}{rho}  {e.epoch_seconds:.1f}s  {e.images_per_sec:.0f} img/s")

@@ -12,7 +12,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from ..eval_form import DEFAULT_BITS, DEFAULT_STRENGTHS, DEFAULT_TRIALS, MODE_CHOICES, validate_eval
+from nawt_core import evalspec
+
+from ..eval_form import Field, default_text, fields, kinds, validate_eval, variant_defaults
 from ..train_form import device_choices
 from ..launch import eval_args
 
@@ -85,44 +87,26 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 class EvalScreen(ModalScreen[dict | None]):
-    """Choose an evaluation and its settings for the given runs; dismisses with the `nawt` args."""
+    """Choose an evaluation and its settings for the given runs; dismisses with the `nawt` args.
+    The evaluations and their fields come from the registry (nawt_tui/eval_form.py)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "start", "Start")]
 
     def __init__(self, run_ids: list[int]) -> None:
         super().__init__(id="eval-screen", classes="dialog-screen")
         self.run_ids = run_ids
+        self.fields = fields()
 
     def compose(self) -> ComposeResult:
         ids = ", ".join(f"#{i}" for i in self.run_ids)
+        choices = kinds()
         with Vertical(id="eval-box", classes="dialog"):
             yield Label(f"Evaluate {ids}", classes="dialog-title")
             with Grid(classes="form-grid"):
                 yield Label("evaluation")
-                yield Select(
-                    [("weight-perturbation robustness", "robustness"), ("quantization", "quantization")],
-                    value="robustness", allow_blank=False, id="eval-kind", compact=True,
-                )
-                yield Label("mode", classes="rob")
-                yield Select(list(MODE_CHOICES), value=MODE_CHOICES[0][1], allow_blank=False, id="eval-mode",
-                             compact=True, classes="rob")
-                yield Label("strengths", classes="rob")
-                yield Input(DEFAULT_STRENGTHS[MODE_CHOICES[0][1]], placeholder="e.g. 0,0.02,0.05,0.1 (≥ 0)",
-                            id="eval-strengths", compact=True, classes="rob")
-                yield Label("trials", classes="rob")
-                yield Input(DEFAULT_TRIALS, placeholder="≥ 1 noisy copies per strength", id="eval-trials",
-                            type="integer", compact=True, classes="rob")
-                yield Label("bits", classes="quant")
-                yield Input(DEFAULT_BITS, placeholder="e.g. 8,6,4 (1-16)", id="eval-bits", compact=True,
-                            classes="quant")
-                yield Label("granularity", classes="quant")
-                yield Select([("channel: a scale per output channel", "channel"),
-                              ("tensor: one scale per tensor", "tensor")],
-                             value="channel", allow_blank=False, id="eval-granularity", compact=True,
-                             classes="quant")
-                yield Label("fold BN", classes="quant")
-                yield Checkbox("--fold-bn (BatchNorm into convs)", id="eval-fold-bn", compact=True,
-                               classes="quant")
+                yield Select(choices, value=choices[0][1], allow_blank=False, id="eval-kind", compact=True)
+                for f in self.fields:
+                    yield from self._field(f)
                 yield Label("precision")
                 yield Select([("auto: bf16 where native, else fp32", "auto"), ("fp32", "fp32"),
                               ("bf16 (autocast)", "bf16")],
@@ -138,53 +122,76 @@ class EvalScreen(ModalScreen[dict | None]):
                 yield Button("Start (ctrl+s)", id="start", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
+    def _field(self, f: Field):
+        o = f.option
+        yield Label(o.form_label, id=f"{f.id}-label")
+        if o.kind is str:
+            labels = o.choice_labels or o.choices
+            yield Select(list(zip(labels, o.choices)), value=o.default, allow_blank=False, id=f.id, compact=True)
+        elif o.kind is bool:
+            yield Checkbox(o.hint or o.form_label, bool(o.default), id=f.id, compact=True)
+        else:
+            yield Input(default_text(f.kinds[0], o), placeholder=o.hint, id=f.id, compact=True,
+                        **({"type": "integer"} if o.kind is int else {}))
+
     def on_mount(self) -> None:
         self._sync_kind()
         self.query_one("#eval-kind", Select).focus()
 
+    @property
+    def kind(self) -> str:
+        return str(self.query_one("#eval-kind", Select).value)
+
     @on(Select.Changed, "#eval-kind")
     def _sync_kind(self) -> None:
-        kind = self.query_one("#eval-kind", Select).value
-        for w in self.query(".rob"):
-            w.display = kind == "robustness"
-        for w in self.query(".quant"):
-            w.display = kind == "quantization"
+        for f in self.fields:
+            for wid in (f.id, f"{f.id}-label"):
+                self.query_one(f"#{wid}").display = self.kind in f.kinds
         show_message(self.query_one("#eval-errors", Static), "")
 
-    @on(Select.Changed, "#eval-mode")
-    def _sync_mode(self, event: Select.Changed) -> None:
-        """A new mode brings its default strengths, unless the user typed their own."""
-        inp = self.query_one("#eval-strengths", Input)
-        untouched = inp.value.strip() in ("", *DEFAULT_STRENGTHS.values())
-        if untouched and event.value in DEFAULT_STRENGTHS:
-            inp.value = DEFAULT_STRENGTHS[str(event.value)]
+    @on(Select.Changed)
+    def _sync_variant(self, event: Select.Changed) -> None:
+        """A new variant (e.g. perturbation mode) brings its default lists, unless the user typed their own."""
+        changed = next((f for f in self.fields if f.id == event.select.id), None)
+        if changed is None:
+            return
+        for kind in changed.kinds:
+            s = evalspec.evaluation(kind)
+            if s.variant != changed.option.name:
+                continue
+            for f in self.fields:
+                if kind in f.kinds and f.option.kind is list:
+                    inp = self.query_one(f"#{f.id}", Input)
+                    if inp.value.strip() in ("", *variant_defaults(kind, f.option)):
+                        inp.value = default_text(kind, f.option, {s.variant: event.value})
 
     def values(self) -> dict[str, Any]:
         def sel(wid: str) -> str:
             v = self.query_one(wid, Select).value
             return "" if v is Select.BLANK else str(v)
 
-        return {
-            "kind": sel("#eval-kind"), "mode": sel("#eval-mode"),
-            "strengths": self.query_one("#eval-strengths", Input).value,
-            "trials": self.query_one("#eval-trials", Input).value,
-            "bits": self.query_one("#eval-bits", Input).value, "granularity": sel("#eval-granularity"),
-            "fold_bn": self.query_one("#eval-fold-bn", Checkbox).value, "precision": sel("#eval-precision"),
-            "device": "" if sel("#eval-device") == "run" else sel("#eval-device"),
-        }
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in self.fields:
+            if self.kind in f.kinds:
+                w = self.query_one(f"#{f.id}")
+                out[f.option.name] = sel(f"#{f.id}") if isinstance(w, Select) else w.value
+        out["precision"] = sel("#eval-precision")
+        out["device"] = "" if sel("#eval-device") == "run" else sel("#eval-device")
+        return out
 
     def action_start(self) -> None:
         vals = self.values()
         options, errors = validate_eval(vals)
-        for key, wid in (("strengths", "#eval-strengths"), ("trials", "#eval-trials"), ("bits", "#eval-bits")):
-            self.query_one(wid, Input).set_class(key in errors, "-invalid")
+        for f in self.fields:
+            w = self.query_one(f"#{f.id}")
+            if isinstance(w, Input):
+                w.set_class(self.kind in f.kinds and f.option.name in errors, "-invalid")
         show_message(self.query_one("#eval-errors", Static), "\n".join(f"✗ {m}" for m in errors.values()))
         if errors:
             self.app.bell()
             return
-        kind = vals["kind"]
-        self.dismiss({"kind": kind, "run_ids": self.run_ids, "options": options,
-                      "args": eval_args(kind, self.run_ids, options)})
+        self.dismiss({"kind": self.kind, "run_ids": self.run_ids, "options": options,
+                      "args": eval_args(self.kind, self.run_ids, options)})
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_start()

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from nawt_core import evalspec
+
 SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Everywhere", [
         ("?", "this help"), ("ctrl+p", "command palette (all actions, themes)"),
@@ -20,7 +22,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         ("n", "new run (training)"), ("c", "compare marked runs (or all shown)"),
         ("x", "stop the run (graceful: it becomes interrupted, resumable)"),
         ("r", "resume an interrupted, stale or failed run"),
-        ("e", "evaluate marked runs or this one (robustness, quantization)"),
+        ("e", f"evaluate marked runs or this one ({', '.join(evalspec.names())})"),
         ("S", "start a study"), ("w", "export the table as shown to CSV"),
         ("W", "workers: host, device, current run, last heartbeat (stale ones marked)"),
         ("d", "delete the run and its folder (asks first)"),
@@ -39,9 +41,11 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Workers", [("esc / W", "back to runs")]),
     ("Diff", [("a", "show / hide the equal settings"), ("esc", "back")]),
     ("Compare", [
-        ("1-5", "tabs: accuracy & time, robustness, quantization, runs, plots"),
+        (f"1-{len(evalspec.sweeps()) + 3}",
+         f"tabs: accuracy & time, {', '.join(s.name for s in evalspec.sweeps())}, runs, plots"),
         ("", "one row per method and settings; completed runs only; follows new results live"),
-        ("s", "choose a study"), ("a", "robustness mode: absolute / relative / std"),
+        ("s", "choose a study"), *[("a", f"{s.name} {s.variant}: {' / '.join(s.option(s.variant).choices)}")
+                                   for s in evalspec.evaluations() if s.variant],
         ("w", "write the report (report.html + report.md, in the study's folder)"),
         ("space", "in the runs tab: include / exclude a run"), ("esc", "back"),
     ]),

@@ -1,6 +1,6 @@
-"""What `nawt eval` records around each sweep: a queued row per run at once (the TUI
-shows it before the model is even loaded), progress in the store now and then,
-and a log in the run's folder (`runs/<id>/eval-<evaluation id>.log`)."""
+"""What `nawt eval` and `nawt study` record around each evaluation: a queued row per run
+at once (the TUI shows it before the model is even loaded), progress in the store now
+and then, and a log in the run's folder (`runs/<id>/eval-<evaluation id>.log`). Torch-free."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from nawt_core.errors import Failed, NawtError
-from nawt_core.status import Status
+from .errors import Failed, NawtError
+from .status import Status
 
 PROGRESS_EVERY_S = 2.0  # store writes: at most one every this many seconds
 
@@ -23,7 +23,7 @@ class EvalRecorder:
                                                   host=socket.gethostname(), pid=os.getpid())
                      for rid in run_ids}
 
-    def run(self, rid: int, sweep: Callable[..., Any], show: Callable[[int, int], None]) -> Any:
+    def run(self, rid: int, sweep: Callable[..., Any], show: Callable[[int, int], None] = lambda d, t: None) -> Any:
         """Runs `sweep(evaluation=..., progress=...)` for run `rid`, logging to the run folder."""
         ev = self.rows[rid]
         run = self.store.get_run(rid)

@@ -1,6 +1,6 @@
-"""A fixed, torch-free demo database: the TUI's tests, snapshots and demos use it.
+"""A fixed, torch-free demo database: the TUI's tests and snapshots use it.
 
-`python -m nawt_tui.demo sqlite:///demo.db` fills a database with runs in
+`python tests/tui_demo.py sqlite:///demo.db` fills a database with runs in
 every state (completed, running, stale, failed, interrupted, queued), epoch
 curves, robustness and quantization evaluations, and one study.
 """
@@ -75,7 +75,7 @@ def _weight_stats(t: float) -> dict:
 
 def fix_datetimes(obj: object) -> object:
     """Datetimes converted to what the store's columns take (aware or naive UTC)."""
-    from .data import store_datetime
+    from nawt_tui.data import store_datetime
 
     for col in obj.__table__.columns:  # type: ignore[attr-defined]
         v = getattr(obj, col.name, None)

@@ -1,0 +1,139 @@
+"""Issue 22: bit flips, PCM, stuck-at faults and sharpness as registered evaluations: `nawt eval`,
+bad input refused with nothing recorded, final.pt untouched, and compare / export show them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+
+import pytest
+
+from helpers import run_cli
+from nawt_core import evalspec
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from nawt_core.config import TrainConfig
+    from nawt_core.records import create_run
+    from nawt_core.runner import execute
+    from nawt_core.store import Store
+
+    d = tmp_path_factory.mktemp("hw")
+    store = Store(f"sqlite:///{d / 'nawt.db'}", home=d)
+    cfg = TrainConfig(dataset="synthetic", train_subset=256, test_subset=100, epochs=1, batch_size=64, lr=0.05,
+                      device="cpu", data_dir=str(d))
+    run = execute(store, create_run(store, cfg, d).id, data_dir=d)
+    return store, run, ["--db", f"sqlite:///{d / 'nawt.db'}", "--data-dir", str(d), "--device", "cpu"], d
+
+
+def test_the_four_are_registered_with_a_grid_for_every_preset():
+    for name in ("bitflip", "pcm", "stuck", "sharpness"):
+        s = evalspec.evaluation(name)
+        assert set(s.presets) == {"paper", "cpu", "quick", "smoke"}, name
+        s.checked(dict(s.presets["cpu"]))  # every preset grid passes its own checks
+
+
+@pytest.mark.parametrize("args,words", [
+    (["bitflip", "--rates", "0,1.5"], "bit-flip rates must be probabilities in [0, 1]"),
+    (["bitflip", "--bits", "17"], "bits"),
+    (["bitflip", "--target", "lsb"], "target"),
+    (["pcm", "--times", "-1"], "cannot be negative"),
+    (["pcm", "--drift", "none"], "drift"),
+    (["stuck", "--fractions", "0,1.01"], "stuck-at fractions must be in [0, 1]"),
+    (["stuck", "--value", "one"], "value"),
+    (["sharpness", "--probes", "0"], "probes"),
+])
+def test_bad_input_is_one_line_exit_2_and_records_nothing(trained, args, words):
+    store, run, opts, _ = trained
+    n = len(store.evaluations())
+    out = run_cli("eval", args[0], str(run.id), *args[1:], *opts)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and words in lines[0], out.stderr
+    assert len(store.evaluations()) == n
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("args,params", [
+    (["bitflip", "--rates", "0,0.01", "--trials", "2"], {"0.0": 1, "0.01": 2}),
+    (["pcm", "--times", "0,31536000", "--trials", "2"], {"0.0": 2, "31536000.0": 2}),
+    (["stuck", "--fractions", "0,0.05", "--trials", "2", "--value", "both"], {"0.0": 1, "0.05": 2}),
+])
+def test_each_stress_runs_from_the_cli_stores_its_points_and_leaves_final_pt(trained, args, params):
+    store, run, opts, _ = trained
+    final = store.path(run.checkpoint_final)
+    before = _digest(final)
+    r = run_cli("eval", *args[:1], str(run.id), *args[1:], "--json", *opts)
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    assert {k: v["n"] for k, v in out["points"].items()} == params
+    assert _digest(final) == before  # the stress worked on a copy
+
+
+def test_seeded_stress_reproduces_and_a_new_seed_differs(trained):
+    store, run, opts, _ = trained
+    a = run_cli("eval", "stuck", str(run.id), "--fractions", "0.2", "--trials", "3", "--seed", "5", "--json", *opts)
+    b = run_cli("eval", "stuck", str(run.id), "--fractions", "0.2", "--trials", "3", "--seed", "5", "--json", *opts)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    pa, pb = (json.loads(x.stdout)[0]["points"]["0.2"] for x in (a, b))
+    assert pa["mean"] == pb["mean"] and pa["std"] == pb["std"]  # the same faults, drawn again
+
+
+def test_sharpness_stores_trace_and_top_eigenvalue(trained):
+    store, run, opts, _ = trained
+    r = run_cli("eval", "sharpness", str(run.id), "--samples", "64", "--probes", "4", "--iters", "3", "--json", *opts)
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    pts = store.points(out["evaluation_id"])
+    trace = [p.accuracy for p in pts if p.param == 0.0]
+    eig = [p.accuracy for p in pts if p.param == 1.0]
+    assert len(trace) == 4 and len(eig) == 1 and eig[0] > 0
+
+
+def test_compare_and_export_show_a_hardware_stress(trained):
+    store, run, opts, _ = trained
+    assert run_cli("eval", "bitflip", str(run.id), "--rates", "0,0.001,0.01", "--trials", "2", *opts).returncode == 0
+    comp = json.loads(run_cli("compare", "--json", str(run.id), *opts[:4]).stdout)
+    (row,) = comp["bitflip"]
+    assert set(row["points"]) == {"0.0", "0.001", "0.01"}
+    text = " ".join(run_cli("compare", str(run.id), *opts[:4]).stdout.split())
+    assert "bit flips" in text and "p=0.001" in text
+    rows = list(csv.DictReader(io.StringIO(run_cli("export", "bitflip", "--runs", str(run.id), *opts[:4]).stdout)))
+    assert sorted(r["rate"] for r in rows) == ["0.0", "0.001", "0.01"]
+
+
+def test_pcm_without_compensation_is_its_own_variant(trained):
+    store, run, opts, _ = trained
+    r = run_cli("eval", "pcm", str(run.id), "--times", "86400", "--trials", "1", "--drift", "raw", "--json", *opts)
+    assert r.returncode == 0, r.stderr
+    (out,) = json.loads(r.stdout)
+    assert out["config"]["drift"] == "raw"
+    comp = json.loads(run_cli("compare", "--json", str(run.id), *opts[:4]).stdout)
+    assert comp["pcm_drift"] in ("compensated", "raw")  # one drift at a time: never pooled
+
+
+def test_batchnorm_recalibration_after_each_stress(trained):
+    store, run, opts, _ = trained
+    final = store.path(run.checkpoint_final)
+    before = _digest(final)
+    n = len(store.evaluations())
+    too_many = run_cli("eval", "stuck", str(run.id), "--fractions", "0.1", "--trials", "1", "--recalibrate-bn", "3",
+                       *opts)  # the run trained on 256 images: 2 batches of 128
+    # it depends on the run's data, so it is found once the evaluation started: recorded as failed, exit 1
+    assert too_many.returncode == 1 and too_many.stderr.strip().splitlines() == [
+        "error: --recalibrate-bn 3: the run's training set has only 256 images (2 batches of 128)"], too_many.stderr
+    failed = store.evaluations()[n:]
+    assert [(e.kind, e.status) for e in failed] == [("stuck", "failed")] and "only 256 images" in failed[0].error
+    plain, recal = (json.loads(run_cli("eval", "stuck", str(run.id), "--fractions", "0,0.1", "--trials", "2",
+                                       "--value", "max", "--recalibrate-bn", k, "--json", *opts).stdout)[0]
+                    for k in ("0", "2"))
+    assert recal["config"]["recalibrate_bn"] == 2 and plain["config"]["recalibrate_bn"] == 0
+    assert recal["evaluation_id"] != plain["evaluation_id"]  # a different setting, stored apart
+    assert recal["points"]["0.1"]["mean"] != plain["points"]["0.1"]["mean"]  # the statistics were re-estimated
+    assert recal["clean_acc"] == plain["clean_acc"]  # the clean model keeps its own statistics
+    assert _digest(final) == before
