@@ -55,7 +55,7 @@ GRIDS: dict[str, dict[str, dict]] = {
         "paper": {"samples": 5000, "probes": 64, "iters": 50},
         "cpu": {"samples": 1000, "probes": 32, "iters": 20},
         "quick": {"samples": 2000, "probes": 32, "iters": 20},
-        "smoke": {"samples": 200, "probes": 8, "iters": 5},
+        "smoke": {"samples": 64, "probes": 4, "iters": 3},  # a check that it runs, not a measurement
     },
 }
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from nawt_core.store import Store
 from nawt_tui.app import NawtApp
-from nawt_tui.demo import FIXED_NOW, fill_demo, make_run_dirs
+from tui_demo import FIXED_NOW, fill_demo, make_run_dirs
 
 
 def _text(renderable) -> str:
