@@ -5,7 +5,8 @@ machine busy for every run went unflagged (SAM 7.20x standard under load,
 1.87x idle). Here a row is flagged on its own: its runs' mean 1-minute load
 average above the CPU threads they were given (read from the stored device
 label, 'AMD EPYC · 2 threads · …'), i.e. other work competed for their cores.
-GPU runs carry no thread count in their label: their rows are not judged here.
+GPU runs carry no thread count in their label: a GPU row is flagged when other
+processes computed on its runs' GPU (Epoch.gpu_others, counted through NVML).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def busy_reason(load_avg: float | None, threads: int | None) -> str:
     return f"load {load_avg:.1f} on {threads} thread{'s' if threads != 1 else ''}"
 
 
+def gpu_shared_reason(others: float | None) -> str:
+    """'GPU shared with 1.5 other processes' when others computed on the GPU; '' otherwise or unknown."""
+    if not others:
+        return ""
+    return f"GPU shared with {others:.2g} other process{'es' if others != 1 else ''} (mean per epoch)"
+
+
 def load_cell(row) -> str:
     """A timing row's load for a table: '8.1 on 2 thr, busy', '0.9 on 2 thr', '3.0', '-'."""
     if row.load_avg is None:
@@ -44,14 +52,14 @@ def flag_busy(rows: list, runs_of: dict[int, list], notes: list[str]) -> None:
     for row in rows:
         threads = {label_threads(r.device) for r in runs_of.get(id(row), [])}
         row.threads = max(threads - {None}, default=None)
-        why = busy_reason(row.load_avg, row.threads)
+        why = busy_reason(row.load_avg, row.threads) or gpu_shared_reason(row.gpu_others)
         row.busy = why
         if why:
             row.load_flag = True
             row.ratio_note = "; ".join(filter(None, [row.ratio_note, f"busy machine: {why}"]))
     if any(r.busy for r in rows):
-        notes.append("! timing row whose runs saw a load average above the CPU threads they were given "
-                     f"(a busy machine; times and ratios are inflated): {RETIME}")
+        notes.append("! timing row whose runs saw a load average above the CPU threads they were given, or "
+                     f"shared their GPU (a busy machine; times and ratios are inflated): {RETIME}")
 
 
-__all__ = ["RETIME", "busy_reason", "flag_busy", "label_threads", "load_cell"]
+__all__ = ["RETIME", "busy_reason", "gpu_shared_reason", "flag_busy", "label_threads", "load_cell"]

@@ -414,6 +414,7 @@ def _timing(comp: Comparison, store: Store) -> None:
         rows_of = {r.id: store.epochs(r.id) for r in g.runs}
         secs = [e.epoch_seconds for r in g.runs for e in rows_of[r.id] if e.epoch_seconds > 0]
         loads = [e.load_avg for r in g.runs for e in rows_of[r.id] if e.load_avg is not None]
+        others = [e.gpu_others for r in g.runs for e in rows_of[r.id] if e.gpu_others is not None]
         epochs = g.settings.get("epochs") or g.runs[0].epochs
         med = statistics.median(secs) if secs else None
         est = cost.estimate([t for r in g.runs for t in cost.epoch_times(r.method, r.config, epochs, rows_of[r.id])],
@@ -424,7 +425,8 @@ def _timing(comp: Comparison, store: Store) -> None:
             epoch_min=min(secs) if secs else None, epoch_max=max(secs) if secs else None,
             # the cost estimate (cost.py: median epoch per cost class x its epochs); the name predates it
             median_time=est.seconds if est is not None else None, cost=est.to_dict() if est else None,
-            load_avg=sum(loads) / len(loads) if loads else None)
+            load_avg=sum(loads) / len(loads) if loads else None,
+            gpu_others=sum(others) / len(others) if others else None)
     standards = {g.base: rows[id(g)] for g in comp.groups if g.method == "standard"}
     for g in comp.groups:
         row, base = rows[id(g)], standards.get(g.base)

@@ -23,7 +23,8 @@ Tables and their columns (stable; new columns are only ever appended):
 - ``timing``: method, device, epochs, n, train_seconds, ratio, group,
   epoch_median, epoch_min, epoch_max, median_time (the cost estimate, nawt_core/cost.py:
   median epoch per cost class x the class's epochs; epoch_median x epochs for one class),
-  load_avg, load_flag (the ratio's runs saw very different load)
+  load_avg, load_flag (the ratio's runs saw very different load), busy (why its machine was
+  busy: a load average above its threads, or its GPU shared; empty when not), gpu_others
   (ratio to the standard runs of the same settings; empty if none)
 - one table per evaluation (nawt_core/evalspec.py), named after it: method,
   its variant (``mode``) if it has one, the swept value (its ``Param.column``),
@@ -64,11 +65,11 @@ BASE_COLUMNS: dict[str, list[str]] = {
              "finished_at", "config_key", "notes", "final_trained_test_acc"],
     "epochs": ["run_id", "method", "seed", "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "rho",
                "epoch_seconds", "eval_seconds", "checkpoint_seconds", "images_per_sec", "wall_seconds", "load_avg", "cpu_util", "gpu_util",
-               "trained_test_loss", "trained_test_acc", "cost_class", "weight_stats"],
+               "gpu_others", "trained_test_loss", "trained_test_acc", "cost_class", "weight_stats"],
     "accuracy": ["method", "n", "mean", "std", "best", "run_ids", "group", "settings", "ci_low", "ci_high",
                  "diff_standard", "diff_low", "diff_high", "diff_test"],
     "timing": ["method", "device", "epochs", "n", "train_seconds", "ratio", "group", "epoch_median", "epoch_min",
-               "epoch_max", "median_time", "load_avg", "load_flag"],
+               "epoch_max", "median_time", "load_avg", "load_flag", "busy", "gpu_others"],
 }
 POINTS = ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"]
 

@@ -105,6 +105,7 @@ class TimingRow(Row):
     ratio_note: str = ""
     threads: int | None = None  # the CPU threads its runs were given (busy.py)
     busy: str = ""  # why its machine was busy ('load 8.1 on 2 threads'), '' when it was not
+    gpu_others: float | None = None  # mean other processes computing on its runs' GPU (NVML), None: unknown
 
 
 @dataclass(eq=False)

@@ -191,11 +191,12 @@ def test_compare_names_the_runs_it_leaves_out_and_why(tmp_path):
     assert f"note: run {b}: no robustness sweep" in out.stdout.replace("\n", " ").replace("  ", " "), out.stdout
 
 
-def _timed_run(s, method, loads, device="AMD EPYC · 2 threads · avx2", secs=10.0):
+def _timed_run(s, method, loads, device="AMD EPYC · 2 threads · avx2", secs=10.0, gpu_others=None):
     r = s.create_run(method=method, status="completed", final_test_acc=0.8, train_seconds=secs * len(loads),
                      device=device, epochs=len(loads), name=method, config={"arch": "resnet20"})
     for i, load in enumerate(loads, 1):
-        s.add_epoch(r.id, epoch=i, train_loss=1.0, train_acc=0.5, test_acc=0.8, epoch_seconds=secs, load_avg=load)
+        s.add_epoch(r.id, epoch=i, train_loss=1.0, train_acc=0.5, test_acc=0.8, epoch_seconds=secs, load_avg=load,
+                    gpu_others=gpu_others)
     return r
 
 
@@ -225,7 +226,15 @@ def test_timing_flags_a_machine_busy_for_every_run(tmp_path):
     c = compare(s, idle)
     assert [t["busy"] for t in c.timing] == ["", ""] and not any("busy" in n for n in c.notes)
     gpu = _timed_run(s, "standard", [30.0], device="NVIDIA H100 · sm_90 · cuda:0").id
-    assert compare(s, [gpu]).timing[0]["busy"] == ""  # no thread count to judge by
+    assert compare(s, [gpu]).timing[0]["busy"] == ""  # alone on its GPU (or unknown): not flagged
+    shared = _timed_run(s, "standard", [30.0, 30.0], device="NVIDIA H100 · sm_90 · cuda:0", gpu_others=1).id
+    c = compare(s, [shared])
+    assert c.timing[0]["busy"] == "GPU shared with 1 other process (mean per epoch)", c.timing[0]
+    assert any("shared their GPU" in n for n in c.notes)
+    from nawt_core import export
+
+    rows = list(csv.DictReader(io.StringIO(export.render("timing", export.rows(s, "timing", [shared])))))
+    assert rows[0]["busy"].startswith("GPU shared with 1") and float(rows[0]["gpu_others"]) == 1.0
     assert label_threads("AMD EPYC · 1 thread") == 1 and label_threads("cpu (2 threads, AVX512)") is None
 
 
