@@ -104,9 +104,10 @@ def test_ray_study_ctrl_c_then_again_resumes_and_completes_once(tmp_path):
              runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}})
     try:
         _when_trained_one_epoch(store, lambda run: os.kill(os.getpid(), signal.SIGINT))  # Ctrl-C
-        with pytest.raises(KeyboardInterrupt):
-            _ray_study(tmp_path, url, said)
+        stopped = _ray_study(tmp_path, url, said)  # run_study says so (the CLI exits 130), no exception
         (run,) = store.list_runs()
+        assert not stopped.finished and stopped.status == "interrupted" and stopped.unfinished == [run.id]
+        assert stopped.comparison is None and store.evaluations(run.id) == []  # no sweep, no tables yet
         assert run.status == "queued" and run.queue_pos is not None and run.epoch >= 1, (run.status, run.error)
         assert store.get_study("rc").status == "interrupted"
         first = store.epochs(run.id)[0]
