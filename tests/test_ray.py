@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from nawt_core import evalspec
 from nawt_core.errors import NawtError
 from nawt_core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 1, "train_subset": 128, "test_subset": 64, "batch_size": 64, "lr": 0.05}
+SMOKE_KINDS = sorted(evalspec.preset_sweeps("smoke"))  # every evaluation a smoke study runs
 SWEEPS = {"robustness": {"strengths": [0.0], "trials": 1}, "quantization": {"bits": [8]}}
 
 
@@ -49,7 +51,7 @@ def test_five_method_study_on_local_ray(tmp_path):
     assert sorted(res.trained) == sorted(r.id for r in runs) and not res.failed
     for r in runs:  # each executed once, by a worker in a Ray process, sweeps included
         assert (r.status, r.attempts, r.queue_pos, r.epoch) == ("completed", 1, None, 1)
-        assert r.worker_id and sorted(e.kind for e in store.evaluations(r.id, completed_only=True)) == ["quantization", "robustness"]
+        assert r.worker_id and sorted(e.kind for e in store.evaluations(r.id, completed_only=True)) == SMOKE_KINDS
     assert all(r.pid != os.getpid() for r in runs)  # trained in Ray worker processes, not here
 
 
@@ -90,7 +92,7 @@ def _resumed_and_completed_once(store, first_epoch) -> None:
     epochs = store.epochs(run.id)
     assert [e.epoch for e in epochs] == [1, 2, 3, 4]  # each epoch once
     assert (epochs[0].id, epochs[0].train_loss) == first_epoch  # kept: resumed from its checkpoint, not retrained
-    assert sorted(e.kind for e in store.evaluations(run.id, completed_only=True)) == ["quantization", "robustness"]
+    assert sorted(e.kind for e in store.evaluations(run.id, completed_only=True)) == SMOKE_KINDS
 
 
 def test_ray_study_ctrl_c_then_again_resumes_and_completes_once(tmp_path):
