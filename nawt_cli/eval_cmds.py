@@ -43,7 +43,7 @@ def _typer_option(o: Option) -> inspect.Parameter:
     """A spec's option as a Typer parameter (lists as text: `0,0.05` or the option repeated)."""
     names = [o.flag, *([o.short] if o.short else [])]
     if o.kind is bool and o.default:  # on by default: the flag that turns it off
-        names = [f"{o.flag}/--no-{o.flag[2:]}"]
+        names = [f"{o.flag}/{o.off_flag}"]
     if o.kind is list:
         kind, default = Optional[list[str]], None
     elif o.kind is bool:

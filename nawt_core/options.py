@@ -58,6 +58,11 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     @property
+    def off_flag(self) -> str:
+        """The flag that turns a boolean option off (e.g. --no-noise-last-epoch)."""
+        return "--no-" + self.name.replace("_", "-")
+
+    @property
     def title(self) -> str:
         return self.name.replace("_", " ")
 

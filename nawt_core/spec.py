@@ -32,50 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import NawtError
-
-
-@dataclass(frozen=True)
-class Option:
-    """One training option a method may use (a ``TrainConfig`` field)."""
-
-    name: str
-    kind: type  # float | int | bool | list (a list of floats) | str (one of choices)
-    default: Any
-    help: str
-    low: float | None = None  # inclusive bounds, checked by TrainConfig.validate()
-    high: float | None = None
-    choices: tuple[str, ...] = ()  # kind str: the allowed values
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def off_flag(self) -> str:
-        """The flag that turns a boolean option off (e.g. --no-noise-last-epoch)."""
-        return "--no-" + self.name.replace("_", "-")
-
-    @property
-    def title(self) -> str:
-        return self.name.replace("_", " ")
-
-    def check(self, value) -> str | None:
-        """The error line for a bad value, or None (lists: every element)."""
-        if self.kind is bool:
-            return None
-        if self.kind is str:
-            return None if value in self.choices else (
-                f"{self.title} must be one of {', '.join(self.choices)} (got {value!r})")
-        values = list(value) if self.kind is list else [value]
-        for v in values:
-            if not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-                return f"{self.title} must be {'finite numbers' if self.kind is list else 'a finite number'} (got {value})"
-            if self.low is not None and v < self.low:
-                what = "must not be negative" if self.low == 0 else f"must be at least {self.low:g}"
-                return f"{self.title} {what} (got {value})"
-            if self.high is not None and v > self.high:
-                return f"{self.title} must be at most {self.high:g} (got {value})"
-        return None
+from .options import Option  # one Option for methods and evaluations
 
 
 OPTIONS: dict[str, Option] = {o.name: o for o in (

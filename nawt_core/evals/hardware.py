@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..evals.robustness import MAX_TRIALS
+from .robustness import MAX_TRIALS
 from ..options import Option
 from ..stats import CHANCE
 
