@@ -30,11 +30,12 @@ def _mode_help() -> str:
 
 
 def _kinds() -> list[str]:
-    return [*(s.name for s in evalspec.sweeps()), "curves", "all"]
+    sharp = ["sharpness"] if {"sharpness", "robustness"} <= set(evalspec.names()) else []  # as plots.kinds()
+    return [*(s.name for s in evalspec.sweeps()), "curves", *sharp, "tradeoff", "all"]
 
 
 def _tables() -> list[str]:
-    return ["runs", "epochs", "accuracy", "timing", *evalspec.names(), "points"]
+    return ["runs", "epochs", "accuracy", "timing", *evalspec.names(), "points", "summaries", "run_summaries"]
 
 
 def _or(words: list[str]) -> str:
@@ -42,6 +43,7 @@ def _or(words: list[str]) -> str:
 
 
 ModeOpt = Annotated[Optional[str], typer.Option(help=_mode_help())]
+MeasureOpt = Annotated[Optional[str], typer.Option("--measure", help="the trade-off's robustness measure: EVAL.METRIC (e.g. robustness.auc, bitflip.auc, quantization.drop@4) or EVAL@VALUE, the accuracy at one value (e.g. robustness@0.03) \\[default: robustness.auc]")]
 
 
 @app.command("compare")
@@ -51,6 +53,7 @@ def compare_cmd(
     all_runs: AllOpt = False,
     mode: ModeOpt = None,
     json_out: JsonOpt = False,
+    measure: MeasureOpt = None,
     png: Annotated[Optional[Path], typer.Option("--png", help="also draw the figures to this PNG")] = None,
     svg: Annotated[Optional[Path], typer.Option("--svg", help="also draw the figures to this SVG")] = None,
     db: DbOpt = None,
@@ -67,13 +70,13 @@ def compare_cmd(
         if p is not None:
             check_writable(p)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode, all_runs)
+    comp = compare(store, run_ids or None, study, mode, all_runs, measure=measure)
     if json_out:
         print_json(comp.to_dict())
     else:
         if not comp.runs:
             console.print("no runs to compare (see `nawt runs`)")
-        print_comparison(comp)
+        print_comparison(comp, tradeoff=comp.varied or measure is not None)
     for p in (png, svg):
         if p is not None:
             from nawt_core import plots
@@ -124,6 +127,7 @@ def plot_cmd(
     all_runs: AllOpt = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf (vector) \\[default: <kind>.png in the study's folder]")] = None,
     mode: ModeOpt = None,
+    measure: MeasureOpt = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
@@ -140,7 +144,7 @@ def plot_cmd(
     if output is not None:
         check_writable(output)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode, all_runs)
+    comp = compare(store, run_ids or None, study, mode, all_runs, measure=measure)
     if output is None:
         if comp.study is None:
             raise NawtError(f"{comp.scope} is not one study: name the figure file with -o FILE (.png, .svg or .pdf)")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from nawt_core import evalspec
-from nawt_core.runview import acc_ci, acc_diff, acc_spread
+from nawt_core import evalspec, seed_summary
+from nawt_core.runview import INTERVAL_NOTE, acc_ci, acc_diff, acc_spread
 from nawt_core.runview import pct as _pct
 
 from .app import console
@@ -117,6 +117,8 @@ def _accuracy(lay: _Tables, comp) -> Table:
     diffs = any(a.vs_standard for a in comp.accuracy)
     if not seeds and comp.accuracy:
         t.caption = "1 seed per row: no spread or interval (more seeds: nawt study --seeds N)"
+    elif any(a.ci_note for a in comp.accuracy) or any(a.vs_standard and a.vs_standard.note for a in comp.accuracy):
+        t.caption = INTERVAL_NOTE
     lay.cols(t, ["method", "settings", "runs", "accuracy", *(["95% CI"] if seeds else []),
                  *(["Δ std"] if diffs else []), *(["best\nrun", "run\nids"] if narrow else ["best run", "run ids"])])
     for a in comp.accuracy:
@@ -154,12 +156,53 @@ def _sweep(lay: _Tables, comp, s: evalspec.EvalSpec) -> list[Table]:
         fixed = [str(r.runs), *([_pct(r.clean)] if s.clean else [])]
         body.append((r, fixed, cells + [summary_cell(m, r) for m in s.summaries]))
     return lay.blocks(s.titled(s.text.table, table.variant), ["runs", *([s.clean.header] if s.clean else [])],
-                      heads, body)
+                      heads, body) + _over_seeds(lay, s, table)
 
 
-def print_comparison(comp) -> None:
+def _over_seeds(lay: _Tables, s: evalspec.EvalSpec, table) -> list[Table]:
+    """Each row's per-run numbers over seeds, a cell per metric: mean [CI] over Δ std [CI]."""
+    if not seed_summary.shown(table):
+        return []
+    ms = seed_summary.metrics(table)
+    body = [(r, [seed_summary.seeds(r)], ["\n".join(seed_summary.cells(s, r, m)) for m in ms]) for r in table.rows]
+    heads = [f"{s.metric_title(m)}\nΔ std" for m in ms]
+    out = lay.blocks(seed_summary.TITLE.format(name=s.name), ["seeds"], heads, body)
+    out[-1].caption = seed_summary.NOTE
+    return out
+
+
+def tradeoff_table(comp) -> Table | None:
+    """The accuracy–robustness trade-off: one row per setting, the Pareto front first."""
+    from nawt_core import seed_summary
+
+    tr = comp.tradeoff()
+    if not tr.points:
+        return None
+    m = tr.measure
+    lay = _Tables(comp)
+    t = lay.table(f"Trade-off: clean accuracy (%) against {m.label} over seeds, mean [95 % CI]; the Pareto front "
+                  "first (● on it, ○ dominated); cost = training cost / standard's")
+    lay.cols(t, ["method", "settings", "seeds", "accuracy", m.label, "cost", "front"])
+    for p in tr.points:
+        acc = seed_summary.value_text(p.accuracy, "%")
+        rob = seed_summary.value_text(p.robustness, m.unit)
+        beaten = "●" if p.on_front else "○ by " + ", ".join(p.dominated_by[:2]) + (" …" if len(p.dominated_by) > 2
+                                                                                 else "")
+        lay.row(t, p.method, p.group, str(p.seeds), acc, rob, "-" if p.cost is None else f"{p.cost:.2f}",
+                beaten if p.accuracy["mean"] is not None and p.robustness["mean"] is not None else "-")
+    if tr.notes:
+        t.caption = "; ".join(tr.notes)
+    return t
+
+
+def print_comparison(comp, tradeoff: bool = False) -> None:
     console.print(comparison_header(comp), markup=False, highlight=False)
-    for t in comparison_tables(comp):
+    tables = comparison_tables(comp)
+    if tradeoff:
+        tables.append(tradeoff_table(comp))
+    for t in tables:
+        if t is None:
+            continue
         console.print(t)
     for note in comp.notes:
         console.print(f"note: {note}", markup=False, highlight=False)

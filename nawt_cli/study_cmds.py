@@ -23,8 +23,9 @@ from .compare_view import print_comparison
 
 @app.command("study")
 def study_cmd(
-    preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores) or smoke (~3 min)")] = "smoke",
+    preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores), smoke (~3 min), tradeoff (GPU: each method's strength varied, 3 seeds, 30 epochs) or tradeoff-cpu (the same on a subset, ~1.7 h on 2 CPU cores)")] = "smoke",
     methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam; a variant as METHOD:OPTION=VALUE, e.g. naive-noise:noise-last-epoch=false \\[default: all five]")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option("--vary", help="one row per value of a method's option, e.g. sam.rho=0.02,0.05,0.1 or naive-noise.noise-sigma=0.01,0.02; all.OPTION for weight-decay, lr, momentum or batch-size (repeatable)")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,
     name: Annotated[Optional[str], typer.Option(help="study name \\[default: the preset's name]; the same name continues it")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder for tables and figures \\[default: <data-dir>/studies/<name>]")] = None,
@@ -70,7 +71,7 @@ def study_cmd(
         data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
     cfgs, _ = plan(preset, methods=mlist, seeds=seeds, data_dir=cifar, device=device or "auto", dataset=dataset,
-                   precision=precision, overrides=overrides, name=study)  # validate first
+                   precision=precision, overrides=overrides, name=study, varies=vary)  # validate first
     if device not in (None, "auto", "cpu") and backend != "ray":  # the cluster's GPUs are not this host's
         # checked without touching the GPU: the workers (or the trainer) will
         from nawt_core.device import check_device
@@ -102,7 +103,8 @@ def study_cmd(
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                     device=device, dataset=dataset, precision=precision, overrides=overrides, say=_say,
                     home=data_dir, launch=launch, reporter_factory=study_reporters(err_console, store, cfgs),
-                    progress=_bar if err_console.is_terminal else None)  # piped: the sweeps' lines alone
+                    progress=_bar if err_console.is_terminal else None,  # piped: the sweeps' lines alone
+                    varies=vary)
     if not res.finished:
         if queue_only:
             console.print(f"study {study}: runs queued; `nawt worker --study {study}` trains them (or this command "
@@ -112,7 +114,7 @@ def study_cmd(
         raise typer.Exit(130)
     console.print(f"study [bold]{escape(res.name)}[/] ({preset}, {res.dataset}): {len(res.run_ids)} runs, "
                   f"{len(res.trained)} trained now, {len(res.skipped)} reused; {time.perf_counter() - t0:.0f} s")
-    print_comparison(res.comparison)
+    print_comparison(res.comparison, tradeoff=res.comparison.varied)
     console.print(f"tables, figures and the report (report.html, report.md) in {res.out_dir}", markup=False)
     if res.failed:
         raise Failed(f"runs {', '.join(map(str, res.failed))} failed; see `nawt show ID`")
@@ -122,7 +124,7 @@ def _refuse_a_long_cpu_study(preset: str) -> None:
     """paper and quick are GPU-sized: on a host where torch sees no CUDA they
     would train for days on the CPU unnoticed; refused before anything is
     recorded unless --device cpu asks for the CPU."""
-    if preset not in ("paper", "quick"):
+    if preset not in ("paper", "quick", "tradeoff"):
         return
     import torch
 

@@ -18,10 +18,12 @@ row; ``label`` names what sets it apart from the other groups shown (e.g.
 Aggregation rules
 - accuracy: ``final_test_acc`` per run; mean, sample std (0 for one run) and
   best over the runs (seeds) of a group; ``seeds``; the 95 % confidence interval
-  of the mean (``ci_low``, ``ci_high``, ``ci_half``: Student t, None for one run);
+  of the mean (``ci_low``, ``ci_high``, ``ci_half``: Student t; None with fewer
+  than 3 seeds, ``ci_note`` says so; cut at 0 and 100 %, ``ci_clipped``);
   ``vs_standard``: the difference to the standard group of the same settings with
-  its 95 % interval, paired by seed where both have the same seeds, else Welch
-  (nawt_core/stats.py; None for standard itself or without such a group).
+  its 95 % interval, paired by seed where both have the same seeds, else Welch,
+  under the same rules (nawt_core/stats.py; None for standard itself or without
+  such a group).
 - timing: per group, the mean total training seconds (evaluation excluded)
   and the cost estimate ``median_time`` (nawt_core/cost.py: per cost class of
   epochs, e.g. multi-step SAM's one-pass rho = 0 stage and its SAM stages, the
@@ -49,6 +51,7 @@ The rows are typed (nawt_core/rows.py); ``to_dict`` is ``nawt compare --json``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +111,19 @@ class Comparison:
     accuracy: list[AccuracyRow] = field(default_factory=list)
     timing: list[TimingRow] = field(default_factory=list)
     sweeps: dict[str, SweepTable] = field(default_factory=dict)  # per evaluation, in registry order
+    measure: str | None = None  # the trade-off's robustness measure (tradeoff.py; None: its default)
+
+    @property
+    def varied(self) -> bool:
+        """Whether a method is shown at more than one setting (a study that varies a strength)."""
+        methods = [g.method for g in self.groups]
+        return len(methods) > len(set(methods))
+
+    def tradeoff(self):
+        """The accuracy–robustness trade-off of these rows (tradeoff.py)."""
+        from .tradeoff import tradeoff
+
+        return tradeoff(self, self.measure)
 
     @property
     def completed(self) -> list[Run]:
@@ -153,6 +169,7 @@ class Comparison:
             if s.param is not None:
                 out[s.param.name] = t.grid
             out[s.name] = [r.to_dict(s.param.json_key if s.param else None) for r in t.rows]
+        out["tradeoff"] = self.tradeoff().to_dict()
         return out
 
 
@@ -336,13 +353,17 @@ def _setting_text(key: str, value: Any) -> str:
 
 # ---------------------------------------------------------------- compare
 def compare(store: Store, run_ids: list[int] | None = None, study: str | None = None,
-            mode: str | None = None, all_runs: bool = False, variants: dict[str, str] | None = None) -> Comparison:
+            mode: str | None = None, all_runs: bool = False, variants: dict[str, str] | None = None,
+            measure: str | None = None) -> Comparison:
     """The comparison of the runs chosen (see ``select_runs``). ``variants``: per evaluation with a
     variant option, the value shown (default: the option's default); ``mode`` sets every variant
     option called ``mode`` (the perturbation mode of ``nawt compare --mode``)."""
+    from .tradeoff import parse_measure
+
     shown = _variants(mode, variants or {})
+    parse_measure(measure)  # a bad measure: one error line before any work
     runs, scope, one_study = _select(store, run_ids, study, all_runs)
-    comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs))
+    comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs), measure=measure)
     methods = {g.method for g in comp.groups}
     comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
     if comp.mixed:
@@ -351,6 +372,7 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     _timing(comp, store)
     for s in evalspec.evaluations():
         _sweep(comp, store, s, shown.get(s.name))
+    comp.notes += _trained_notes(comp)
     comp.notes += left_out_notes(comp)  # runs not completed, or without an evaluation: named, with the reason
     caveat = poster_caveat(comp.groups)  # a smoke study beside the poster's numbers says so first
     comp.notes[:0] = [caveat] if caveat else []
@@ -373,8 +395,9 @@ def _variants(mode: str | None, given: dict[str, str]) -> dict[str, str]:
 
 
 def _accuracy(comp: Comparison) -> None:
-    """Per group: mean, std, best, the 95 % CI over seeds, and the difference to
-    the standard group of the same settings with its interval (stats.difference)."""
+    """Per group: mean, std, best, the 95 % CI over seeds (none under stats.MIN_SEEDS seeds; cut
+    at 0 and 100 %), and the difference to the standard group of the same settings with its
+    interval (stats.bounded_difference: the same rules, cut at ±100 points)."""
     per_seed: dict[int, dict[int, list[float]]] = {}
     for g in comp.groups:
         rs = [r for r in g.runs if r.final_test_acc is not None]
@@ -382,18 +405,35 @@ def _accuracy(comp: Comparison) -> None:
             continue
         accs = [r.final_test_acc for r in rs]
         mean, std = mean_std(accs)
-        ci = stats.interval(accs)
+        ci = stats.bounded_interval(accs)
         comp.accuracy.append(AccuracyRow(
             method=g.method, group=g.label, n=len(rs), mean=mean, std=std, best=max(accs),
             run_ids=[r.id for r in rs], settings=settings_text(g.settings), seeds=[r.seed for r in rs],
-            ci_low=ci["low"], ci_high=ci["high"], ci_half=ci["half"]))
+            ci_low=ci["low"], ci_high=ci["high"], ci_half=ci["half"], ci_note=ci["note"],
+            ci_clipped=ci["clipped"]))
         per_seed[id(g)] = _by_seed(rs)
     standards = {g.base: g for g in comp.groups if g.method == "standard" and id(g) in per_seed}
     for g, row in zip([g for g in comp.groups if id(g) in per_seed], comp.accuracy):
         base = standards.get(g.base)
         if base is not None and base is not g:
-            d = stats.difference(per_seed[id(g)], per_seed[id(base)])
-            row.vs_standard = None if d is None else Difference(**d)
+            row.vs_standard = Difference(**stats.bounded_difference(per_seed[id(g)], per_seed[id(base)]))
+
+
+def _trained_notes(comp: Comparison) -> list[str]:
+    """For a row whose runs change the weights at the last epoch's end (naive noise adds noise):
+    its accuracy is final.pt's, where the sweeps start, and the trained weights' before that change."""
+    out = []
+    for g in comp.groups:
+        pairs = [(r.final_test_acc, r.final_trained_test_acc) for r in g.runs
+                 if r.final_test_acc is not None and r.final_trained_test_acc is not None]
+        if pairs and any(a != b for a, b in pairs):
+            change = spec.method(g.method).epoch_end_label if g.method in spec.method_names() else "change"
+            final, trained = (100 * sum(p[i] for p in pairs) / len(pairs) for i in (0, 1))
+            name = g.method + (f" ({g.label})" if g.label else "")
+            out.append(f"{name}: {final:.2f} % is of final.pt, after the last epoch's {change} (the sweeps start "
+                       f"there); the trained weights before it: {trained:.2f} % (mean of {len(pairs)} run"
+                       f"{'s' if len(pairs) != 1 else ''})")
+    return out
 
 
 def _by_seed(runs: list[Run]) -> dict[int, list[float]]:
@@ -491,12 +531,13 @@ def _sweep_rows(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: s
     return out
 
 
-def _pool(store: Store, s: evalspec.EvalSpec, evs: list) -> dict:
-    """Every run's points pooled per swept value (per metric, for per-run scalars)."""
+def _pool(s: evalspec.EvalSpec, evs: list, points: dict[int, list]) -> dict:
+    """Every run's points (``points`` by evaluation id) pooled per swept value (per metric,
+    for per-run scalars)."""
     per: dict[Any, list[float]] = {}
     have: dict[Any, set[int]] = {}
     for r, ev in evs:
-        for p in store.points(ev.id):
+        for p in points[ev.id]:
             k = s.param.key(p.param) if s.param else _metric_name(s, p.param)
             per.setdefault(k, []).append(p.accuracy)
             have.setdefault(k, set()).add(r.id)
@@ -511,6 +552,62 @@ def _pool(store: Store, s: evalspec.EvalSpec, evs: list) -> dict:
     return dict(sorted(pts.items(), reverse=s.param.descending))
 
 
+def _per_run(s: evalspec.EvalSpec, evs: list, points: dict[int, list], pooled: dict, row: SweepRow) -> None:
+    """Each run's own numbers (EvalSpec.run_summary) over the values every run of the row has,
+    with its training seed and its evaluation's seed (same seed: the same noise draws), and its
+    own mean per value."""
+    for r, ev in evs:
+        one = _pool(s, [(r, ev)], {ev.id: [p for p in points[ev.id] if not _partial(s, p, pooled)]})
+        row.per_run[r.id] = {"seed": r.seed, "eval_seed": ev.seed, **s.run_summary(one, ev.clean_acc)}
+        row.run_points[r.id] = {k: p.mean for k, p in one.items()}
+
+
+def _partial(s: evalspec.EvalSpec, p, pooled: dict) -> bool:
+    k = s.param.key(p.param) if s.param else _metric_name(s, p.param)
+    return k not in pooled or pooled[k].partial
+
+
+def _over_seeds(s: evalspec.EvalSpec, row: SweepRow) -> dict[str, dict]:
+    """Per metric of the row's runs: stats.over_seeds within the metric's bounds."""
+    metrics = list(dict.fromkeys(k for v in row.per_run.values() for k in v if k not in ("seed", "eval_seed")))
+    out = {}
+    for m in metrics:
+        lo, hi = s.bounds(m)
+        out[m] = {**stats.over_seeds(_by_seed_value(row, m), lo, hi), "vs_standard": None}
+    return out
+
+
+def _by_seed_value(row: SweepRow, metric: str) -> dict[int, Any]:
+    """{training seed: the run's value} (the mean where a seed has two runs with numbers)."""
+    by: dict[int, list] = {}
+    for v in row.per_run.values():
+        by.setdefault(v["seed"], []).append(v.get(metric))
+    return {seed: (sum(vs) / len(vs) if all(isinstance(x, (int, float)) for x in vs) else vs[0])
+            for seed, vs in by.items()}
+
+
+def _paired(s: evalspec.EvalSpec, rows: list[tuple[SweepRow, tuple]]) -> None:
+    """Each row's metrics minus those of the standard row with the same settings (method options
+    aside) and the same sweep, paired by training seed; the note says when the paired runs' noise
+    draws differ (other evaluation seeds)."""
+    standards = {(base, _frozen(r.sweep)): r for r, base in rows if r.method == "standard"}
+    for r, base in rows:
+        std = standards.get((base, _frozen(r.sweep)))
+        if std is None or std is r:
+            continue
+        mine, theirs = ({v["seed"]: v["eval_seed"] for v in x.per_run.values()} for x in (r, std))
+        same_draws = all(mine[k] == theirs[k] for k in mine.keys() & theirs.keys())
+        for m, res in r.over_seeds.items():
+            if m not in std.over_seeds:
+                continue
+            lo, hi = s.bounds(m)
+            span = hi - lo if math.isfinite(hi - lo) else math.inf
+            d = stats.paired_difference(_by_seed_value(r, m), _by_seed_value(std, m), -span, span)
+            if s.seeded and not same_draws:
+                d["note"] = "; ".join(x for x in (d["note"], "different noise draws (evaluation seeds)") if x)
+            res["vs_standard"] = d
+
+
 def _metric_name(s: evalspec.EvalSpec, index: float) -> str:
     i = int(round(index))
     return s.metrics[i].name if 0 <= i < len(s.metrics) else f"metric {i}"
@@ -518,14 +615,20 @@ def _metric_name(s: evalspec.EvalSpec, index: float) -> str:
 
 def _sweep(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | None) -> None:
     table = comp.table(s.name)
+    based = []
     for g, label, sweep, evs in _sweep_rows(comp, store, s, variant):
-        pts = _pool(store, s, evs)
+        points = {ev.id: store.points(ev.id) for _, ev in evs}
+        pts = _pool(s, evs, points)
         cleans = [ev.clean_acc for _, ev in evs if ev.clean_acc is not None]
         clean = mean_std(cleans)[0] if cleans else None
         row = SweepRow(method=g.method, group=label, runs=len(evs), sweep=sweep, run_ids=[r.id for r, _ in evs],
                        points=pts, clean=clean, clean_key=s.clean.key if s.clean else None)
         row.summary = s.summarize(pts, clean) if s.summarize else {}
+        _per_run(s, evs, points, pts, row)
+        row.over_seeds = _over_seeds(s, row)
         table.rows.append(row)
+        based.append((row, g.base))
+    _paired(s, based)
     if table.rows:
         table.variant = variant
         table.grid = sorted({k for r in table.rows for k in r.points}, reverse=bool(s.param and s.param.descending)) \

@@ -38,6 +38,7 @@ in ``metrics`` and ``accuracy`` = its value, one per repeat (``trial``).
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -95,6 +96,7 @@ class Metric:
     higher_is_better: bool = True
     text: Callable[[Any], str] | None = None  # the row -> its cell [default: a percentage of row[name]]
     unit: str = "%"
+    bounds: tuple[float, float] | None = None  # what it can be (intervals over seeds are cut there)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,9 @@ class EvalSpec:
     check: Callable[[dict], dict] | None = None
     legacy: Callable[[dict, str], dict] | None = None  # (stored config, device kind) -> items to assume
     summarize: Callable[[dict, Any], dict] | None = None  # (points, clean) -> {summary: value}
+    # (one run's points, its clean accuracy) -> {metric: number, or why there is none}: summarized
+    # over seeds with a paired difference to standard [default: the numeric ``summaries``; the metrics]
+    per_run: Callable[[dict, Any], dict] | None = None
     describe: Callable[[dict], str] | None = None
     axis: Callable[[str | None], str] | None = None
     caption: tuple[str, str, str] | None = None  # (config key, "{} noise trials per …", "noise trials")
@@ -219,6 +224,36 @@ class EvalSpec:
         v = (config or {}).get(self.variant)
         return v if v is not None else self.option(self.variant).default
 
+    def run_summary(self, points: dict, clean: Any) -> dict[str, Any]:
+        """One run's numbers to summarize over seeds (see ``per_run``): {metric: value or reason}."""
+        if self.per_run is not None:
+            return self.per_run(points, clean)
+        if self.param is None:
+            return {k: p.mean for k, p in points.items()}
+        out = self.summarize(points, clean) if self.summarize else {}
+        return {m.name: out.get(m.name) for m in self.summaries
+                if out.get(m.name) is None or isinstance(out.get(m.name), (int, float))}
+
+    def bounds(self, metric: str) -> tuple[float, float]:
+        """What a per-run metric can be: its Metric's bounds, else stats.BOUNDS by the name
+        before any "@" (``drop@4``: a drop), else unbounded."""
+        from .stats import BOUNDS
+
+        for m in (*self.summaries, *self.metrics):
+            if m.name == metric and m.bounds is not None:
+                return m.bounds
+        return BOUNDS.get(metric, BOUNDS.get(metric.split("@")[0], (-math.inf, math.inf)))
+
+    def metric_title(self, metric: str) -> str:
+        """A per-run metric's column: its Metric's title, or ``drop 4-bit`` for ``drop@4``."""
+        for m in (*self.summaries, *self.metrics):
+            if m.name == metric:
+                return (m.title or m.header).replace("\n", " ")
+        name, _, value = metric.partition("@")
+        if value and self.param is not None:
+            return f"{name} {self.param.head(float(value) if not self.param.integer else int(value))}"
+        return metric
+
     def titled(self, template: str, variant: str | None) -> str:
         """A Texts template with the variant, or without its " ({variant})" when there is none."""
         return template.replace(" ({variant})", "").replace("{variant}", "") if variant is None else \
@@ -234,10 +269,14 @@ class EvalSpec:
 _SPECS: dict[str, EvalSpec] = {}
 _IMPLS: dict[str, Any] = {}  # name -> the implementation class, or "module:Class" until first used
 _BUILTINS_LOADED = False
+_BUILTIN: set[str] = set()  # the evaluations nawt ships (nawt_core/evals), once loaded
 
 
 def register_evaluation(spec: EvalSpec, impl: Any = None) -> EvalSpec:
     """The public hook: make ``spec`` (and its implementation) known everywhere."""
+    _load_builtins()  # first: a plugin loaded early must not take a built-in's name
+    if spec.name in _BUILTIN:
+        raise NawtError(f"evaluation {spec.name!r} is built into nawt; a plugin must use another name")
     names = [o.name for o in spec.options]
     if spec.param is not None and spec.param.name not in names:
         raise NawtError(f"evaluation {spec.name!r}: its swept parameter {spec.param.name!r} is not one of its options")
@@ -283,6 +322,7 @@ def _load_builtins() -> None:
     for spec, impl in sorted(found, key=lambda p: (p[0].order, p[0].name)):
         if spec.name not in _SPECS:
             register_evaluation(spec, impl)
+    _BUILTIN.update(_SPECS)
 
 
 def evaluations() -> tuple[EvalSpec, ...]:

@@ -34,6 +34,14 @@ Tables and their columns (stable; new columns are only ever appended):
   mean, std, min, group, runs, partial. Per-run scalars: ``metric`` for the value.
 - ``points``: every stored point of a registered evaluation: run_id, method,
   seed, evaluation_id, kind, mode (the variant), param, trial, accuracy, loss
+- ``summaries``: per evaluation row and per-run metric (auc, halving, drop@4, …),
+  over seeds: kind, method, mode, group, metric, seeds, mean, sd, ci_low, ci_high
+  (95 %; empty under 3 seeds), clipped (cut at what the metric can be), note,
+  diff_standard, diff_low, diff_high, diff_seeds, diff_note (paired by seed with
+  the standard row of the same settings and sweep)
+- ``run_summaries``: each run's own numbers: run_id, method, seed, kind, mode,
+  group, metric, value, why (when there is no value: "near chance", "beyond 0.1"),
+  eval_seed (the evaluation's seed: the same seed, the same noise draws)
 
 The rows come from ``compare`` (one row per method and comparable settings;
 see nawt_core/compare.py), so the tables, ``nawt compare`` and the figures
@@ -72,6 +80,10 @@ BASE_COLUMNS: dict[str, list[str]] = {
                "epoch_max", "median_time", "load_avg", "load_flag", "busy", "gpu_others"],
 }
 POINTS = ["run_id", "method", "seed", "evaluation_id", "kind", "mode", "param", "trial", "accuracy", "loss"]
+SUMMARIES = ["kind", "method", "mode", "group", "metric", "seeds", "mean", "sd", "ci_low", "ci_high", "clipped",
+             "note", "diff_standard", "diff_low", "diff_high", "diff_seeds", "diff_note"]
+RUN_SUMMARIES = ["run_id", "method", "seed", "kind", "mode", "group", "metric", "value", "why", "eval_seed"]
+DERIVED = {"summaries": SUMMARIES, "run_summaries": RUN_SUMMARIES}
 
 
 def sweep_columns(s: evalspec.EvalSpec) -> list[str]:
@@ -81,12 +93,14 @@ def sweep_columns(s: evalspec.EvalSpec) -> list[str]:
 
 
 def tables() -> tuple[str, ...]:
-    return (*BASE_COLUMNS, *(s.name for s in evalspec.evaluations()), "points")
+    return (*BASE_COLUMNS, *(s.name for s in evalspec.evaluations()), "points", *DERIVED)
 
 
 def columns(table: str) -> list[str]:
     if table in BASE_COLUMNS:
         return BASE_COLUMNS[table]
+    if table in DERIVED:
+        return DERIVED[table]
     return POINTS if table == "points" else sweep_columns(evalspec.evaluation(table))
 
 
@@ -143,6 +157,8 @@ def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str 
                 for a in comp.accuracy]
     if table == "timing":
         return [t.to_dict() for t in comp.timing]
+    if table in DERIVED:
+        return _summaries(comp) if table == "summaries" else _run_summaries(comp)
     s = evalspec.evaluation(table)
     t = comp.table(table)
     value = s.param.column if s.param else "metric"
@@ -164,6 +180,39 @@ def _points(store: Store, runs) -> list[dict[str, Any]]:
                 out.append({"run_id": r.id, "method": r.method, "seed": r.seed, "evaluation_id": ev.id,
                             "kind": ev.kind, "mode": m, "param": p.param, "trial": p.trial,
                             "accuracy": p.accuracy, "loss": p.loss})
+    return out
+
+
+def _summaries(comp: Comparison) -> list[dict[str, Any]]:
+    """Every evaluation row's per-run numbers over seeds (compare.py's ``over_seeds``)."""
+    out = []
+    for s in evalspec.evaluations():
+        t = comp.table(s.name)
+        for r in t.rows:
+            for m, res in r.over_seeds.items():
+                d = res.get("vs_standard") or {}
+                out.append({"kind": s.name, "method": r.method, "mode": t.variant, "group": r.group, "metric": m,
+                            "seeds": res["n"], "mean": res["mean"], "sd": res["sd"], "ci_low": res["low"],
+                            "ci_high": res["high"], "clipped": res["clipped"], "note": res["note"],
+                            "diff_standard": d.get("diff"), "diff_low": d.get("low"), "diff_high": d.get("high"),
+                            "diff_seeds": d.get("n"), "diff_note": d.get("note")})
+    return out
+
+
+def _run_summaries(comp: Comparison) -> list[dict[str, Any]]:
+    """Every run's own numbers per evaluation (a value, or why there is none)."""
+    out = []
+    for s in evalspec.evaluations():
+        t = comp.table(s.name)
+        for r in t.rows:
+            for rid, v in r.per_run.items():
+                for m, x in v.items():
+                    if m in ("seed", "eval_seed"):
+                        continue
+                    num = isinstance(x, (int, float)) and not isinstance(x, bool)
+                    out.append({"run_id": rid, "method": r.method, "seed": v["seed"], "kind": s.name,
+                                "mode": t.variant, "group": r.group, "metric": m, "value": x if num else None,
+                                "why": None if num else x, "eval_seed": v["eval_seed"]})
     return out
 
 

@@ -22,30 +22,39 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, evalspec, safe_files
+from . import __version__, evalspec, safe_files, seed_summary, spec
 from .busy import load_cell
 from .compare import Comparison
 from .errors import NawtError
 from .export import check_writable, write_text
 from .poster_scope import poster_caveat
-from .runview import acc_ci, acc_diff, acc_spread, pct
+from .runview import INTERVAL_NOTE, acc_ci, acc_diff, acc_spread, pct
 from .store import Store
 
 FORMATS = ("html", "md")
 CURVES = ("curves", "Training curves")
 
 
-def figure_kinds() -> list[tuple[str, str]]:
-    """(kind, caption) of the report's figures: one per evaluation that sweeps, then the curves."""
-    return [(s.name, s.text.figure) for s in evalspec.sweeps()] + [CURVES]
+def figure_kinds(varied: bool = False) -> list[tuple[str, str]]:
+    """(kind, caption) of the report's figures: one per evaluation that sweeps, then the curves,
+    then sharpness against robustness (its section is the sharpness evaluation's), then, for a
+    study that varies a strength, the trade-off."""
+    sharp = [("sharpness", evalspec.evaluation("sharpness").text.figure)] if "sharpness" in _plot_kinds() else []
+    trade = [("tradeoff", "Accuracy–robustness trade-off")] if varied else []
+    return [(s.name, s.text.figure) for s in evalspec.sweeps()] + [CURVES] + sharp + trade
 
-# The poster's numbers (DESIGN.md, "poster finding (CIFAR-10, ResNet-20)"): clean test accuracy,
-# training seconds and ratio to standard. Shown for reference only, never mixed into nawt's numbers.
+
+def _plot_kinds() -> tuple[str, ...]:
+    from . import plots
+
+    return plots.kinds()
+
+# The poster's numbers ("poster finding (CIFAR-10, ResNet-20)"): clean test accuracy, training
+# seconds and ratio to standard. Shown for reference only, never mixed into nawt's numbers.
 POSTER = {
     "standard": {"acc": 0.8974, "seconds": 4923, "ratio": 1.00},
     "naive-noise": {"acc": 0.5031, "seconds": 5374, "ratio": 1.09},
@@ -53,10 +62,21 @@ POSTER = {
     "multistep-sam": {"acc": 0.9109, "seconds": 5862, "ratio": 1.19},
 }
 POSTER_LABEL = "poster (CIFAR-10, ResNet-20)"
-POSTER_NOTE = ("Poster column: the poster's own numbers, as the project's DESIGN.md quotes them "
-               "(\"poster finding (CIFAR-10, ResNet-20)\": standard / naive noise / SAM / multi-step SAM), printed "
-               "for reference. They come from the poster's training schedule and hardware (not stated there), not "
-               "from this store, and enter no mean or interval here; its time ratio is of total seconds.")
+POSTER_NOTE = ("Poster column: the poster's own numbers (standard / naive noise / SAM / multi-step SAM on "
+               "CIFAR-10 with ResNet-20), printed for reference. The poster states neither its epochs nor its "
+               "hardware; they are not from this store and enter no mean or interval here; its time ratio is of "
+               "total seconds.")
+# What data.py's DeviceData.augment does to every training batch (fixed: not a setting)
+AUGMENTATION = ("random 32x32 crop of the image zero-padded by 4 pixels and a random horizontal flip, per image; "
+                "test images unaugmented; inputs normalised per channel")
+# How an evaluation stresses the weights, where its options do not say it all (quantize.py, perturb.py)
+SCHEMES = {
+    "robustness": "Gaussian noise added to the targeted tensors; BatchNorm statistics unchanged; a fresh draw per "
+                  "trial, the same draws for every model of a seed (seeded)",
+    "quantization": "weights only (activations in full precision), symmetric uniform, round to nearest, one scale "
+                    "per output channel (or per tensor) = max|W| / (2^(b-1) - 1), BatchNorm not folded unless "
+                    "stated; 2-bit = ternary {-1, 0, +1} x scale",
+}
 NO_MPL = "figures left out: matplotlib is not installed (pip install 'nawt[plot]')"
 
 
@@ -105,11 +125,18 @@ def build(store: Store, comp: Comparison, figures: bool = True) -> Report:
     sections = [
         Section("Settings", tables=[_settings(store, comp)]),
         Section("Clean test accuracy", tables=[_accuracy(comp, show_group)],
-                text=[t[:1].upper() + t[1:] for t in (poster_caveat(comp.groups), POSTER_NOTE) if t]),
+                text=[t[:1].upper() + t[1:] for t in (poster_caveat(comp.groups), POSTER_NOTE, _interval_note(comp))
+                      if t]),
         Section("Training cost", tables=[_timing(comp, show_group)]),
-        *(Section(s.text.section, tables=_sweep(comp, s, show_group),
-                  figures=[figs[s.name]] if figs and s.name in figs else []) for s in evalspec.evaluations()),
+        *(Section(s.text.section, tables=_sweep(comp, s, show_group) + _over_seeds(comp, s, show_group),
+                  figures=[figs[s.name]] if figs and s.name in figs else [],
+                  text=[seed_summary.NOTE] if seed_summary.shown(comp.table(s.name)) else [])
+          for s in evalspec.evaluations()),
         Section("Training curves", figures=[figs["curves"]] if figs else []),
+        *([Section("Accuracy–robustness trade-off", tables=[tradeoff_table(comp, show_group)],
+                   figures=[figs["tradeoff"]] if figs and "tradeoff" in figs else [],
+                   text=comp.tradeoff().notes)] if comp.varied else []),
+        Section("Every run", tables=[per_seed_table(comp, show_group)]),
     ]
     title = f"nawt report: study {comp.study}" if comp.study else f"nawt report: {comp.scope}"
     if poster_caveat(comp.groups).startswith("smoke test"):
@@ -151,9 +178,12 @@ def _settings(store: Store, comp: Comparison) -> Table:
         ["data", _one([f"{g.settings.get('dataset')}, train {sub(g.settings.get('train_subset'))} / test "
                        f"{sub(g.settings.get('test_subset'))} images" for g in gs])],
         ["model", _one([g.settings.get("arch") for g in gs])],
-        ["optimiser", _one([f"batch {g.settings.get('batch_size')}, lr {g.settings.get('lr')}, "
-                            f"{g.settings.get('schedule')} schedule, weight decay {g.settings.get('weight_decay')}"
-                            for g in gs])],
+        ["optimiser", _one([f"SGD, batch {g.settings.get('batch_size')}, lr {g.settings.get('lr')}, "
+                            f"{g.settings.get('schedule')} schedule, momentum {g.settings.get('momentum')}"
+                            f"{' (Nesterov)' if g.settings.get('nesterov') else ''}, "
+                            f"weight decay {g.settings.get('weight_decay')}" for g in gs])],
+        ["method settings", "; ".join(dict.fromkeys(_method_settings(g) for g in gs))],
+        ["augmentation", AUGMENTATION],
         ["device", _one([r.device or "-" for r in runs], "per run")],
         ["precision", _one([g.settings.get("precision") or "-" for g in gs])],
         ["nawt version (training)", _one([r.nawt_version or "-" for r in runs], "per run")],
@@ -166,8 +196,31 @@ def _settings(store: Store, comp: Comparison) -> Table:
         t = comp.table(s.name)
         if t.rows:
             rows.append([s.text.setting, _one([(s.describe or _describe)(r.sweep) for r in t.rows])])
+            if s.name in SCHEMES:
+                rows.append([f"{s.text.setting}: scheme", SCHEMES[s.name]])
     rows.append(["report written", f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by nawt {__version__}"])
     return Table("Settings", ["setting", "value"], rows, left=2)
+
+
+def _method_settings(g) -> str:
+    """A group's method hyper-parameters: ``sam: rho 0.05, adaptive False, asam davda54, ascent steps 1``."""
+    opts = [k for k in spec.method(g.method).options if k in g.settings] \
+        if g.method in spec.method_names() else []
+    if not opts:
+        return f"{g.method}: none"
+    return f"{g.method}: " + ", ".join(f"{k.replace('_', ' ')} {_value(g.settings[k])}" for k in opts)
+
+
+def _value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) or "auto"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _interval_note(comp: Comparison) -> str:
+    if any(a.ci_note for a in comp.accuracy) or any(a.vs_standard and a.vs_standard.note for a in comp.accuracy):
+        return INTERVAL_NOTE
+    return ""
 
 
 def _accuracy(comp: Comparison, show_group: bool) -> Table:
@@ -177,8 +230,9 @@ def _accuracy(comp: Comparison, show_group: bool) -> Table:
         rows.append(_cells(show_group, a.method, a.group, str(a.n), acc_spread(a), acc_ci(a),
                            acc_diff(a.vs_standard), pct(a.best),
                            "-" if ref is None else f"{100 * ref['acc']:.2f}"))
-    return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t), "
-                 "difference to standard in points with its 95 % interval (paired by seed, else Welch)",
+    return Table("Clean test accuracy (%) over seeds: mean ± std, 95 % confidence interval of the mean (Student t, "
+                 "at least 3 seeds), difference to standard in points with its 95 % interval (paired by seed, "
+                 "else Welch)",
                  _col(show_group, "method", "settings", "seeds", "accuracy", "95 % CI", "Δ standard", "best run",
                       POSTER_LABEL), rows, left=2 if show_group else 1)
 
@@ -230,6 +284,63 @@ def _sweep(comp: Comparison, s: evalspec.EvalSpec, show_group: bool) -> list[Tab
                        *((m.title or m.header) for m in s.summaries)), rows, left=2 if show_group else 1)]
 
 
+def _over_seeds(comp: Comparison, s: evalspec.EvalSpec, show_group: bool) -> list[Table]:
+    """Each row's per-run numbers over seeds: a mean [95 % CI] and a Δ standard column per metric."""
+    t = comp.table(s.name)
+    if not seed_summary.shown(t):
+        return []
+    ms = seed_summary.metrics(t)
+    rows = [_cells(show_group, r.method, r.group, seed_summary.seeds(r),
+                   *(c for m in ms for c in seed_summary.cells(s, r, m))) for r in t.rows]
+    heads = [h for m in ms for h in (f"{s.metric_title(m)} [95 % CI]", f"{s.metric_title(m)} Δ standard")]
+    return [Table(seed_summary.TITLE.format(name=s.text.section), _col(show_group, "method", "settings", "seeds",
+                                                                       *heads), rows, left=2 if show_group else 1)]
+
+
+def tradeoff_table(comp: Comparison, show_group: bool) -> Table:
+    """One row per setting along the Pareto front, then the dominated (tradeoff.py)."""
+    tr = comp.tradeoff()
+    m = tr.measure
+    rows = [_cells(show_group, p.method, p.group, str(p.seeds), seed_summary.value_text(p.accuracy, "%"),
+                   seed_summary.value_text(p.robustness, m.unit), "-" if p.cost is None else f"{p.cost:.2f}",
+                   "on the front" if p.on_front else "dominated by " + ", ".join(p.dominated_by)
+                   if p.dominated_by else "-") for p in tr.points]
+    return Table(f"Clean accuracy (%) against {m.label}, mean [95 % CI] over seeds, one row per setting: the "
+                 "Pareto front first (no other setting is at least as good in both and better in one), then the "
+                 "dominated; cost = training cost / standard's of the same settings",
+                 _col(show_group, "method", "settings", "seeds", "accuracy", m.label, "cost", "front"), rows,
+                 left=2 if show_group else 1)
+
+
+PER_SEED_MAX = 3  # an evaluation with more per-run numbers (a drop per bit width) is left to the export
+
+
+def per_seed_table(comp: Comparison, show_group: bool) -> Table:
+    """Every completed run, one row each: seed, clean accuracy (and the trained weights' where an
+    epoch's end changes them, e.g. naive noise), training seconds, and each evaluation's own numbers."""
+    kinds = [s for s in evalspec.evaluations() if 0 < len(seed_summary.metrics(comp.table(s.name))) <= PER_SEED_MAX]
+    per_run = {s.name: {rid: v for r in comp.table(s.name).rows for rid, v in r.per_run.items()} for s in kinds}
+    heads = [f"{s.short or s.name} {s.metric_title(m)}" for s in kinds for m in seed_summary.metrics(comp.table(s.name))]
+    rows = []
+    for g in comp.groups:
+        for r in sorted(g.runs, key=lambda r: (r.seed, r.id)):
+            trained = r.final_trained_test_acc
+            cells = []
+            for s in kinds:
+                for m in seed_summary.metrics(comp.table(s.name)):
+                    v = per_run[s.name].get(r.id, {}).get(m)
+                    cells.append("-" if v is None else v if isinstance(v, str) else
+                                 seed_summary.number(v, seed_summary.unit(s, m)))
+            rows.append(_cells(show_group, r.method, g.label, str(r.id), str(r.seed), pct(r.final_test_acc),
+                               "-" if trained is None or trained == r.final_test_acc else pct(trained),
+                               f"{r.train_seconds:.1f}", *cells))
+    return Table("Every run: clean test accuracy (%) of the final weights, where the sweeps start (naive noise: "
+                 "after the last epoch's noise when it adds one) and of the trained weights before that change, "
+                 "training seconds (evaluation excluded), and each evaluation's own numbers",
+                 _col(show_group, "method", "settings", "run", "seed", "accuracy", "trained weights", "train s",
+                      *heads), rows, left=2 if show_group else 1)
+
+
 def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
     """One PNG per kind; when matplotlib is missing, none and one line saying so."""
     from . import plots
@@ -237,21 +348,15 @@ def _figures(store: Store, comp: Comparison) -> tuple[dict[str, Figure], str]:
     try:
         plots._plt()
     except NawtError:
-        return {k: Figure(k, t, missing=NO_MPL) for k, t in figure_kinds()}, NO_MPL
+        return {k: Figure(k, t, missing=NO_MPL) for k, t in figure_kinds(comp.varied)}, NO_MPL
     out = {}
-    for kind, title in figure_kinds():
+    for kind, title in figure_kinds(comp.varied):
         try:
             fig = plots.figure(comp, kind, store)
         except NawtError as e:  # nothing to draw
             out[kind] = Figure(kind, title, missing=str(e).replace("nothing to plot: ", ""))
             continue
-        buf = io.BytesIO()
-        plt = plots._plt()
-        try:
-            fig.savefig(buf, format="png", dpi=110)
-        finally:
-            plt.close(fig)
-        out[kind] = Figure(kind, title, png=buf.getvalue())
+        out[kind] = Figure(kind, title, png=plots.render(fig, "png"))  # at least plots.MIN_WIDTH_PX wide
     return out, ""
 
 

@@ -67,6 +67,8 @@ class Difference(Row):
     low: float | None
     high: float | None
     df: float | None
+    clipped: bool = False  # the interval was cut at [-1, 1] (stats.bounded_difference)
+    note: str = ""  # why there is no interval, or why it was cut
 
 
 @dataclass(eq=False)
@@ -84,6 +86,8 @@ class AccuracyRow(Row):
     ci_high: float | None
     ci_half: float | None
     vs_standard: Difference | None = None
+    ci_note: str = ""  # why there is no interval (too few seeds) or why it was cut at 0 or 100 %
+    ci_clipped: bool = False
 
 
 @dataclass(eq=False)
@@ -138,10 +142,18 @@ class SweepRow(Row):
     clean: float | None = None  # mean unstressed accuracy of the evaluations (shown where the spec has Clean)
     summary: dict[str, Any] = field(default_factory=dict)  # the spec's summaries (auc, halving, …)
     clean_key: str | None = None  # the JSON name of ``clean`` ("fp"), None when not shown
+    # per run id: its seed, its evaluation's seed and its own numbers (EvalSpec.run_summary)
+    per_run: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # per metric: those numbers over seeds (stats.over_seeds: mean, 95 % interval or why none) and
+    # ``vs_standard``, the paired difference to the standard row of the same settings (None: no such row)
+    over_seeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per run id: its own mean per swept value (the trade-off's "accuracy at one value"; not in the JSON,
+    # whose ``points`` pool them)
+    run_points: dict[int, dict[Any, float]] = field(default_factory=dict)
 
     def keys(self) -> list[str]:
         return ["method", "group", "runs", "sweep", "run_ids", *([self.clean_key] if self.clean_key else []),
-                "points", *self.summary]
+                "points", *self.summary, "per_run", "over_seeds"]
 
     def __getitem__(self, key: str) -> Any:
         if key == self.clean_key:
@@ -163,6 +175,8 @@ class SweepRow(Row):
                 out[k] = {(json_key(p) if json_key else p): v.to_dict() for p, v in self.points.items()}
             else:
                 out[k] = _plain(self[k])
+        for m, res in self.over_seeds.items():  # flat, for jq and spreadsheets: auc_ci_low, auc_ci_high
+            out[f"{m}_ci_low"], out[f"{m}_ci_high"] = res["low"], res["high"]
         return out
 
 

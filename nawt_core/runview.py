@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from . import spec
 from .config import BOOKKEEPING_KEYS, TrainConfig
+from .stats import MIN_SEEDS
 
 CONFIG_ORDER = [f.name for f in fields(TrainConfig)]
 
@@ -50,22 +51,30 @@ def acc_spread(row, digits: int = 2, say_one: bool = True) -> str:
 
 
 def acc_ci(row, digits: int = 2) -> str:
-    """The row's 95 % confidence interval of the mean in percent, ``[lo, hi]``; ``1 seed`` when none."""
+    """The row's 95 % confidence interval of the mean in percent, ``[lo, hi]`` (``*`` after it when
+    it was cut at 0 or 100 %); ``2 seeds`` when there are too few seeds for one."""
     if row.ci_low is None:
-        return "1 seed" if row.n < 2 else "-"
-    return f"[{100 * row.ci_low:.{digits}f}, {100 * row.ci_high:.{digits}f}]"
+        return f"{row.n} seed{'s' if row.n != 1 else ''}" if row.n else "-"
+    return f"[{100 * row.ci_low:.{digits}f}, {100 * row.ci_high:.{digits}f}]" + ("*" if row.ci_clipped else "")
 
 
 def acc_diff(d, digits: int = 2, compact: bool = False) -> str:
     """A difference to standard (rows.Difference) in points, ``+1.20 [-0.30, +2.70] paired``; ``-``
-    for none; without an interval, the difference and why (``+1.20 (1 seed)``). ``compact`` (narrow
-    tables whose title names the test and whose CI column says ``1 seed``) leaves the words out."""
+    for none; without an interval, the difference and why (``+1.20 (2 seeds)``); ``*`` after an
+    interval cut at ±100 points. ``compact`` (narrow tables whose title names the test and whose CI
+    column says ``2 seeds``) leaves the words out."""
     if d is None:
         return "-"
     diff = f"{100 * d.diff:+.{digits}f}"
     if d.low is None:
-        return diff if compact else f"{diff} (1 seed)"
-    return f"{diff} [{100 * d.low:+.{digits}f}, {100 * d.high:+.{digits}f}]" + ("" if compact else f" {d.test}")
+        return diff if compact else f"{diff} ({d.n} seed{'s' if d.n != 1 else ''})"
+    cut = "*" if getattr(d, "clipped", False) else ""
+    return f"{diff} [{100 * d.low:+.{digits}f}, {100 * d.high:+.{digits}f}]{cut}" + ("" if compact else f" {d.test}")
+
+
+INTERVAL_NOTE = (f"95 % intervals need at least {MIN_SEEDS} seeds (with 2, t(0.975, 1) = 12.7 gives a width "
+                 "that means nothing); * = cut at what can be measured (0-100 %, ±100 points): its seeds disagree "
+                 "widely")
 
 
 def fmt_num(x: Any, digits: int = 4) -> str:

@@ -107,6 +107,7 @@ class MethodSpec:
 
 _METHODS: dict[str, MethodSpec] = {}
 _IMPLS: dict[str, type] = {}  # name -> the torch class (methods.Method subclass), set by register_method
+_BUILTIN: set[str] = set()  # the five methods nawt ships (filled below)
 
 
 def register_method(spec: MethodSpec, impl: type | None = None) -> MethodSpec:
@@ -114,6 +115,8 @@ def register_method(spec: MethodSpec, impl: type | None = None) -> MethodSpec:
     unknown = [o for o in spec.options if o not in OPTIONS]
     if unknown:
         raise NawtError(f"method {spec.name!r} uses unknown options: {', '.join(unknown)}")
+    if spec.name in _BUILTIN and _METHODS.get(spec.name) is not spec:  # (methods.py attaches the built-ins' classes)
+        raise NawtError(f"method {spec.name!r} is built into nawt; a plugin must use another name")
     _METHODS[spec.name] = spec
     if impl is not None:
         _IMPLS[spec.name] = impl
@@ -167,32 +170,37 @@ def load_plugins(entries: str | None = None) -> None:
     text = os.environ.get("NAWT_PLUGINS", "") if entries is None else entries
     for entry in filter(None, (e.strip() for e in text.split(","))):
         mod, _, func = entry.partition(":")
-        try:
+        try:  # whatever a plugin raises is one error line, never a traceback
             module = importlib.import_module(mod)
             hook = getattr(module, func) if func else None
+            if hook is not None:
+                hook()
+        except NawtError as e:
+            raise NawtError(f"cannot load plugin {entry!r} (NAWT_PLUGINS): {e}") from None
         except (ImportError, AttributeError) as e:
             raise NawtError(f"cannot load plugin {entry!r} (NAWT_PLUGINS): {e}") from None
-        if hook is not None:
-            hook()
+        except Exception as e:  # noqa: BLE001 (a plugin's own bug)
+            raise NawtError(f"cannot load plugin {entry!r} (NAWT_PLUGINS): {type(e).__name__}: {e}") from None
 
 
 for _spec in (
-    MethodSpec("standard", "standard", "#1f77b4",
+    MethodSpec("standard", "standard", "#0072B2",
                "SGD, Nesterov momentum 0.9, lr 0.1, weight decay 5e-4: the baseline"),
-    MethodSpec("naive-noise", "naive noise", "#d62728",
+    MethodSpec("naive-noise", "naive noise", "#D55E00",
                "the poster's method: after every epoch w += sigma * N(0,1) on each conv/linear weight",
                options=("noise_sigma", "noise_last_epoch"), epoch_end=_noise_at_end, epoch_end_label="noise"),
-    MethodSpec("noise-injection", "noise injection", "#2ca02c",
+    MethodSpec("noise-injection", "noise injection", "#009E73",
                "per batch, noise eta * max|W_l| * N(0,1) per layer; the update goes to the clean weights",
                options=("noise_eta",)),
-    MethodSpec("sam", "SAM", "#ff7f0e",
+    MethodSpec("sam", "SAM", "#E69F00",
                "sharpness-aware minimisation: gradient at w + rho g/||g||, restore, step",
                options=("rho", "adaptive", "asam", "ascent_steps"), rho=_sam_rho),
-    MethodSpec("multistep-sam", "multi-step SAM", "#9467bd",
+    MethodSpec("multistep-sam", "multi-step SAM", "#CC79A7",
                "SAM whose rho grows in stages (default 0 -> rho in 3 equal stages)",
                options=("rho", "rho_stages", "stages", "adaptive", "asam", "ascent_steps"), rho=_staged_rho),
 ):
     register_method(_spec)
+_BUILTIN.update(_METHODS)  # from here on, a plugin cannot replace them
 del _spec
 
 __all__ = ["OPTIONS", "MethodSpec", "Option", "colour", "impl", "load_plugins", "method", "method_names", "methods",

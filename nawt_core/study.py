@@ -21,6 +21,11 @@ Presets
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
 - ``smoke``: a few minutes on 2 CPU cores: 3 epochs on 8,000 training and
   1,000 test images of CIFAR-10.
+- ``tradeoff`` (GPU) and ``tradeoff-cpu`` (2 CPU cores, a subset): standard, naive
+  noise, noise injection and SAM with each method's strength varied (``vary``: one
+  row per setting, e.g. ``sam:rho=0.1``), 3 seeds, for the accuracy–robustness
+  frontier (nawt_core/frontier.py); robustness and quantization only.
+``--vary METHOD.OPTION=v1,v2`` (vary.py) does the same for any preset.
 Each evaluation's grid per preset is in its spec (``EvalSpec.presets``).
 
 ``run_study`` returns a ``StudyResult`` whose ``status`` says whether the study
@@ -41,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from . import bounds, evalspec, spec
+from . import bounds, evalspec, spec, vary
 from .claims import StudyHeart, hold_study, release_study
 from .compare import Comparison, compare
 from .config import TrainConfig
@@ -52,11 +57,24 @@ from .status import Status
 from .store import Run, Store, effective_status, utcnow
 
 # the training of each preset; its evaluations' grids are in their specs (EvalSpec.presets)
+# the trade-off presets vary each method's strength (vary.py): one row per setting, and their methods
+TRADEOFF_METHODS = ("standard", "naive-noise", "noise-injection", "sam")
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"train": {"epochs": 200, "train_subset": None, "test_subset": None}, "seeds": 3},
     "cpu": {"train": {"epochs": 10, "train_subset": None, "test_subset": None}, "seeds": 1},
     "quick": {"train": {"epochs": 30, "train_subset": None, "test_subset": None}, "seeds": 1},
     "smoke": {"train": {"epochs": 3, "train_subset": 8000, "test_subset": 1000}, "seeds": 1},
+    # GPU: 12 settings x 3 seeds at the quick preset's 30 epochs on all the data
+    "tradeoff": {"train": {"epochs": 30, "train_subset": None, "test_subset": None}, "seeds": 3,
+                 "methods": TRADEOFF_METHODS,
+                 "vary": ("naive-noise.noise-sigma=0.005,0.01,0.02,0.05", "sam.rho=0.02,0.05,0.1,0.2",
+                          "noise-injection.noise-eta=0.02,0.05,0.1")},
+    # 2 CPU cores: 10 settings x 3 seeds, 10 epochs on the first 10,000 training and 2,000 test images
+    # (one seed took 34 minutes on a 2-core AMD EPYC, so about 1.7 hours for the three)
+    "tradeoff-cpu": {"train": {"epochs": 10, "train_subset": 10000, "test_subset": 2000}, "seeds": 3,
+                     "methods": TRADEOFF_METHODS,
+                     "vary": ("naive-noise.noise-sigma=0.005,0.01,0.02,0.05", "sam.rho=0.05,0.1",
+                              "noise-injection.noise-eta=0.02,0.05,0.1")},
 }
 # a context manager per evaluation (its label) that yields show(done, total): a progress bar
 ProgressFactory = Callable[[str], ContextManager[Callable[[int, int], None]]]
@@ -107,7 +125,8 @@ _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 def method_entry(text: str) -> tuple[str, dict[str, Any]]:
     """A study row: ``METHOD`` or ``METHOD:OPTION=VALUE[:OPTION=VALUE]`` with the method's own
-    options (spec.py; dashes or underscores; lists as 0/0.025/0.05), e.g.
+    options (spec.py; dashes or underscores; lists as 0/0.025/0.05) or a training option every
+    method has (vary.COMMON: weight-decay, lr, momentum, batch-size), e.g.
     ``naive-noise:noise-last-epoch=false``: so one study can train both variants of a method."""
     name, *parts = text.strip().split(":")
     m = spec.method(name)  # unknown: NawtError naming the registered methods
@@ -115,9 +134,15 @@ def method_entry(text: str) -> tuple[str, dict[str, Any]]:
     for part in parts:
         key, eq, raw = part.partition("=")
         key = key.strip().replace("-", "_")
+        if key in out:
+            raise NawtError(f"study row {text!r}: {key.replace('_', '-')} is given twice")
+        if eq and key in vary.COMMON:
+            out[key] = vary.value(key, raw, f"study row {text!r}")
+            continue
         if not eq or key not in m.options:
             raise NawtError(f"study row {text!r}: expected {name}:OPTION=VALUE with one of its options "
-                            f"({', '.join(m.options) or 'it has none'})")
+                            f"({', '.join(m.options) or 'it has none'}) or "
+                            f"{', '.join(c.replace('_', '-') for c in vary.COMMON)}")
         out[key] = _option_value(spec.OPTIONS[key], raw.strip(), text)
     return name, out
 
@@ -153,14 +178,28 @@ def _entry_suffix(overrides: dict[str, Any]) -> str:
     return "".join(f"-{p}" for p in parts)
 
 
+def rows(preset: str, methods: list[str] | None = None, varies: list[str] | None = None) -> list[str]:
+    """The study's rows (``sam:rho=0.1``): the methods asked for (default: the preset's, else every
+    method) with the preset's ``--vary`` of those methods and the ones given (vary.expand; a
+    given one replaces the preset's of the same method and option)."""
+    p = PRESETS[preset]
+    base = list(dict.fromkeys(methods or p.get("methods") or spec.method_names()))
+    names = {r.split(":", 1)[0].strip() for r in base}
+    given = [vary.parse(v) for v in varies or ()]
+    mine = {(t, o) for t, o, _ in given}
+    from_preset = [v for v in p.get("vary", ()) if (t := vary.parse(v))[0] in names and (t[0], t[1]) not in mine]
+    return vary.expand(base, from_preset + list(varies or ()))
+
+
 def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = None, data_dir="data",
          device: str = "auto", dataset: str | None = None, overrides: dict | None = None,
-         name: str | None = None, precision: str = "auto") -> tuple[list[TrainConfig], dict]:
+         name: str | None = None, precision: str = "auto",
+         varies: list[str] | None = None) -> tuple[list[TrainConfig], dict]:
     """The configs a study trains and its sweep settings (validated, nothing written)."""
     if preset not in PRESETS:
         raise NawtError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    entries = [method_entry(m) for m in dict.fromkeys(methods or spec.method_names())]
+    entries = [method_entry(m) for m in dict.fromkeys(rows(preset, methods, varies))]
     entries.sort(key=lambda e: spec.order(e[0]))  # stable: variants of a method in the order given
     seeds = p["seeds"] if seeds is None else seeds
     bounds.whole(seeds, "seeds", 1, bounds.MAX_SEEDS)
@@ -170,7 +209,7 @@ def plan(preset: str, *, methods: list[str] | None = None, seeds: int | None = N
     for m, opts in entries:
         for s in range(seeds):
             cfg = TrainConfig(method=m, seed=s, dataset=dataset, data_dir=str(data_dir), device=device,
-                              precision=precision, study=name, **train, **opts)
+                              precision=precision, study=name, **{**train, **opts})
             cfg.name = f"{name or preset}-{m}{_entry_suffix(opts)}-s{s}"
             cfgs.append(cfg.validate())
     keys = [c.key() for c in cfgs]
@@ -284,7 +323,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
               reporter_factory: Callable[[TrainConfig], Any] | None = None,
               say: Callable[[str], None] = lambda s: None, figures: bool = True,
               home=None, launch: Callable[[list[int]], bool] | None = None,
-              progress: ProgressFactory | None = None) -> StudyResult:
+              progress: ProgressFactory | None = None, varies: list[str] | None = None) -> StudyResult:
     """Trains, sweeps and writes one study; see the module docstring.
 
     ``data_dir`` is where the dataset is read; ``home`` (default ``data_dir``)
@@ -309,7 +348,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
 
     name = check_name(name or preset)
     cfgs, sw = plan(preset, methods=methods, seeds=seeds, data_dir=data_dir, device=device or "auto", dataset=dataset,
-                    overrides=overrides, name=name, precision=precision)
+                    overrides=overrides, name=name, precision=precision, varies=varies)
     require_dataset(cfgs[0].dataset, data_dir)
     for k, v in (sweeps or {}).items():
         sw.setdefault(k, {}).update(v)
@@ -329,7 +368,7 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
         study_cfg = {"preset": preset, "methods": sorted({c.method for c in cfgs}, key=spec.order),
                      "seeds": len({c.seed for c in cfgs}), "dataset": cfgs[0].dataset,
                      "train": {k: getattr(cfgs[0], k) for k in ("epochs", "train_subset", "test_subset")},
-                     "sweeps": sw, "run_ids": []}
+                     "sweeps": sw, "run_ids": [], "rows": rows(preset, methods, varies)}
         store.upsert_study(name, preset=preset, config=study_cfg, out_dir=str(out), status=Status.RUNNING, finished_at=None)
         res = StudyResult(name=name, out_dir=out, run_ids=[], dataset=cfgs[0].dataset)
 
@@ -382,6 +421,8 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             from . import plots
 
             for kind in plots.kinds()[:-1]:
+                if kind == "tradeoff" and not res.comparison.varied:  # as the report: a study that varies one
+                    continue
                 try:
                     res.files.append(plots.save(res.comparison, out / f"{kind}.png", kind, store))
                 except NawtError as e:  # matplotlib missing, or nothing to draw: the tables are still written

@@ -35,6 +35,7 @@ from .evalspec import check_strategy
 from .evaluate import evaluate
 from .failures import describe
 from .hardware import check_precision, device_kind
+from .options import UNSET
 from .models import build_model
 from .status import Status
 from .store import Evaluation, Run, Store, utcnow
@@ -207,10 +208,12 @@ def __getattr__(name: str):
 def find_evaluation(store: Store, run_id: int, kind: str, config: dict, seed: int = 0) -> Evaluation | None:
     """The latest completed evaluation of ``run_id`` whose config contains every
     item of ``config`` (a study's test for 'already done'). Older ones lack some
-    items: their precision was fp32; the spec's ``legacy`` hook supplies the rest."""
+    items: their precision was fp32, an option added later its ``assumed`` value (e.g.
+    no BatchNorm recalibration); the spec's ``legacy`` hook supplies the rest."""
     spec = evalspec.evaluation(kind)
     for ev in reversed(store.evaluations(run_id, kind, completed_only=True)):
         c = {"precision": "fp32", **(ev.config or {})}
+        c.update({o.name: o.assumed for o in spec.options if o.name not in c and o.assumed is not UNSET})
         if spec.legacy is not None:
             c.update(spec.legacy(ev.config, device_kind(ev.device)))
         if ev.seed == seed and all(c.get(k) == v for k, v in config.items()):

@@ -37,7 +37,7 @@ def parse(text: str) -> tuple[str, str, list[Any]]:
                             f"all.OPTION varies one of {', '.join(c.replace('_', '-') for c in COMMON)})")
     elif option not in COMMON:
         raise NawtError(f"--vary {text!r}: all.OPTION varies one of {', '.join(c.replace('_', '-') for c in COMMON)}")
-    values = [_value(option, v, text) for v in split_items(raw, f"--vary {target}.{option}")]
+    values = [value(option, v, f"--vary {text!r}") for v in split_items(raw, f"--vary {target}.{option}")]
     if len(set(map(repr, values))) < len(values):
         raise NawtError(f"--vary {text!r}: a value is given twice")
     for v in values:  # as a run would check it: one error line, nothing queued
@@ -45,7 +45,9 @@ def parse(text: str) -> tuple[str, str, list[Any]]:
     return target, option, values
 
 
-def _value(option: str, raw: str, text: str) -> Any:
+def value(option: str, raw: str, where: str) -> Any:
+    """``raw`` as ``option`` takes it (a method option of spec.py, or one of COMMON); NawtError
+    naming ``where`` (``--vary 'sam.rho=x'``, ``study row 'sam:rho=x'``) otherwise."""
     kind = _KINDS.get(option) or spec.OPTIONS[option].kind
     raw = raw.strip()
     if kind is bool:
@@ -59,7 +61,7 @@ def _value(option: str, raw: str, text: str) -> Any:
         except ValueError:
             pass
     noun = {bool: "true or false", int: "whole numbers", list: "lists like 0/0.05"}.get(kind, "numbers")
-    raise NawtError(f"--vary {text!r}: {option.replace('_', '-')} takes {noun} (got {raw!r})")
+    raise NawtError(f"{where}: {option.replace('_', '-')} takes {noun} (got {raw!r})")
 
 
 def _text(v: Any) -> str:
@@ -91,4 +93,4 @@ def expand(rows: list[str], varies: list[str]) -> list[str]:
     return out
 
 
-__all__ = ["COMMON", "expand", "parse"]
+__all__ = ["COMMON", "expand", "parse", "value"]

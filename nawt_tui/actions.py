@@ -83,6 +83,7 @@ def study(app: Any) -> None:
     def done(choice: dict | None) -> None:
         if choice:
             extra = ["--queue-only"] if choice.get("queue") else ["--jobs", str(choice.get("jobs") or 1)]
+            extra += [a for v in choice.get("vary") or () for a in ("--vary", v)]
             spawn(app, ["study", "--preset", choice["preset"], "--name", choice["name"], *extra],
                   f"study-{choice['name']}")
 

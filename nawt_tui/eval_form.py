@@ -91,8 +91,8 @@ def validate_eval(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         errors["kind"] = f"choose {' or '.join(evalspec.names())}"
         s = None
     for o in (o for o in s.options if o.form) if s else ():
-        try:
-            v = _value(s, o, values.get(o.name))
+        try:  # a field the caller does not give (not a blank one): its default
+            v = _value(s, o, values[o.name]) if o.name in values else o.default
             s.checked({o.name: v})  # the spec's own check, the other options at their defaults
         except NawtError as e:  # named after its field, as the dialog lists the errors together
             errors[o.name] = str(e) if str(e).startswith(o.title) else f"{o.title}: {e}"

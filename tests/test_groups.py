@@ -135,10 +135,13 @@ def test_export_and_figures_show_the_same_groups(mixed, tmp_path):
     assert pairs == {(r["method"], r["group"]) for r in c.robustness} and len(pairs) == 4
     assert export(s, "accuracy").count("\n") == 3  # default: the latest study, header + 2 rows
     fig = plots.figure(c, "robustness")
-    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    rows = [ln for ln in fig.axes[0].get_lines() if ln.get_label() != plots.CHANCE_LABEL]
+    labels = [ln.get_label() for ln in rows]
     assert len(labels) == 4 and all(any(r["group"] in lb for lb in labels) for r in c.robustness)
-    styles = {ln.get_label(): ln.get_linestyle() for ln in fig.axes[0].get_lines()}
-    assert len({v for k, v in styles.items() if k.startswith("sam")}) == 3  # one colour, three line styles
+    sam = [ln for ln in rows if ln.get_label().startswith("sam")]
+    # one colour, marker and line style for the method; its three groups differ by marker fill
+    assert len({(ln.get_color(), ln.get_marker(), ln.get_linestyle()) for ln in sam}) == 1
+    assert len({ln.get_fillstyle() for ln in sam}) == 3
     caption = fig.texts[-1].get_text()
     assert "cifar10" in caption and "subsets per row (see legend)" in caption and "all runs" in caption
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

@@ -139,3 +139,33 @@ def test_batchnorm_recalibration_after_each_stress(trained):
     assert recal["points"]["0.1"]["mean"] != plain["points"]["0.1"]["mean"]  # the statistics were re-estimated
     assert recal["clean_acc"] == plain["clean_acc"]  # the clean model keeps its own statistics
     assert _digest(final) == before
+
+
+def test_batchnorm_recalibration_on_gaussian_noise_and_quantization(trained):
+    """The Gaussian sweep and quantization take --recalibrate-bn too; older sweeps (stored without the
+    option) count as not recalibrated, and --fold-bn with it is refused before anything is recorded."""
+    store, run, opts, _ = trained
+    final = store.path(run.checkpoint_final)
+    before = _digest(final)
+    for args in (["robustness", "--strengths", "0,0.1", "--trials", "2"], ["quantization", "--bits", "8,2"]):
+        plain, recal = (json.loads(run_cli("eval", args[0], str(run.id), *args[1:], "--recalibrate-bn", k,
+                                           "--json", *opts).stdout)[0] for k in ("0", "2"))
+        assert recal["config"]["recalibrate_bn"] == 2 and plain["config"]["recalibrate_bn"] == 0
+        means = [{k: p["mean"] for k, p in x["points"].items()} for x in (plain, recal)]
+        assert means[0] != means[1], args[0]  # the statistics were re-estimated after each stress
+        assert recal["clean_acc"] == plain["clean_acc"]
+    n = len(store.evaluations())
+    out = run_cli("eval", "quantization", str(run.id), "--fold-bn", "--recalibrate-bn", "2", *opts)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        "error: --recalibrate-bn with --fold-bn: a folded model has no BatchNorm left to recalibrate"]
+    assert len(store.evaluations()) == n and _digest(final) == before
+    # a sweep stored before the option existed is the same sweep as recalibrate_bn = 0
+    from nawt_core.sweeps import find_evaluation
+
+    ev = next(e for e in store.evaluations(run.id, "quantization", completed_only=True)
+              if e.config.get("recalibrate_bn") == 0 and e.config["bits"] == [8, 2])
+    store.update_evaluation(ev.id, config={k: v for k, v in ev.config.items() if k != "recalibrate_bn"})
+    spec = evalspec.evaluation("quantization")
+    key = {**spec.checked({"bits": [8, 2]}), "precision": ev.config.get("precision", "fp32")}
+    found = find_evaluation(store, run.id, "quantization", key)
+    assert found is not None and found.id == ev.id and "recalibrate_bn" not in found.config

@@ -271,3 +271,22 @@ def test_plugin_evaluation_in_the_evaluate_dialog_and_run_detail(demo_with_dropo
             assert detail.detail.curves[ev.id].params == [0.0, 0.1, 0.5]
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("body, words", [
+    ("raise RuntimeError('boom')", "RuntimeError: boom"),
+    ("from nawt_core.evalspec import EvalSpec, register_evaluation\n"
+     "register_evaluation(EvalSpec('robustness', 'mine', 'mine'))", "evaluation 'robustness' is built into nawt"),
+    ("from nawt_core import spec\nspec.register_method(spec.MethodSpec('sam', 'mine', '#000000', 'mine'))",
+     "method 'sam' is built into nawt"),
+])
+def test_a_broken_plugin_is_one_error_line_and_cannot_replace_a_built_in(tmp_path, body, words):
+    import os
+
+    (tmp_path / "brokenplug.py").write_text(body + "\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+           "NAWT_PLUGINS": "brokenplug"}
+    out = run_cli("eval", "--help", env=env)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert lines[0].startswith("error: cannot load plugin 'brokenplug' (NAWT_PLUGINS): ") and words in lines[0]

@@ -120,28 +120,92 @@ def test_compare_carries_the_new_statistics(study_store):
     c = compare(s, study="st")
     std, sam = c.accuracy
     assert std["seeds"] == [0, 1] and std["vs_standard"] is None
-    half = 12.7062 * math.sqrt(0.0008) / math.sqrt(2)  # sd of [0.80, 0.84], t(0.975, 1)
-    assert std["ci_half"] == pytest.approx(half) and std["ci_low"] == pytest.approx(0.82 - half)
-    d = sam["vs_standard"]  # paired by seed: differences 0.05 and 0.02
-    assert d["test"] == "paired" and d["diff"] == pytest.approx(0.035)
-    assert d["half"] == pytest.approx(12.7062 * math.sqrt(0.00045) / math.sqrt(2))
+    # two seeds: no interval (t(0.975, 1) = 12.7 would print [-6.4, 107.4] %), and the row says why
+    assert std["ci_half"] is None and std["ci_low"] is None and "too few seeds" in std["ci_note"]
+    d = sam["vs_standard"]  # paired by seed: differences 0.05 and 0.02, no interval either
+    assert d["test"] == "paired" and d["diff"] == pytest.approx(0.035) and d["low"] is None
+    assert "too few seeds" in d["note"]
     rob = {r["method"]: r for r in c.robustness}
-    # standard: means 0.82, 0.55, 0.25 at 0, 0.05, 0.1: auc (0.05*(0.82+0.55)/2 + 0.05*(0.55+0.25)/2)/0.1
-    assert rob["standard"]["auc"] == pytest.approx((0.82 + 0.55) / 4 + (0.55 + 0.25) / 4)
-    # half of 0.82 = 0.41 between 0.05 (0.55) and 0.1 (0.25): 0.05 + 0.05 * 0.14 / 0.30
-    assert rob["standard"]["halving"] == pytest.approx(0.05 + 0.05 * 0.14 / 0.30)
+    # standard: means 0.82, 0.55, 0.25 at 0, 0.05, 0.1; above chance (0.1): 0.72, 0.45, 0.15
+    # auc = (0.05*(0.72+0.45)/2 + 0.05*(0.45+0.15)/2) / 0.1
+    assert rob["standard"]["auc"] == pytest.approx((0.72 + 0.45) / 4 + (0.45 + 0.15) / 4)
+    # half of 0.72 = 0.36 above chance, between 0.05 (0.45) and 0.1 (0.15): 0.05 + 0.05 * 0.09 / 0.30
+    assert rob["standard"]["halving"] == pytest.approx(0.05 + 0.05 * 0.09 / 0.30)
     assert rob["sam"]["halving"] is None and rob["sam"]["halving_beyond"] is True
     quant = {q["method"]: q for q in c.quantization}
     assert quant["standard"]["within_1pt"] == 8 and quant["sam"]["within_1pt"] == 4
-    # the accuracy export carries the intervals (appended columns)
+    # the accuracy export carries the (absent) intervals and the difference (appended columns)
     import csv
     import io
 
     from nawt_core.export import export
 
     rows = {r["method"]: r for r in csv.DictReader(io.StringIO(export(s, "accuracy", study="st")))}
-    assert float(rows["standard"]["ci_low"]) == pytest.approx(0.82 - half) and rows["standard"]["diff_test"] == ""
+    assert rows["standard"]["ci_low"] == "" and rows["standard"]["diff_test"] == ""
     assert rows["sam"]["diff_test"] == "paired" and float(rows["sam"]["diff_standard"]) == pytest.approx(0.035)
+
+
+@pytest.fixture
+def three_seed_store(tmp_path):
+    """standard and SAM with seeds 0, 1, 2 (robustness with the same evaluation seed); SAM's
+    seed 2 is at 0.12 clean so its accuracy interval reaches below 0."""
+    s = Store(f"sqlite:///{tmp_path / 'data' / 'nawt.db'}")
+    s.upsert_study("st", preset="smoke", out_dir=str(tmp_path / "out"), status="completed", config={"run_ids": []})
+    ids = []
+    std = {0: (0.80, [0.80, 0.50, 0.20]), 1: (0.84, [0.84, 0.60, 0.30]), 2: (0.82, [0.82, 0.40, 0.10])}
+    sam = {0: (0.85, [0.85, 0.70, 0.50]), 1: (0.86, [0.86, 0.80, 0.60]), 2: (0.12, [0.12, 0.11, 0.10])}
+    for method, table in (("standard", std), ("sam", sam)):
+        for seed, (acc, curve) in table.items():
+            rob = {x: [y, y] for x, y in zip((0.0, 0.05, 0.1), curve)}
+            ids.append(_add(s, method, seed, acc, rob, {8: acc, 4: acc - 0.02 * (seed + 1)}).id)
+    s.upsert_study("st", config={"run_ids": ids})
+    return s
+
+
+def test_intervals_stay_in_range_and_per_run_summaries_by_hand(three_seed_store):
+    from nawt_core.compare import compare
+
+    c = compare(three_seed_store, study="st")
+    std, sam = c.accuracy
+    t2 = 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))  # t(0.975, 2) in closed form: (2p - 1) sqrt(2 / (4p(1 - p)))
+    sd = math.sqrt(((0.80 - 0.82) ** 2 + (0.84 - 0.82) ** 2 + 0) / 2)
+    assert std.ci_low == pytest.approx(0.82 - t2 * sd / math.sqrt(3), abs=1e-4) and not std.ci_clipped
+    # SAM's seeds (0.85, 0.86, 0.12) give a symmetric interval below 0: cut at 0 and flagged
+    assert sam.ci_low == 0.0 and sam.ci_clipped and "cut" in sam.ci_note and sam.ci_high <= 1.0
+    d = sam.vs_standard  # differences 0.05, 0.02, -0.70: cut at -1 points? no: at -100 points
+    assert d.test == "paired" and d.diff == pytest.approx((0.05 + 0.02 - 0.70) / 3)
+    assert d.low >= -1.0 and d.high <= 1.0
+
+    rob = {r.method: r for r in c.robustness}
+    # per run AUC above chance: (0.05*(a0+a1)/2 + 0.05*(a1+a2)/2) / 0.1 with a = curve - 0.1
+    def auc(curve):
+        a = [y - 0.1 for y in curve]
+        return (a[0] + a[1]) / 4 + (a[1] + a[2]) / 4
+
+    std_auc = [auc([0.80, 0.50, 0.20]), auc([0.84, 0.60, 0.30]), auc([0.82, 0.40, 0.10])]
+    sam_auc = [auc([0.85, 0.70, 0.50]), auc([0.86, 0.80, 0.60]), auc([0.12, 0.11, 0.10])]
+    assert [rob["standard"].per_run[i]["auc"] for i in rob["standard"].run_ids] == pytest.approx(std_auc)
+    o = rob["standard"].over_seeds["auc"]
+    m = sum(std_auc) / 3
+    half = t2 * math.sqrt(sum((x - m) ** 2 for x in std_auc) / 2) / math.sqrt(3)
+    assert o["mean"] == pytest.approx(m) and o["low"] == pytest.approx(m - half, abs=1e-6)
+    assert o["high"] == pytest.approx(m + half, abs=1e-6)
+    diffs = [a - b for a, b in zip(sam_auc, std_auc)]
+    v = rob["sam"].over_seeds["auc"]["vs_standard"]
+    dm = sum(diffs) / 3
+    dhalf = t2 * math.sqrt(sum((x - dm) ** 2 for x in diffs) / 2) / math.sqrt(3)
+    assert v["diff"] == pytest.approx(dm) and v["seeds"] == [0, 1, 2]
+    assert v["low"] == pytest.approx(max(-0.9, dm - dhalf), abs=1e-6) and v["high"] == pytest.approx(dm + dhalf, abs=1e-6)
+    assert "different noise draws" not in v["note"]
+    # SAM seed 2 is 0.02 above chance at strength 0: nothing to halve, so no mean halving strength
+    assert rob["sam"].per_run[rob["sam"].run_ids[2]]["halving"] == "near chance"
+    assert rob["sam"].over_seeds["halving"]["mean"] is None and "near chance" in rob["sam"].over_seeds["halving"]["note"]
+    # quantization: the drop per bit width, per seed: 0.02 * (seed + 1) at 4 bits, 0 at 8
+    q = {r.method: r for r in c.quantization}["standard"]
+    assert q.over_seeds["drop@4"]["mean"] == pytest.approx(0.04)
+    assert q.over_seeds["drop@8"]["mean"] == pytest.approx(0.0)
+    j = c.to_dict()["robustness"][0]
+    assert j["auc_ci_low"] == pytest.approx(o["low"]) and j["auc_ci_high"] == pytest.approx(o["high"])
 
 
 class _Checker(HTMLParser):
@@ -211,22 +275,36 @@ def test_report_cli_writes_a_self_contained_page_with_compare_json_numbers(study
                     "quantization", "Training curves"):
         assert heading in html_text and heading in md
     tables = _md_tables(md)
-    assert len(tables) == 5  # settings, accuracy, cost, perturbation, quantization
+    # settings, accuracy, cost, perturbation (pooled, over seeds), quantization (pooled, over seeds), every run
+    assert len(tables) == 8
     for t in tables:  # renders: header, separator and every row with the same number of cells
         assert len({len(row) for row in t}) == 1, t
         assert all(re.fullmatch(r":?-+:?", c) for c in t[1])
 
     # the numbers are those of `nawt compare --json`
     j = json.loads(run_cli("compare", "--study", "st", "--json", "--db", db).stdout)
-    acc, cost, rob, quant = (_by_method(t) for t in tables[1:5])
+    acc, cost, rob, rob_seeds, quant = (_by_method(tables[i]) for i in (1, 2, 3, 4, 5))
     for a in j["accuracy"]:
         row = acc[a["method"]]
         assert row["seeds"] == str(a["n"])
         assert row["accuracy"] == f"{100 * a['mean']:.2f} ± {100 * a['std']:.2f}"
-        assert row["95 % CI"] == f"[{100 * a['ci_low']:.2f}, {100 * a['ci_high']:.2f}]"
+        assert a["ci_low"] is None and row["95 % CI"] == "2 seeds"  # too few seeds for an interval
         d = a["vs_standard"]
-        assert row["Δ standard"] == ("-" if d is None else f"{100 * d['diff']:+.2f} [{100 * d['low']:+.2f}, "
-                                                           f"{100 * d['high']:+.2f}] paired")
+        assert row["Δ standard"] == ("-" if d is None else f"{100 * d['diff']:+.2f} (2 seeds)")
+    for r in j["robustness"]:  # over seeds: per-run AUC, its mean and the paired difference, no interval
+        o = r["over_seeds"]["auc"]
+        assert rob_seeds[r["method"]]["AUC % [95 % CI]"] == f"{100 * o['mean']:.2f} (2 seeds)"
+        runs_auc = [v["auc"] for v in r["per_run"].values()]
+        assert o["mean"] == pytest.approx(sum(runs_auc) / 2)
+    d = next(r for r in j["robustness"] if r["method"] == "sam")["over_seeds"]["auc"]["vs_standard"]
+    assert rob_seeds["sam"]["AUC % Δ standard"] == f"{100 * d['diff']:+.2f} (2 seeds)"
+    every = tables[7]  # one row per run: its seed and clean accuracy as the runs table has them
+    assert len(every) == 2 + len(j["runs"])
+    head = every[0]
+    for line in every[2:]:
+        cell = dict(zip(head, line))
+        run = next(x for x in j["runs"] if str(x["id"]) == cell["run"])
+        assert cell["seed"] == str(run["seed"]) and cell["accuracy"] == f"{100 * run['final_test_acc']:.2f}"
     poster = next(h for h in tables[1][0] if h.startswith("poster"))
     assert acc["standard"][poster] == "89.74" and acc["sam"][poster] == "90.26"  # the poster's column
     for t in j["timing"]:
@@ -256,7 +334,7 @@ def test_report_cli_writes_a_self_contained_page_with_compare_json_numbers(study
     # with markdown-it-py (a dependency of rich) the tables render as HTML tables
     mdit = pytest.importorskip("markdown_it")
     rendered = mdit.MarkdownIt("commonmark").enable("table").render(md)
-    assert rendered.count("<table>") == 5
+    assert rendered.count("<table>") == 8
 
 
 def test_one_seed_says_so_and_bad_input_is_one_line(study_store):
@@ -311,7 +389,7 @@ def test_wide_sweeps_are_split_into_blocks_on_a_narrow_terminal_never_cut(tmp_pa
     s = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
     strengths = [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1]
     for i, method in enumerate(("standard", "naive-noise", "noise-injection", "sam", "multistep-sam")):
-        for seed in (0, 1):
+        for seed in (0, 1, 2):  # three: enough for intervals
             acc = 0.8 + i / 100 + seed * (i + 1) / 700
             _add(s, method, seed, acc, {st: [acc - st - 0.0123, acc - 2 * st] for st in strengths},
                  {b: acc - (8 - b) / 97 for b in range(2, 9)})

@@ -64,8 +64,10 @@ def test_halving_above_chance_by_hand():
     assert stats.halving_above(xs, [0.9, 0.6, 0.2])[0] == pytest.approx(0.0625)
     assert stats.halving(xs, [0.9, 0.6, 0.2], 0.9) == pytest.approx(0.06875)  # not above chance: later
     # a model at chance has nothing to halve (the plain halving says "never": the most robust)
-    assert stats.halving_above(xs, [0.105, 0.1, 0.1]) == (None, "at chance")
+    assert stats.halving_above(xs, [0.105, 0.1, 0.1]) == (None, "near chance")
     assert stats.halving(xs, [0.105, 0.1, 0.1], 0.105) is None
+    # the CPU study's naive noise: 14.09 % clean, 4 points above chance, trials spread 2-3 points
+    assert stats.halving_above(xs, [0.1409, 0.1292, 0.1108]) == (None, "near chance")
     assert stats.halving_above(xs, [0.9, 0.85, 0.8]) == (None, "beyond 0.1")
     assert stats.halving_above(xs, [0.5, 0.4, 0.3], ref=0.9)[0] == 0.0  # below half already at the start
 
@@ -122,4 +124,4 @@ def test_a_group_at_chance_reads_as_no_robustness():
     # above chance only at strength 0 of seeds 1, 2: AUCs 0, 0.00125, 0.0025 (0.5 * 0.05 * 0.005 s / 0.1)
     assert [at_chance[s]["auc"] for s in range(3)] == pytest.approx([0.0, 0.00125, 0.0025])
     assert got["auc"]["low"] == 0.0 and got["auc"]["clipped"]  # cut at 0: an AUC above chance is not negative
-    assert got["halving"]["mean"] is None and got["halving"]["note"] == "3 of 3 seeds: at chance"
+    assert got["halving"]["mean"] is None and got["halving"]["note"] == "3 of 3 seeds: near chance"

@@ -63,3 +63,32 @@ def test_show_runs_and_export_name_the_two_accuracies(tmp_path):
     assert [(r["trained_test_acc"], r["test_acc"], r["cost_class"]) for r in out] == [
         ("0.5031", "0.1405", "1 pass")] * 2
     assert json.loads(out[1]["weight_stats"])["fc"] == {"l2": 10.274, "max": 1.402, "std": 0.406}
+
+
+def test_compare_and_the_tui_detail_name_both_accuracies_of_naive_noise(tmp_path):
+    import asyncio
+
+    from nawt_core.compare import compare
+    from nawt_tui.screens.detail import DetailScreen
+    from test_tui import make_app, rich_text, wait_for
+
+    store = Store(f"sqlite:///{tmp_path / 'nawt.db'}")
+    on, _off, _std = _run(store, "naive-noise"), _run(store, "naive-noise", noise_last_epoch=False), _run(store, "standard")
+    notes = compare(store, all_runs=True).notes
+    said = [n for n in notes if "final.pt" in n]
+    # one note, for the variant whose last epoch adds noise only
+    assert said == ["naive-noise (noise last epoch): 14.05 % is of final.pt, after the last epoch's noise (the sweeps "
+                    "start there); the trained weights before it: 50.31 % (mean of 1 run)"], notes
+
+    async def go():
+        app = make_app(f"sqlite:///{tmp_path / 'nawt.db'}", data_dir=str(tmp_path))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = DetailScreen(on.id)
+            await app.push_screen(screen)
+            await wait_for(pilot, lambda: screen.detail is not None)
+            await pilot.pause()
+            text = " ".join(rich_text(screen.query_one("#config-body").content, width=200).split())
+            assert "14.05 (final.pt, where the sweeps start; the trained weights before the last epoch's noise: " \
+                   "50.31)" in text
+
+    asyncio.run(go())

@@ -234,7 +234,9 @@ async def test_compare_shows_the_right_numbers(demo_db):
         assert str(timing.get_cell("sam", "ratio")) == f"{6241 / 4923:.2f}"
         assert str(timing.get_cell("standard", "ratio")) == "1.00"
         rob = screen.query_one("#rob-table")
-        assert rob.row_count == 3 and len(rob.columns) == 1 + 6
+        assert rob.row_count == 3 and len(rob.columns) == 1 + 6 + 2  # 6 strengths, AUC and halving strength
+        rows = {r.method: r for r in screen.comparison.robustness}
+        assert str(rob.get_cell("standard", "sum-auc")) == f"{100 * rows['standard'].auc:.2f}"
         # robustness cells: mean±std in percent points, one decimal so six strengths fit 80 columns
         assert str(rob.get_cell("standard", "s0.02")) == "79.5±0.1"
         quant = screen.query_one("#quant-table")
@@ -358,8 +360,8 @@ def test_validate_eval_options():
 
     rob = dict(kind="robustness", mode="relative", strengths="0.1, 0,0.05", trials="5")
     opts, errors = validate_eval(rob)
-    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5, precision="auto",
-                                         device=None)  # blank device: the run's own family
+    assert errors == {} and opts == dict(mode="relative", strengths=[0.0, 0.05, 0.1], trials=5, recalibrate_bn=0,
+                                         precision="auto", device=None)  # blank device: the run's own family
     assert validate_eval({**rob, "strengths": " "})[0]["strengths"] is None
     for key, bad in [("strengths", "0,-0.1"), ("strengths", "0,abc"), ("strengths", "inf"),
                      ("strengths", "nan"), ("trials", "0"), ("trials", ""), ("trials", "2.5"),
@@ -367,8 +369,8 @@ def test_validate_eval_options():
         assert key in validate_eval({**rob, key: bad})[1], (key, bad)
     quant = dict(kind="quantization", bits="8,6 4", granularity="tensor", fold_bn=True)
     opts, errors = validate_eval(quant)
-    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True, precision="auto",
-                                         device=None)
+    assert errors == {} and opts == dict(bits=[8, 6, 4], granularity="tensor", fold_bn=True, recalibrate_bn=0,
+                                         precision="auto", device=None)
     assert validate_eval({**quant, "device": "cuda:1"})[0]["device"] == "cuda:1"
     for key, bad in [("bits", "8,17"), ("bits", "0"), ("bits", "4.5"), ("bits", ""),
                      ("granularity", "layer")]:
@@ -616,7 +618,7 @@ async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkey
         await wait_for(pilot, lambda: calls)
         assert calls[0][:calls[0].index("--db")] == [
             "eval", "robustness", "3", "--mode", "relative", "--strengths", "0,0.02,0.05,0.1", "--trials", "3",
-            "--precision", "auto"]
+            "--recalibrate-bn", "0", "--precision", "auto"]
         assert calls[0][calls[0].index("--cifar-dir") + 1] == "/srv/cifar"
         # quantization
         await pilot.press("e")
@@ -637,7 +639,7 @@ async def test_evaluate_dialog_validates_and_spawns_with_options(demo_db, monkey
         await wait_for(pilot, lambda: len(calls) == 2)
         assert calls[1][:calls[1].index("--db")] == [
             "eval", "quantization", "3", "--bits", "8,6,4", "--granularity", "tensor", "--fold-bn",
-            "--precision", "bf16"]
+            "--recalibrate-bn", "0", "--precision", "bf16"]
         assert calls[1][-2:] == ["--cifar-dir", "/srv/cifar"]
 
 

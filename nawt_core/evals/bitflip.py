@@ -43,7 +43,7 @@ SPEC = EvalSpec(
     ),
     param=Param("rates", "rate", "bit-flip probability per stored bit", short="rate", scale="log",
                 header="p={:g}", identity=0.0),
-    summaries=(Metric("auc", "AUC %", "AUC %"),),
+    summaries=(Metric("auc", "AUC %", "AUC %", bounds=(0.0, 1.0)),),
     presets={p: dict(g) for p, g in GRIDS["bitflip"].items()},
     variant="target", seeded=True, batchable=False, order=40, short="flip",
     texts=Texts(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from .robustness import MAX_TRIALS
 from ..options import Option
 from ..stats import CHANCE
 
@@ -13,13 +12,18 @@ DEFAULT_TRIALS = 10
 
 
 def trials_option(default: int = DEFAULT_TRIALS) -> Option:
+    from .robustness import MAX_TRIALS  # here: robustness imports this module
+
     return Option("trials", int, default, f"fault draws per value (1 to {MAX_TRIALS})", low=1, high=MAX_TRIALS,
                   hint="≥ 1 draws per value")
 
 
-def recalibrate_option() -> Option:
+def recalibrate_option(**kw) -> Option:
+    """``--recalibrate-bn N`` (stress.WeightStress.recalibration); ``assumed=0`` for an evaluation
+    whose stored sweeps predate it (they did not recalibrate)."""
     return Option("recalibrate_bn", int, 0, "re-estimate BatchNorm statistics on N training batches of 128 after "
-                  "each stress (0: off)", low=0, high=10_000, label="recalibrate BN", hint="0 (off) or batches")
+                  "each stress (0: off)", low=0, high=10_000, label="recalibrate BN", hint="0 (off) or batches",
+                  **kw)
 
 
 def log_auc(xs: list[float], ys: list[float], chance: float = CHANCE) -> float | None:

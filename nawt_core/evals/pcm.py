@@ -54,7 +54,7 @@ SPEC = EvalSpec(
     ),
     param=Param("times", "seconds", "time since programming (s)", short="time", unit="s", scale="log",
                 header="{:g}s", identity=None),
-    summaries=(Metric("auc", "AUC %", "AUC %"),),
+    summaries=(Metric("auc", "AUC %", "AUC %", bounds=(0.0, 1.0)),),
     presets={p: dict(g) for p, g in GRIDS["pcm"].items()},
     variant="drift", seeded=True, batchable=False, order=50, short="pcm",
     texts=Texts(

@@ -12,6 +12,7 @@ from ..errors import NawtError
 from ..evalspec import Clean, EvalSpec, Metric, Param, Texts
 from ..options import Option
 from ..stats import lowest_within
+from .hardware import recalibrate_option
 
 DEFAULT_BITS = [8, 6, 5, 4, 3, 2]
 MIN_BITS, MAX_BITS = 1, 16
@@ -42,11 +43,20 @@ def check_quantization(bits, granularity: str = "channel") -> list[int]:
     return out
 
 
+def _recalibrate(batches) -> int:
+    from ..stressspec import check_recalibrate  # here: stressspec imports the evaluations' limits
+
+    return check_recalibrate(batches)
+
+
 def _check(values: dict) -> dict:
     bits = check_quantization(DEFAULT_BITS if values["bits"] is None else list(values["bits"]),
                               values["granularity"])
+    recal = _recalibrate(values["recalibrate_bn"])
+    if recal and values["fold_bn"]:
+        raise NawtError("--recalibrate-bn with --fold-bn: a folded model has no BatchNorm left to recalibrate")
     return {"bits": sorted(set(bits), reverse=True), "granularity": values["granularity"],
-            "fold_bn": bool(values["fold_bn"])}
+            "fold_bn": bool(values["fold_bn"]), "recalibrate_bn": recal}
 
 
 def summarize(points: dict, clean: float | None) -> dict:
@@ -54,6 +64,12 @@ def summarize(points: dict, clean: float | None) -> dict:
     (0.01) of the unquantized accuracy, over the points every run of the row has."""
     full = {b: p.mean for b, p in points.items() if not p.partial}
     return {"within_1pt": lowest_within(full, clean, 0.01) if clean is not None and full else None}
+
+
+def per_run(points: dict, clean: float | None) -> dict:
+    """One run's accuracy drop from its unquantized accuracy per bit width (``drop@4``, in
+    [-1, 1]; negative: it gained), for the summaries over seeds."""
+    return {} if clean is None else {f"drop@{b}": clean - p.mean for b, p in points.items()}
 
 
 def within_text(row) -> str:
@@ -65,7 +81,8 @@ def within_text(row) -> str:
 
 def _describe(sweep: dict) -> str:
     return (f"{sweep.get('granularity')}, bits {', '.join(map(str, sweep.get('bits') or []))}"
-            + (", BatchNorm folded" if sweep.get("fold_bn") else ""))
+            + (", BatchNorm folded" if sweep.get("fold_bn") else "")
+            + (f", BatchNorm recalibrated on {sweep['recalibrate_bn']} batches" if sweep.get("recalibrate_bn") else ""))
 
 
 SPEC = EvalSpec(
@@ -79,6 +96,7 @@ SPEC = EvalSpec(
                choice_labels=("channel: a scale per output channel", "tensor: one scale per tensor")),
         Option("fold_bn", bool, False, "fold BatchNorm into the convolutions first", label="fold BN",
                hint="--fold-bn (BatchNorm into convs)"),
+        recalibrate_option(assumed=0),
     ),
     param=Param("bits", "bits", "weight bits (symmetric uniform)", short="bits", integer=True, descending=True,
                 header="{}-bit", noun="bit width"),
@@ -89,6 +107,8 @@ SPEC = EvalSpec(
         "paper": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},
         "cpu": {"bits": [8, 7, 6, 5, 4, 3, 2], "granularity": "channel"},
         "quick": {"bits": [8, 6, 4, 3, 2], "granularity": "channel"},
+        "tradeoff": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},
+        "tradeoff-cpu": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},
         "smoke": {"bits": [8, 6, 5, 4, 3, 2], "granularity": "channel"},  # 5: the README's headline bit width
     },
     order=20, short="quant",
@@ -100,10 +120,10 @@ SPEC = EvalSpec(
         report=("Accuracy (%) with quantized weights (symmetric uniform), mean ± std over runs; lowest bit width "
                 "within 1 point = the lowest width from which every wider one is within 1 point of unquantized"),
         tab="Quantization", tui_plot="accuracy % vs quantization", choice="quantization", setting="quantization"),
-    check=_check, summarize=summarize, describe=_describe, axis=lambda _v: "weight bits (symmetric uniform)",
+    check=_check, summarize=summarize, per_run=per_run, describe=_describe, axis=lambda _v: "weight bits (symmetric uniform)",
     label_option="granularity", figure="errorbar",
 )
 IMPL = "nawt_core.quantize:FakeQuantization"
 
 __all__ = ["DEFAULT_BITS", "GRANULARITIES", "MAX_BITS", "MIN_BITS", "SPEC", "check_bits", "check_quantization",
-           "summarize", "within_text"]
+           "per_run", "summarize", "within_text"]

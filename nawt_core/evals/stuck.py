@@ -39,7 +39,7 @@ SPEC = EvalSpec(
     ),
     param=Param("fractions", "fraction", "fraction of weights stuck", short="fraction", scale="log",
                 header="f={:g}", identity=0.0),
-    summaries=(Metric("auc", "AUC %", "AUC %"),),
+    summaries=(Metric("auc", "AUC %", "AUC %", bounds=(0.0, 1.0)),),
     presets={p: dict(g) for p, g in GRIDS["stuck"].items()},
     variant="value", seeded=True, batchable=False, order=60, short="stuck",
     texts=Texts(

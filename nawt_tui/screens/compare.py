@@ -24,7 +24,7 @@ from nawt_core import evalspec
 
 from ..data import DataError, fmt_acc
 from ..messages import CompareLoaded
-from ..widgets.compare_tables import fill_accuracy, fill_sweep
+from ..widgets.compare_tables import fill_accuracy, fill_sweep, fill_tradeoff
 from ..widgets.plots import LinePlot
 
 
@@ -50,13 +50,13 @@ class CompareScreen(Screen):
                                                    for s in evalspec.evaluations() if s.variant})
         self.studies: list[str] = []
         self._signature: Any = None
-        for i, tab in enumerate(self.tabs(), 1):
-            self._bindings.bind(str(i), f"tab('{tab[0]}')", tab[1], show=False)
+        for i, tab in enumerate(self.tabs()[:10], 1):  # the tenth (a plugin evaluation's extra tab) on 0
+            self._bindings.bind(str(i % 10), f"tab('{tab[0]}')", tab[1], show=False)
 
     def tabs(self) -> list[tuple[str, str]]:
         """(id, title) of every tab, in order: accuracy and time, one per evaluation, runs, plots."""
         return [("acc", "Accuracy & time"), *((s.ident, s.text.tab) for s in self.sweeps), ("pick", "Runs"),
-                ("plots", "Plots")]
+                ("plots", "Plots"), ("trade", "Trade-off")]
 
     @property
     def _pick_tab(self) -> int:
@@ -78,11 +78,14 @@ class CompareScreen(Screen):
                                     classes="sweep-table")
                     yield LinePlot(s.titled(s.text.tui_plot, None), s.param.short, id=f"plot-{s.ident}",
                                    classes="sweep-plot")
-            with TabPane(f"{n - 1} Runs", id="pick"):
+            with TabPane(f"{n - 2} Runs", id="pick"):
                 yield SelectionList[int](id="run-pick")
-            with TabPane(f"{n} Plots", id="plots"), Vertical(id="plots-both"):
+            with TabPane(f"{n - 1} Plots", id="plots"), Vertical(id="plots-both"):
                 for s in self.sweeps:
                     yield LinePlot(s.titled(s.text.tui_plot, None), s.param.short, id=f"plot-{s.ident}2")
+            with TabPane(f"{n % 10} Trade-off", id="trade"), Vertical():  # a study that varies a strength
+                yield DataTable(id="trade-table", cursor_type="row", zebra_stripes=True)
+                yield LinePlot("trade-off", "clean accuracy %", id="plot-trade", scatter=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,6 +117,8 @@ class CompareScreen(Screen):
         for s in self.sweeps:
             plots = [self.query_one(f"#plot-{s.ident}", LinePlot), self.query_one(f"#plot-{s.ident}2", LinePlot)]
             fill_sweep(self.query_one(f"#{s.ident}-table", DataTable), plots, c, s, self.variants.get(s.name))
+        if c.varied:
+            fill_tradeoff(self.query_one("#trade-table", DataTable), self.query_one("#plot-trade", LinePlot), c)
 
     def _show_tabs(self, c: Any) -> None:
         """An evaluation's tab only when some compared run has it (six stresses do not fit 80 columns);
@@ -121,6 +126,7 @@ class CompareScreen(Screen):
         tabs = self.query_one(TabbedContent)
         for s in self.sweeps:
             (tabs.show_tab if self._has(c, s.name) else tabs.hide_tab)(s.ident)
+        (tabs.show_tab if c.varied else tabs.hide_tab)("trade")
 
     @staticmethod
     def _has(c: Any, kind: str) -> bool:

@@ -13,6 +13,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, RichLog, Static, TabbedContent, TabPane
 
+from nawt_core import spec
 from nawt_core.runview import fmt_value
 
 from .. import actions
@@ -195,7 +196,11 @@ class DetailScreen(Screen):
             ("device", r.device or "—"), ("host / pid", f"{r.host or '—'} / {r.pid or '—'}"),
             ("created", stamp(r.created_at)), ("started", stamp(r.started_at)),
             ("finished", stamp(r.finished_at)), ("heartbeat", stamp(r.heartbeat_at)),
-            ("final test %", fmt_acc(r.final_test_acc)),
+            ("final test %", fmt_acc(r.final_test_acc) + (
+                f"  (final.pt, where the sweeps start; the trained weights before the last epoch's "
+                f"{spec.method(r.method).epoch_end_label if r.method in spec.method_names() else 'change'}: "
+                f"{fmt_acc(r.final_trained_test_acc)})"
+                if r.final_trained_test_acc is not None and r.final_trained_test_acc != r.final_test_acc else "")),
             ("versions", f"torch {r.torch_version or '—'} · nawt {r.nawt_version or '—'}"
              + (f" · git {r.git_commit}" if r.git_commit else "")),
             ("run dir", r.run_dir or "—"), ("log", r.log_path or "—"),

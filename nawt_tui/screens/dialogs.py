@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from nawt_core import evalspec
+from nawt_core.errors import NawtError
 
 from ..eval_form import Field, default_text, fields, kinds, validate_eval, variant_defaults
 from ..train_form import device_choices
@@ -216,9 +217,13 @@ class StudyScreen(ModalScreen[dict | None]):
             yield Label("Start a study", classes="dialog-title")
             yield Select([("smoke (3 epochs, CIFAR-10 subset)", "smoke"), ("cpu (10 epochs, all CIFAR-10: 1-2 h on 2 cores)", "cpu"),
                           ("quick (30 epochs, CIFAR-10)", "quick"),
-                          ("paper (200 epochs x 3 seeds, the poster's study)", "paper")],
+                          ("paper (200 epochs x 3 seeds, the poster's study)", "paper"),
+                          ("tradeoff-cpu (strengths varied, subset, 3 seeds: ~1.7 h on 2 cores)", "tradeoff-cpu"),
+                          ("tradeoff (strengths varied, 30 epochs x 3 seeds: GPU)", "tradeoff")],
                          value="smoke", allow_blank=False, id="study-preset")
             yield Input(placeholder="study name (letters, digits, - _)", id="study-name")
+            yield Input(placeholder="vary (optional), e.g. sam.rho=0.02,0.1; all.lr=0.05,0.1",
+                        id="study-vary")
             with Horizontal(classes="study-options"):
                 yield Label("runs at once (--jobs)")
                 yield Input("1", id="study-jobs", restrict=r"\d*", max_length=3, compact=True)
@@ -238,7 +243,16 @@ class StudyScreen(ModalScreen[dict | None]):
         if not jobs.isdigit() or not 1 <= int(jobs) <= 256:
             self.query_one("#study-error", Static).update("runs at once: a number from 1 to 256")
             return
-        self.dismiss({"preset": self.query_one("#study-preset", Select).value, "name": name, "jobs": int(jobs),
+        preset = self.query_one("#study-preset", Select).value
+        varies = [v.strip() for v in self.query_one("#study-vary", Input).value.split(";") if v.strip()]
+        try:  # as `nawt study --vary` checks it: one line here instead of a failed background study
+            from nawt_core.study import rows
+
+            rows(preset, None, varies)
+        except NawtError as e:
+            self.query_one("#study-error", Static).update(str(e))
+            return
+        self.dismiss({"preset": preset, "name": name, "jobs": int(jobs), "vary": varies,
                       "queue": self.query_one("#study-queue", Checkbox).value})
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from nawt_core import spec
+from nawt_core import seed_summary, spec
 from nawt_core.evalspec import EvalSpec
 from nawt_core.runview import acc_ci, acc_diff
 
@@ -86,6 +86,12 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         t.add_column(s.clean.title, key=s.clean.key)
     for v in table.grid:
         t.add_column(s.param.head(v) if s.param else str(v), key=column_key(s, v))
+    for m in s.summaries:
+        t.add_column((m.title or m.header).replace("\n", " "), key=f"sum-{m.name}")
+    seeded = seed_summary.metrics(table) if seed_summary.shown(table) else []
+    for m in seeded:  # over seeds: the mean with its interval, and the paired difference to standard
+        t.add_column(f"{s.metric_title(m)} [95 % CI]", key=f"ci-{m}")
+        t.add_column(f"{s.metric_title(m)} Δ std", key=f"diff-{m}")
     series = []
     for i, row in enumerate(table.rows):
         pts = row.points
@@ -95,6 +101,8 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         if s.clean is not None:
             cells.append(_num(row.clean))
         cells += [_pm(pts.get(v), digits=s.tui_digits) for v in table.grid]  # one decimal fits six at 80
+        cells += [Text(m.text(row) if m.text else fmt_acc(row[m.name]), justify="right") for m in s.summaries]
+        cells += [Text(c, justify="right") for m in seeded for c in seed_summary.cells(s, row, m)]
         t.add_row(*cells, key=row_key(row))
         xs = [v for v in table.grid if v in pts and not pts[v].partial]
         series.append((series_name(row), [float(v) for v in xs], [pct(pts[v].mean) for v in xs],
@@ -135,3 +143,40 @@ def series_name(row: Any) -> str:
 def method_style(method: str) -> str:
     """Bold, in the method's colour from its spec (the colour of its curves and of the figures)."""
     return f"bold {spec.colour(method) or ''}".strip()
+
+
+def fill_tradeoff(t: DataTable, plot: LinePlot, c: Any) -> None:
+    """The trade-off (nawt_core/tradeoff.py): one row per setting along the Pareto front, then the
+    dominated; the plot: clean accuracy against the measure, a marker per setting, the front as a line."""
+    from .plots import LINE_SERIES
+
+    tr = c.tradeoff()
+    m = tr.measure
+    t.clear(columns=True)
+    for key, label in (("method", "method"), ("group", "settings"), ("seeds", "seeds"), ("acc", "accuracy %"),
+                       ("rob", m.label), ("cost", "cost"), ("front", "front")):
+        t.add_column(label, key=key, width=METHOD_WIDTH if key == "method" else None)
+    by_method: dict[str, tuple[list[float], list[float]]] = {}
+    front = []
+    scale = 100 if m.unit == "%" else 1
+    for p in tr.points:
+        placed = p.accuracy["mean"] is not None and p.robustness["mean"] is not None
+        t.add_row(Text(p.method, style=method_style(p.method)), p.group or "—", str(p.seeds),
+                  Text(seed_summary.value_text(p.accuracy, "%"), justify="right"),
+                  Text(seed_summary.value_text(p.robustness, m.unit), justify="right"),
+                  Text("—" if p.cost is None else f"{p.cost:.2f}", justify="right"),
+                  ("● front" if p.on_front else "○ " + ", ".join(p.dominated_by)) if placed else "—",
+                  key=f"{p.method}|{p.group}")
+        if placed:
+            xs, ys = by_method.setdefault(p.method, ([], []))
+            xs.append(100 * p.accuracy["mean"])
+            ys.append(scale * p.robustness["mean"])
+            if p.on_front:
+                front.append((100 * p.accuracy["mean"], scale * p.robustness["mean"]))
+    series = []
+    if len(front) > 1:  # first: the markers are drawn over it
+        fx, fy = zip(*sorted(front))
+        series.append((LINE_SERIES, list(fx), list(fy), "white"))
+    series += [(meth, xs, ys, method_colour(meth, i)) for i, (meth, (xs, ys)) in enumerate(by_method.items())]
+    plot.title = f"{m.label} vs clean accuracy %"
+    plot.set_series(series, empty="no setting has both numbers (e.g. no robustness sweep)")

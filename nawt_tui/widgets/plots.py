@@ -27,6 +27,9 @@ def method_colour(method: str, i: int = 0) -> str | tuple[int, int, int]:
     return (int(hex_[1:3], 16), int(hex_[3:5], 16), int(hex_[5:7], 16))
 
 
+LINE_SERIES = "Pareto front"  # in a scatter plot, the one series drawn as a line
+
+
 class LinePlot(PlotextPlot):
     """A plot of named series; `set_series` replaces them and redraws."""
 
@@ -37,8 +40,9 @@ class LinePlot(PlotextPlot):
     """
 
     def __init__(self, title: str, xlabel: str = "", ylabel: str = "", *, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 classes: str | None = None, scatter: bool = False) -> None:
         super().__init__(id=id, classes=classes)
+        self.scatter = scatter  # points, not curves: every series but LINE_SERIES is drawn as markers
         self.title = title
         self.xlabel = xlabel
         self.ylabel = ylabel
@@ -83,8 +87,10 @@ class LinePlot(PlotextPlot):
         self.border_subtitle = legend if below else ""
         sign = -1 if self.reverse_x else 1  # plotext has no inverted axis: plot -x, label the ticks x
         for label, px, py, color in lines:
-            plt.plot([sign * x for x in px], list(py), label=None if below or len(lines) == 1 else label, color=color,
-                     marker="braille")
+            points = self.scatter and label != LINE_SERIES
+            (plt.scatter if points else plt.plot)([sign * x for x in px], list(py), color=color,
+                                                  label=None if below or len(lines) == 1 else label,
+                                                  marker="●" if points else "braille")
         drawn = len(lines)
         if not drawn:
             plt.title(f"{self.title}: {self._empty}")
