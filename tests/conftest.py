@@ -42,3 +42,15 @@ def db_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'nawt.db'}"
     return request.getfixturevalue("pg_url")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (-n 2) each worker, and every nawt process a test starts, computes on one
+    thread: two workers with two threads each on two cores only contend."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
