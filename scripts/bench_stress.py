@@ -120,6 +120,8 @@ def main() -> int:
     ap.add_argument("--sharpness", action="store_true")
     ap.add_argument("--sharpness-images", type=int, default=1000)
     ap.add_argument("--sharpness-bf16", action="store_true", help="also under bf16 autocast, same probes")
+    ap.add_argument("--sharpness-before", action="store_true",
+                    help="also fp32 as before kept graphs: each product rebuilds its graphs, 250 images per batch")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--json", help="append the results as one JSON line to this file")
@@ -184,13 +186,22 @@ def main() -> int:
         eval_s, _ = timed(evaluate, model, x, y, autocast_dtype=None)  # fp32, as sharpness
         n = min(args.sharpness_images, xt.shape[0])
         result["sharpness"] = {"eval_seconds": eval_s}
-        for label, dtype in (("fp32", None), ("bf16", torch.bfloat16))[: 2 if args.sharpness_bf16 else 1]:
-            sh_s, r = timed(lambda d=dtype: sharpness(model, xt[:n], yt[:n], probes=32, iters=20, autocast_dtype=d))
+        variants = [("fp32", None, {})]
+        if args.sharpness_bf16:
+            variants.append(("bf16", torch.bfloat16, {}))
+        if args.sharpness_before:
+            variants.append(("fp32-before", None, {"keep_graphs": False, "batch_size": 250}))
+        for label, dtype, kw in variants:
+            sh_s, r = timed(lambda d=dtype, kw=kw: sharpness(model, xt[:n], yt[:n], probes=32, iters=20,
+                                                             autocast_dtype=d, **kw))
             print(f"\nsharpness ({n} images, 32 probes, 20 iterations, {label}): {sh_s:.1f} s = {sh_s / eval_s:.1f}x "
                   f"one fp32 evaluation of {x.shape[0]} test images ({eval_s:.1f} s); trace {r.trace:.1f} ± "
                   f"{r.trace_se:.1f}, top eigenvalue {r.top_eigenvalue:.2f} (last change {r.eig_rel_change:.1e}), "
                   f"loss {r.loss:.3f}")
             result["sharpness"][label] = {"seconds": sh_s, **r.as_dict()}
+        if args.sharpness_before:
+            ratio = result["sharpness"]["fp32"]["seconds"] / result["sharpness"]["fp32-before"]["seconds"]
+            print(f"kept graphs / rebuilt graphs (fp32, same run): {ratio:.2f}x")
     result["load_after"] = os.getloadavg()
     print(f"\nload average before {load0[0]:.1f}, after {result['load_after'][0]:.1f}")
     if args.json:

@@ -185,3 +185,24 @@ def test_bf16_autocast_products_are_close_to_fp32_but_not_the_same(tiny):
     b = torch.cat([t.flatten() for t in h16(v)[0]])
     assert not torch.equal(a, b)
     assert float((a - b).norm() / a.norm()) < 0.05
+
+
+def test_kept_graphs_give_the_rebuilt_products_and_are_built_once(tiny):
+    model, x, y = tiny
+    kept = S.LossHessian(model, x, y, batch_size=5, keep_graphs=True)
+    rebuilt = S.LossHessian(model, x, y, batch_size=5, keep_graphs=False)
+    forwards = []
+    kept.model.register_forward_hook(lambda *_: forwards.append(1))
+    vs = [[torch.randn_like(w) for w in kept.weights] for _ in range(2)]
+    for _ in range(3):  # as power iteration calls it
+        for a, b in zip(kept(vs), rebuilt(vs)):
+            assert all(torch.allclose(p, q, rtol=1e-6, atol=1e-7) for p, q in zip(a, b))
+    assert len(forwards) == -(-x.shape[0] // 5)  # one forward per batch, for all three calls
+    assert torch.equal(kept.loss, rebuilt.loss)
+
+
+def test_large_subsets_rebuild_their_graphs(tiny):
+    model, x, y = tiny
+    assert S.LossHessian(model, x, y).keep
+    n = S.KEEP_GRAPHS_MAX + 1
+    assert not S.LossHessian(model, x[:1].expand(n, *x.shape[1:]), y[:1].expand(n)).keep
