@@ -24,7 +24,7 @@ METHOD_WIDTH = len("noise-injection")
 ACCURACY_COLUMNS = [("method", "method"), ("group", "settings"), ("n", "n"), ("mean", "test %"), ("std", "± std"),
                     ("ci", "95 % CI"), ("diff", "Δ standard"), ("best", "best run %")]
 # a table of its own: beside the accuracy columns they were cut at 80 columns
-TIME_COLUMNS = [("method", "method"), ("group", "settings"), ("time", "median×ep"), ("secs", "total s"),
+TIME_COLUMNS = [("method", "method"), ("group", "settings"), ("time", "estimate s"), ("secs", "total s"),
                 ("spread", "epoch s"), ("load", "load"), ("ratio", "ratio"), ("epochs", "epochs"), ("device", "device")]
 
 
