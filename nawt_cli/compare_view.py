@@ -24,12 +24,13 @@ def _secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
-def _point(p, runs: int, with_min: bool = False) -> str:
-    """A sweep point as stacked lines: mean, ± std (when any), [min], (k/n runs) when partial."""
+def _point(p, runs: int, with_min: bool = False, scale: float = 100.0) -> str:
+    """A sweep point as stacked lines: mean, ± std (when any), [min], (k/n runs) when partial;
+    ``scale`` 100 for an accuracy in percent (EvalSpec.point_scale)."""
     if p is None:
         return "-"
-    lines = [f"{100 * p.mean:.2f}", p.std and f"± {100 * p.std:.2f}",
-             with_min and f"[{100 * p.min:.1f}]", p.partial and f"({p.runs}/{runs} runs)"]
+    lines = [f"{scale * p.mean:.2f}", p.std and f"± {scale * p.std:.2f}",
+             with_min and f"[{scale * p.min:.1f}]", p.partial and f"({p.runs}/{runs} runs)"]
     return "\n".join(line for line in lines if line)
 
 
@@ -152,7 +153,8 @@ def _sweep(lay: _Tables, comp, s: evalspec.EvalSpec) -> list[Table]:
     heads = [s.param.head(v) if s.param else str(v) for v in table.grid] + [m.header for m in s.summaries]
     body = []
     for r in table.rows:
-        cells = [_point(r.points.get(v), r.runs, with_min="min" in s.point_stats) for v in table.grid]
+        cells = [_point(r.points.get(v), r.runs, with_min="min" in s.point_stats, scale=s.point_scale(v))
+                 for v in table.grid]
         fixed = [str(r.runs), *([_pct(r.clean)] if s.clean else [])]
         body.append((r, fixed, cells + [summary_cell(m, r) for m in s.summaries]))
     return lay.blocks(s.titled(s.text.table, table.variant), ["runs", *([s.clean.header] if s.clean else [])],

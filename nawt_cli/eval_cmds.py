@@ -158,7 +158,8 @@ def eval_table(s: evalspec.EvalSpec, run, ev, pts) -> Table:
     cfg = ev.config or {}
     what = [str(cfg.get(s.label_option, s.option(s.label_option).default))] if s.label_option else []
     what += [o.form_label for o in s.options if o.kind is bool and cfg.get(o.name)]
-    what += [f"{cfg.get('test_images')} test images", *([f"seed {ev.seed}"] if s.seeded else []),
+    images = s.describe(cfg) if s.param is None and s.describe else f"{cfg.get('test_images')} test images"
+    what += [images, *([f"seed {ev.seed}"] if s.seeded else []),  # sharpness reads training images
              str(cfg.get("precision")), f"evaluation {ev.id}", f"{ev.seconds or 0:.1f} s"]
     t = Table(title=f"run {run.id} {run.method}: {s.name} ({', '.join(what)})")
     summary = point_summary(pts, s)
@@ -171,11 +172,14 @@ def eval_table(s: evalspec.EvalSpec, run, ev, pts) -> Table:
         for k, v in summary.items():
             t.add_row(str(k), f"{100 * v['mean']:.2f}", f"{100 * (v['mean'] - ev.clean_acc):+.2f}")
         return t
-    for c in (head, "mean %", "std", "min %", "trials"):
+    scale = {k: s.point_scale(k) for k in summary}  # sharpness's metrics are not percentages
+    unit = " %" if all(f == 100.0 for f in scale.values()) else ""
+    for c in (head, f"mean{unit}", "std", f"min{unit}", "trials"):
         t.add_column(c, justify="right")
     for k, v in summary.items():
-        t.add_row(label(k) if s.param is None else f"{k:g}", f"{100 * v['mean']:.2f}", f"{100 * v['std']:.2f}",
-                  f"{100 * v['min']:.2f}", str(v["n"]))
+        f = scale[k]
+        t.add_row(label(k) if s.param is None else f"{k:g}", f"{f * v['mean']:.2f}", f"{f * v['std']:.2f}",
+                  f"{f * v['min']:.2f}", str(v["n"]))
     return t
 
 

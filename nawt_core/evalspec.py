@@ -244,6 +244,14 @@ class EvalSpec:
                 return m.bounds
         return BOUNDS.get(metric, BOUNDS.get(metric.split("@")[0], (-math.inf, math.inf)))
 
+    def point_scale(self, key) -> float:
+        """What a stored point's mean is multiplied by when shown: 100 for an accuracy (a swept
+        value's point), 1 for a metric stored as a point in its own unit (an evaluation without a
+        swept parameter stores its metrics so: sharpness's trace is not a percentage)."""
+        if self.param is not None:
+            return 100.0
+        return next((100.0 if m.unit == "%" else 1.0 for m in self.metrics if m.name == key), 100.0)
+
     def metric_title(self, metric: str) -> str:
         """A per-run metric's column: its Metric's title, or ``drop 4-bit`` for ``drop@4``."""
         for m in (*self.summaries, *self.metrics):

@@ -266,6 +266,13 @@ def summary_text(metric: evalspec.Metric, row) -> str:
     return metric.text(row) if metric.text else pct(row[metric.name])
 
 
+def _point(p, scale: float) -> str:
+    """A point's mean ± std: in percent (scale 100, pct) or in the metric's own unit."""
+    if scale == 100.0:
+        return pct(p.mean, p.std)
+    return f"{scale * p.mean:.2f}" + (f" ± {scale * p.std:.2f}" if p.std else "")
+
+
 def _sweep(comp: Comparison, s: evalspec.EvalSpec, show_group: bool) -> list[Table]:
     t = comp.table(s.name)
     if not t.rows:
@@ -275,7 +282,7 @@ def _sweep(comp: Comparison, s: evalspec.EvalSpec, show_group: bool) -> list[Tab
         cells = []
         for v in t.grid:
             p = r.points.get(v)
-            cells.append("-" if p is None else pct(p.mean, p.std) + (f" ({p.runs}/{r.runs} runs)" if p.partial else ""))
+            cells.append("-" if p is None else _point(p, s.point_scale(v)) + (f" ({p.runs}/{r.runs} runs)" if p.partial else ""))
         rows.append(_cells(show_group, r.method, r.group, str(r.runs), *([pct(r.clean)] if s.clean else []), *cells,
                            *(summary_text(m, r) for m in s.summaries)))
     heads = [s.param.head(v) for v in t.grid] if s.param else list(t.grid)

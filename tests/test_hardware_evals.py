@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -95,6 +97,20 @@ def test_sharpness_stores_trace_and_top_eigenvalue(trained):
     trace = [p.accuracy for p in pts if p.param == 0.0]
     eig = [p.accuracy for p in pts if p.param == 1.0]
     assert len(trace) == 4 and len(eig) == 1 and eig[0] > 0
+    # shown in their own units, not as percentages: compare, the report and the TUI's cells
+    (loss,) = [p.accuracy for p in pts if p.param == 2.0]
+    text = run_cli("compare", str(run.id), *opts[:4]).stdout
+    assert f"{eig[0]:.2f}" in text and f"{loss:.2f}" in text and f"{100 * loss:.2f}" not in text
+    report = opts[3] + "/r.md"
+    assert run_cli("report", str(run.id), "-o", report, *opts[:4]).returncode == 0
+    md = Path(report).read_text()
+    assert f"| {eig[0]:.2f} | {loss:.2f} |" in md
+    from nawt_tui.widgets.compare_tables import _pm
+
+    spec = evalspec.evaluation("sharpness")
+    assert spec.point_scale("loss") == 1.0 and evalspec.evaluation("robustness").point_scale(0.02) == 100.0
+    point = SimpleNamespace(mean=loss, std=0.0, partial=False)
+    assert _pm(point, 2, spec.point_scale("loss")).plain == f"{loss:.2f}"
 
 
 def test_compare_and_export_show_a_hardware_stress(trained):

@@ -16,7 +16,7 @@ from nawt_core import seed_summary, spec
 from nawt_core.evalspec import EvalSpec
 from nawt_core.runview import acc_ci, acc_diff
 
-from ..views import fmt_acc, fmt_duration, pct
+from ..views import fmt_acc, fmt_duration
 from .plots import LinePlot, method_colour
 
 # a fixed width: measured widths of styled cells raced with mounting (snapshots differed)
@@ -100,12 +100,12 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
             cells.append(row.group or "—")
         if s.clean is not None:
             cells.append(_num(row.clean))
-        cells += [_pm(pts.get(v), digits=s.tui_digits) for v in table.grid]  # one decimal fits six at 80
+        cells += [_pm(pts.get(v), s.tui_digits, s.point_scale(v)) for v in table.grid]  # one decimal fits six at 80
         cells += [Text(m.text(row) if m.text else fmt_acc(row[m.name]), justify="right") for m in s.summaries]
         cells += [Text(c, justify="right") for m in seeded for c in seed_summary.cells(s, row, m)]
         t.add_row(*cells, key=row_key(row))
         xs = [v for v in table.grid if v in pts and not pts[v].partial]
-        series.append((series_name(row), [float(v) for v in xs], [pct(pts[v].mean) for v in xs],
+        series.append((series_name(row), [float(v) for v in xs], [s.point_scale(v) * pts[v].mean for v in xs],
                        method_colour(row.method, i)))
     shown = table.variant or variant
     empty = f"no {shown + ' ' if shown else ''}{s.name} evaluations (e on the runs screen)"
@@ -120,14 +120,15 @@ def _num(x: float | None) -> Text:
     return Text(fmt_acc(x), justify="right")
 
 
-def _pm(p: Any, digits: int = 2) -> Text:
-    """mean±std of pooled accuracies, in percent points (std left out when 0);
-    ``*`` marks a point that not every run of the row has."""
+def _pm(p: Any, digits: int = 2, scale: float = 100.0) -> Text:
+    """mean±std of pooled points: accuracies in percent points (scale 100), a metric stored as
+    a point in its own unit (scale 1); std left out when it rounds to 0; ``*`` marks a point
+    that not every run of the row has."""
     if p is None or p.mean is None:
         return Text("—", justify="right")
-    std = fmt_acc(p.std or 0.0, digits)
+    std = f"{scale * (p.std or 0.0):.{digits}f}"
     shown = std.strip("0.") != ""  # a std that rounds to 0 is left out
-    return Text(fmt_acc(p.mean, digits) + (f"±{std}" if shown else "") + ("*" if p.partial else ""),
+    return Text(f"{scale * p.mean:.{digits}f}" + (f"±{std}" if shown else "") + ("*" if p.partial else ""),
                 justify="right")
 
 
