@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nawt_core import evalspec
+from nawt_core import evalspec, sharp_robust
 from nawt_core.errors import NawtError
 from nawt_core.options import parse_list
 
@@ -30,7 +30,7 @@ def _mode_help() -> str:
 
 
 def _kinds() -> list[str]:
-    sharp = ["sharpness"] if {"sharpness", "robustness"} <= set(evalspec.names()) else []  # as plots.kinds()
+    sharp = [sharp_robust.SHARPNESS] if sharp_robust.available() else []  # as plots.kinds()
     return [*(s.name for s in evalspec.sweeps()), "curves", *sharp, "tradeoff", "all"]
 
 

@@ -36,10 +36,11 @@ import textwrap
 import zlib
 from pathlib import Path
 
-from . import evalspec, safe_files, spec, stats
-from .compare import Comparison, latest_evaluation, method_order, sweep_key
+from . import evalspec, safe_files, sharp_robust, spec, stats
+from .compare import Comparison, latest_evaluation, method_order
 from .errors import NawtError
 from .export import check_writable
+from .sharp_robust import SHARPNESS, SHARP_METRICS, robustness_variant, sharpness_points, spearman_text
 from .store import Store
 
 MIN_WIDTH_PX = 1600
@@ -131,11 +132,11 @@ def _legend(ax, notes: list | None = None) -> None:
 def kinds() -> tuple[str, ...]:
     """The figures `nawt plot` draws: one per evaluation that sweeps a parameter, the curves,
     sharpness against robustness (with both evaluations registered), all."""
-    extra = ("sharpness",) if SHARPNESS in evalspec.names() and ROBUSTNESS in evalspec.names() else ()
+    extra = (SHARPNESS,) if sharp_robust.available() else ()
     return (*(s.name for s in evalspec.sweeps()), "curves", *extra, TRADEOFF, "all")
 
 
-SHARPNESS, ROBUSTNESS, TRADEOFF = "sharpness", "robustness", "tradeoff"
+TRADEOFF = "tradeoff"
 
 
 def __getattr__(name: str):
@@ -323,60 +324,6 @@ def _curves(ax, comp: Comparison, store: Store) -> bool:
 
 
 # ------------------------------------------------------------------ sharpness against robustness
-SHARP_METRICS = (("trace", "Hessian trace"), ("top_eig", "top Hessian eigenvalue"))
-
-
-def _mean_by_param(store: Store, ev_id: int) -> dict[float, float]:
-    per: dict[float, list[float]] = {}
-    for p in store.points(ev_id):
-        per.setdefault(p.param, []).append(p.accuracy)
-    return {k: statistics.fmean(v) for k, v in per.items()}
-
-
-def sharpness_points(comp: Comparison, store: Store) -> tuple[list[dict], list[str]]:
-    """Per completed run with both: its sharpness metrics (mean over its stored repeats) and its AUC
-    above chance under Gaussian weight perturbation (stats.auc_above of its own mean accuracy per
-    strength), and notes. Only runs whose sweeps share the most common settings (of each evaluation)
-    are kept, so no correlation mixes unlike measurements; the notes say what was left out."""
-    sharp, rob = evalspec.evaluation(SHARPNESS), evalspec.evaluation(ROBUSTNESS)
-    variant = comp.table(ROBUSTNESS).variant or rob.option(rob.variant).default
-    names = [m.name for m in sharp.metrics]
-    found = []
-    for r in comp.completed:
-        es, er = latest_evaluation(store, r.id, SHARPNESS), latest_evaluation(store, r.id, ROBUSTNESS, variant)
-        if es is None or er is None:
-            continue
-        curve = _mean_by_param(store, er.id)
-        xs = sorted(curve)
-        auc = stats.auc_above(xs, [curve[x] for x in xs])
-        values = {names[int(k)]: v for k, v in _mean_by_param(store, es.id).items() if 0 <= int(k) < len(names)}
-        if auc is not None:
-            found.append({"run": r, "auc": auc, **values, "_key": (sweep_key(sharp, es), sweep_key(rob, er))})
-    notes = []
-    if found:
-        keys = [f["_key"] for f in found]
-        common = max(set(keys), key=keys.count)
-        left = [f["run"].id for f in found if f["_key"] != common]
-        if left:
-            notes.append(f"left out: run{'s' if len(left) > 1 else ''} {', '.join(map(str, left))} "
-                         "(sharpness or robustness settings unlike the others')")
-        found = [f for f in found if f["_key"] == common]
-    for f in found:
-        f.pop("_key")
-    return found, notes
-
-
-def spearman_text(pts: list[dict], metric: str) -> str:
-    """'Spearman ρ = -0.70 over 6 runs', or why there is none."""
-    have = [p for p in pts if p.get(metric) is not None]
-    if len(have) < 3:
-        return f"{len(have)} run{'s' if len(have) != 1 else ''} with both: too few for a rank correlation (3 needed)"
-    rho = stats.spearman([p[metric] for p in have], [p["auc"] for p in have])
-    if rho is None:
-        return f"{len(have)} runs: no rank correlation (every run has the same value)"
-    return f"Spearman ρ = {rho:+.2f} over {len(have)} runs"
-
-
 def _sharpness(axes, comp: Comparison, store: Store | None) -> bool:
     from matplotlib.lines import Line2D
 
@@ -388,8 +335,7 @@ def _sharpness(axes, comp: Comparison, store: Store | None) -> bool:
             ax.text(0.5, 0.5, "no run has both a sharpness and a robustness evaluation", ha="center",
                     va="center", transform=ax.transAxes)
         return False
-    rob = evalspec.evaluation(ROBUSTNESS)
-    variant = comp.table(ROBUSTNESS).variant or rob.option(rob.variant).default
+    variant = robustness_variant(comp)
     groups = {r.id: g.label for g in comp.groups for r in g.runs}
     for ax, (metric, title) in zip(axes, SHARP_METRICS):
         style, seen = _styler(), set()

@@ -197,6 +197,15 @@ class DataSource:
 
         return self._call(lambda s: compare(s, run_ids=run_ids, study=study, variants=variants))
 
+    def sharpness(self, comparison: Any) -> tuple[list[dict], list[str]]:
+        """Each compared run's sharpness beside its AUC under Gaussian weight noise, and notes
+        (nawt_core.sharp_robust, as `nawt plot sharpness` draws them); none when a kind is missing."""
+        from nawt_core import sharp_robust
+
+        if not sharp_robust.available():
+            return [], []
+        return self._call(lambda s: sharp_robust.sharpness_points(comparison, s))
+
     def write_report(self, comparison: Any) -> tuple[list[Any], str]:
         """`nawt report` for a comparison: the files written (HTML first) and a note on left-out figures."""
         from nawt_core.report import write

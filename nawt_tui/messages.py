@@ -26,6 +26,7 @@ class DetailLoaded(Message):
 class CompareLoaded(Message):
     comparison: Any | None
     error: str | None = None
+    sharpness: tuple[list[dict], list[str]] = ([], [])  # nawt_core.sharp_robust.sharpness_points
 
 
 @dataclass

@@ -21,10 +21,11 @@ from textual.widgets import DataTable, Footer, Header, SelectionList, Static, Ta
 from textual.worker import get_current_worker
 
 from nawt_core import evalspec
+from nawt_core.sharp_robust import SHARPNESS
 
 from ..data import DataError, fmt_acc
 from ..messages import CompareLoaded
-from ..widgets.compare_tables import fill_accuracy, fill_sweep, fill_tradeoff
+from ..widgets.compare_tables import fill_accuracy, fill_sharpness, fill_sweep, fill_tradeoff
 from ..widgets.plots import LinePlot
 
 
@@ -43,7 +44,10 @@ class CompareScreen(Screen):
 
     def __init__(self, run_ids: list[int] | None = None, study: str | None = None) -> None:
         super().__init__(id="compare-screen")
-        self.sweeps = evalspec.sweeps()
+        self.kinds = evalspec.evaluations()  # a tab each
+        self.sweeps = evalspec.sweeps()  # those with curves (and a panel in the plots tab)
+        self.sharp: tuple[list[dict], list[str]] = ([], [])  # sharpness against robustness, per run
+        self._sharp_plot = any(s.name == SHARPNESS and s.param is None for s in self.kinds)
         self.set_reactive(CompareScreen.run_ids, tuple(run_ids or ()))
         self.set_reactive(CompareScreen.study, study)
         self.set_reactive(CompareScreen.variants, {s.name: s.option(s.variant).default
@@ -55,7 +59,7 @@ class CompareScreen(Screen):
 
     def tabs(self) -> list[tuple[str, str]]:
         """(id, title) of every tab, in order: accuracy and time, one per evaluation, runs, plots."""
-        return [("acc", "Accuracy & time"), *((s.ident, s.text.tab) for s in self.sweeps), ("pick", "Runs"),
+        return [("acc", "Accuracy & time"), *((s.ident, s.text.tab) for s in self.kinds), ("pick", "Runs"),
                 ("plots", "Plots"), ("trade", "Trade-off")]
 
     @property
@@ -66,24 +70,29 @@ class CompareScreen(Screen):
         yield Header()
         yield Static("", id="compare-source")
         yield Static("", id="compare-notes")
-        n = len(self.tabs())
+        # the first ten tabs carry their key (1-9, then 0), as __init__ binds them
+        label = {t: f"{i % 10} {title}" if i <= 10 else title for i, (t, title) in enumerate(self.tabs(), 1)}
         with TabbedContent(id="compare-tabs", initial="acc"):
-            with TabPane("1 Accuracy & time", id="acc"):
+            with TabPane(label["acc"], id="acc"):
                 with Vertical():  # two tables: one with both cut the timing columns at 80
                     yield DataTable(id="acc-table", cursor_type="row", zebra_stripes=True)
                     yield DataTable(id="time-table", cursor_type="row", zebra_stripes=True)
-            for i, s in enumerate(self.sweeps, 2):
-                with TabPane(f"{i} {s.text.tab}", id=s.ident), Vertical():
+            for s in self.kinds:
+                with TabPane(label[s.ident], id=s.ident), Vertical():
                     yield DataTable(id=f"{s.ident}-table", cursor_type="row", zebra_stripes=True,
                                     classes="sweep-table")
-                    yield LinePlot(s.titled(s.text.tui_plot, None), s.param.short, id=f"plot-{s.ident}",
-                                   classes="sweep-plot")
-            with TabPane(f"{n - 2} Runs", id="pick"):
+                    if s.param is not None:
+                        yield LinePlot(s.titled(s.text.tui_plot, None), s.param.short, id=f"plot-{s.ident}",
+                                       classes="sweep-plot")
+                    elif s.name == SHARPNESS:  # each run's sharpness against its robustness
+                        yield LinePlot("sharpness", "Hessian trace", id="plot-sharp", classes="sweep-plot",
+                                       scatter=True)
+            with TabPane(label["pick"], id="pick"):
                 yield SelectionList[int](id="run-pick")
-            with TabPane(f"{n - 1} Plots", id="plots"), Vertical(id="plots-both"):
+            with TabPane(label["plots"], id="plots"), Vertical(id="plots-both"):
                 for s in self.sweeps:
                     yield LinePlot(s.titled(s.text.tui_plot, None), s.param.short, id=f"plot-{s.ident}2")
-            with TabPane(f"{n % 10} Trade-off", id="trade"), Vertical():  # a study that varies a strength
+            with TabPane(label["trade"], id="trade"), Vertical():  # a study that varies a strength
                 yield DataTable(id="trade-table", cursor_type="row", zebra_stripes=True)
                 yield LinePlot("trade-off", "clean accuracy %", id="plot-trade", scatter=True)
         yield Footer()
@@ -114,9 +123,12 @@ class CompareScreen(Screen):
             return
         fill_accuracy(self.query_one("#acc-table", DataTable), self.query_one("#time-table", DataTable), c)
         self._show_tabs(c)
-        for s in self.sweeps:
-            plots = [self.query_one(f"#plot-{s.ident}", LinePlot), self.query_one(f"#plot-{s.ident}2", LinePlot)]
+        for s in self.kinds:
+            plots = [self.query_one(f"#plot-{s.ident}", LinePlot), self.query_one(f"#plot-{s.ident}2", LinePlot)] \
+                if s.param is not None else []
             fill_sweep(self.query_one(f"#{s.ident}-table", DataTable), plots, c, s, self.variants.get(s.name))
+        if self._sharp_plot:
+            fill_sharpness(self.query_one("#plot-sharp", LinePlot), c, *self.sharp)
         if c.varied:
             fill_tradeoff(self.query_one("#trade-table", DataTable), self.query_one("#plot-trade", LinePlot), c)
 
@@ -124,7 +136,7 @@ class CompareScreen(Screen):
         """An evaluation's tab only when some compared run has it (six stresses do not fit 80 columns);
         the tabs keep their numbers, so a key always opens the same tab."""
         tabs = self.query_one(TabbedContent)
-        for s in self.sweeps:
+        for s in self.kinds:
             (tabs.show_tab if self._has(c, s.name) else tabs.hide_tab)(s.ident)
         (tabs.show_tab if c.varied else tabs.hide_tab)("trade")
 
@@ -168,7 +180,9 @@ class CompareScreen(Screen):
             message = CompareLoaded(None, f"no runs chosen: pick some in tab {self._pick_tab}, or a study with s")
         else:
             try:
-                message = CompareLoaded(self.app.source.compare(run_ids, study, variants))
+                c = self.app.source.compare(run_ids, study, variants)
+                sharp = self.app.source.sharpness(c) if self._sharp_plot and self._has(c, SHARPNESS) else ([], [])
+                message = CompareLoaded(c, sharpness=sharp)
             except DataError as e:
                 message = CompareLoaded(None, str(e))
             except Exception as e:
@@ -201,12 +215,13 @@ class CompareScreen(Screen):
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:
         if message.comparison is not None:
+            self.sharp = message.sharpness
             self.comparison = message.comparison
             return
         self.comparison = None
         self.query_one("#compare-source", Static).update(
             Text(message.error or "nothing to compare", style=self.app.current_theme.error or "red"))
-        for tid in ("#acc-table", "#time-table", *(f"#{s.ident}-table" for s in self.sweeps)):
+        for tid in ("#acc-table", "#time-table", *(f"#{s.ident}-table" for s in self.kinds)):
             self.query_one(tid, DataTable).clear(columns=True)
         for plot in self.query(LinePlot):
             plot.set_series([], empty="nothing to compare")

@@ -12,6 +12,11 @@ from textual.widgets import Static
 
 from nawt_core import evalspec
 
+def _tab_keys(tabs: int) -> str:
+    """The compare screen's tab keys: 1 to 9, then 0 for the tenth (as CompareScreen binds them)."""
+    return f"1-{tabs}" if tabs < 10 else "1-9, 0"
+
+
 SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Everywhere", [
         ("?", "this help"), ("ctrl+p", "command palette (all actions, themes)"),
@@ -41,8 +46,8 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Workers", [("esc / W", "back to runs")]),
     ("Diff", [("a", "show / hide the equal settings"), ("esc", "back")]),
     ("Compare", [
-        (f"1-{len(evalspec.sweeps()) + 3}",
-         f"tabs: accuracy & time, {', '.join(s.name for s in evalspec.sweeps())}, runs, plots"),
+        (_tab_keys(len(evalspec.evaluations()) + 4),
+         f"tabs: accuracy & time, {', '.join(s.name for s in evalspec.evaluations())}, runs, plots, trade-off"),
         ("", "one row per method and settings; completed runs only; follows new results live"),
         ("s", "choose a study"), *[("a", f"{s.name} {s.variant}: {' / '.join(s.option(s.variant).choices)}")
                                    for s in evalspec.evaluations() if s.variant],

@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from nawt_core import seed_summary, spec
+from nawt_core import seed_summary, sharp_robust, spec
 from nawt_core.evalspec import EvalSpec
 from nawt_core.runview import acc_ci, acc_diff
 
@@ -85,7 +85,7 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
     if s.clean is not None:
         t.add_column(s.clean.title, key=s.clean.key)
     for v in table.grid:
-        t.add_column(s.param.head(v) if s.param else str(v), key=column_key(s, v))
+        t.add_column(s.param.head(v) if s.param else s.metric_title(v), key=column_key(s, v))
     for m in s.summaries:
         t.add_column((m.title or m.header).replace("\n", " "), key=f"sum-{m.name}")
     seeded = seed_summary.metrics(table) if seed_summary.shown(table) else []
@@ -104,6 +104,8 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         cells += [Text(m.text(row) if m.text else fmt_acc(row[m.name]), justify="right") for m in s.summaries]
         cells += [Text(c, justify="right") for m in seeded for c in seed_summary.cells(s, row, m)]
         t.add_row(*cells, key=row_key(row))
+        if s.param is None:  # metrics, not a curve
+            continue
         xs = [v for v in table.grid if v in pts and not pts[v].partial]
         series.append((series_name(row), [float(v) for v in xs], [s.point_scale(v) * pts[v].mean for v in xs],
                        method_colour(row.method, i)))
@@ -144,6 +146,22 @@ def series_name(row: Any) -> str:
 def method_style(method: str) -> str:
     """Bold, in the method's colour from its spec (the colour of its curves and of the figures)."""
     return f"bold {spec.colour(method) or ''}".strip()
+
+
+def fill_sharpness(plot: LinePlot, c: Any, pts: list[dict], notes: list[str]) -> None:
+    """Each run's Hessian trace against its AUC above chance under Gaussian weight noise (a marker
+    per run, a colour per method), the rank correlation and what was left out in the title."""
+    by_method: dict[str, tuple[list[float], list[float]]] = {}
+    for p in pts:
+        if p.get("trace") is not None:
+            xs, ys = by_method.setdefault(p["run"].method, ([], []))
+            xs.append(p["trace"])
+            ys.append(100 * p["auc"])
+    series = [(m, xs, ys, method_colour(m, i)) for i, (m, (xs, ys)) in enumerate(by_method.items())]
+    variant = sharp_robust.robustness_variant(c)
+    plot.title = " · ".join([f"trace vs AUC above chance, {variant} noise",
+                             sharp_robust.spearman_text(pts, "trace"), *notes])
+    plot.set_series(series, empty="no run has both a sharpness and a robustness evaluation")
 
 
 def fill_tradeoff(t: DataTable, plot: LinePlot, c: Any) -> None:
