@@ -7,10 +7,13 @@ Torch-free and matplotlib-free, so the TUI can use it."""
 from __future__ import annotations
 
 import statistics
+from typing import TYPE_CHECKING
 
 from . import evalspec, stats
-from .compare import Comparison, latest_evaluation, sweep_key
-from .store import Store
+
+if TYPE_CHECKING:  # the store loads SQLAlchemy: `nawt --help` and the TUI's start stay without it
+    from .compare import Comparison
+    from .store import Store
 
 SHARPNESS, ROBUSTNESS = "sharpness", "robustness"
 SHARP_METRICS = (("trace", "Hessian trace"), ("top_eig", "top Hessian eigenvalue"))
@@ -28,6 +31,8 @@ def sharpness_points(comp: Comparison, store: Store) -> tuple[list[dict], list[s
     above chance under Gaussian weight perturbation (stats.auc_above of its own mean accuracy per
     strength), and notes. Only runs whose sweeps share the most common settings (of each evaluation)
     are kept, so no correlation mixes unlike measurements; the notes say what was left out."""
+    from .compare import latest_evaluation, sweep_key
+
     sharp, rob = evalspec.evaluation(SHARPNESS), evalspec.evaluation(ROBUSTNESS)
     variant = robustness_variant(comp)
     names = [m.name for m in sharp.metrics]
