@@ -206,3 +206,33 @@ def test_large_subsets_rebuild_their_graphs(tiny):
     assert S.LossHessian(model, x, y).keep
     n = S.KEEP_GRAPHS_MAX + 1
     assert not S.LossHessian(model, x[:1].expand(n, *x.shape[1:]), y[:1].expand(n)).keep
+
+
+class Convs(nn.Module):
+    """Convolutions of every kind HessianConv2d handles: a bias, stride 2 (odd input: the transposed
+    shape needs output padding), groups, dilation, and a second conv whose input needs a gradient."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(2, 4, 3, stride=2, padding=1, bias=True)
+        self.b = nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2, bias=False)
+        self.fc = nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.b(F.relu(self.a(x)))).flatten(1))
+
+
+@pytest.mark.parametrize("amp", [None, torch.bfloat16])
+def test_fast_convolutions_give_pytorchs_own_hessian_vector_products(amp):
+    torch.manual_seed(1)
+    model, x, y = Convs(), torch.randn(6, 2, 7, 7), torch.randint(0, 3, (6,))
+    fast = S.LossHessian(model, x, y, targets="all", autocast_dtype=amp)
+    own = S.LossHessian(model, x, y, targets="all", autocast_dtype=amp, fast_conv=False)
+    assert sum(isinstance(m, S.HessianConv2d) for m in fast.model.modules()) == 2
+    assert not any(isinstance(m, S.HessianConv2d) for m in own.model.modules())
+    vs = [[torch.randn_like(w) for w in fast.weights] for _ in range(2)]
+    for a, b in zip(fast(vs), own(vs)):
+        a, b = torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b])
+        # fp32: rounding only; bf16: the same casts, other summation orders
+        assert float((a - b).norm() / b.norm()) < (1e-5 if amp is None else 2e-2)
+    assert torch.equal(fast.loss, own.loss) or amp is not None
