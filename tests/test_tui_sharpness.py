@@ -101,3 +101,28 @@ def test_snapshot_sharpness_tab(demo_with_sharpness, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_a_hidden_tabs_key_says_why_instead_of_opening_it(demo_with_sharpness):
+    from nawt_tui.app import NawtApp
+    from nawt_tui.screens.compare import CompareScreen
+
+    url, _store = demo_with_sharpness
+
+    async def body():
+        app = NawtApp(url, ".", now=lambda: FIXED_NOW, refresh_interval=60, host="test-host")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = CompareScreen(run_ids=[1, 2, 3])
+            await app.push_screen(screen)
+            for _ in range(200):
+                if screen.comparison is not None:
+                    break
+                await pilot.pause(0.05)
+            keys = {ident: i for i, (ident, _title) in enumerate(screen.tabs(), 1)}
+            await pilot.press(str(keys[evalspec.evaluation("bitflip").ident]))  # the demo has no bit-flip evaluations: a hidden tab
+            await pilot.pause()
+            return screen.query_one("#compare-tabs").active, [n.message for n in app._notifications]
+
+    active, said = asyncio.run(body())
+    assert active == "acc"
+    assert any("no bitflip evaluations of these runs" in m for m in said), said

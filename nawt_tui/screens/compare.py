@@ -47,6 +47,7 @@ class CompareScreen(Screen):
         self.kinds = evalspec.evaluations()  # a tab each
         self.sweeps = evalspec.sweeps()  # those with curves (and a panel in the plots tab)
         self.sharp: tuple[list[dict], list[str]] = ([], [])  # sharpness against robustness, per run
+        self._hidden: set[str] = set()  # tabs with nothing to show (_show_tabs)
         self._sharp_plot = any(s.name == SHARPNESS and s.param is None for s in self.kinds)
         self.set_reactive(CompareScreen.run_ids, tuple(run_ids or ()))
         self.set_reactive(CompareScreen.study, study)
@@ -136,9 +137,10 @@ class CompareScreen(Screen):
         """An evaluation's tab only when some compared run has it (six stresses do not fit 80 columns);
         the tabs keep their numbers, so a key always opens the same tab."""
         tabs = self.query_one(TabbedContent)
-        for s in self.kinds:
-            (tabs.show_tab if self._has(c, s.name) else tabs.hide_tab)(s.ident)
-        (tabs.show_tab if c.varied else tabs.hide_tab)("trade")
+        shown = {s.ident: self._has(c, s.name) for s in self.kinds} | {"trade": c.varied}
+        for ident, show in shown.items():
+            (tabs.show_tab if show else tabs.hide_tab)(ident)
+        self._hidden = {ident for ident, show in shown.items() if not show}
 
     @staticmethod
     def _has(c: Any, kind: str) -> bool:
@@ -265,6 +267,13 @@ class CompareScreen(Screen):
         self.app.pop_screen()
 
     def action_tab(self, tab: str) -> None:
+        """Opens a tab; a hidden one (nothing to show) says why instead of opening empty."""
+        if tab in self._hidden:
+            kind = next((s.name for s in self.kinds if s.ident == tab), None)
+            self.notify(f"no {kind} evaluations of these runs (e on the runs screen runs one)" if kind else
+                        "no trade-off: no method is shown at more than one setting (study --vary)",
+                        severity="warning")
+            return
         self.query_one(TabbedContent).active = tab
 
     def action_cycle_study(self) -> None:
