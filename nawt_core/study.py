@@ -407,10 +407,12 @@ def run_study(store: Store, *, preset: str = "smoke", name: str | None = None, m
             study_cfg["run_ids"] = res.run_ids
             store.upsert_study(name, config=dict(study_cfg))
 
-        # 2. evaluations (skipped when the same settings, precision included, are already stored)
-        for rid in res.run_ids:
-            sweep_run(store, rid, sw, device=device, data_dir=data_dir, precision=precision, say=say,
-                      progress=progress)
+        # 2. evaluations (skipped when the same settings, precision included, are already stored),
+        # one kind for every run before the next: a study stopped part-way has whole tables to show
+        for kind, options in sw.items():
+            for rid in res.run_ids:
+                sweep_run(store, rid, {kind: options}, device=device, data_dir=data_dir, precision=precision,
+                          say=say, progress=progress)
 
         # 3. tables and figures, of the variants the study evaluated (e.g. its perturbation mode)
         variants = {k: v[evalspec.evaluation(k).variant] for k, v in sw.items() if k in evalspec.names()

@@ -129,6 +129,10 @@ def test_a_piped_study_says_its_device_and_precision_and_each_epoch(tmp_path):
     assert len(last) == 1 and last[0].endswith("eta 0s, study ≈0s"), lines  # nothing left
     assert any(ln.startswith("[run 1] robustness sweep: ") and ln.endswith("done") for ln in lines), lines
     assert any(ln.startswith("[run 2] quantization sweep: ") for ln in lines), lines
+    # one evaluation for every run before the next: a study stopped part-way has whole tables
+    first = {p: next(i for i, ln in enumerate(lines) if ln.startswith(p))
+             for p in ("[run 2] robustness sweep", "[run 1] quantization sweep")}
+    assert first["[run 2] robustness sweep"] < first["[run 1] quantization sweep"], lines
 
 
 def test_an_in_process_studys_eta_counts_the_runs_not_yet_created(store, data_dir):
