@@ -114,13 +114,20 @@ class Tradeoff:
 
 
 def _run_values(row, measure: Measure) -> dict[int, Any]:
-    """{seed: the run's value} of one evaluation row (the mean where a seed has two runs)."""
+    """{seed: the run's value} of one evaluation row. Where a seed has two runs: the mean of their
+    numbers, their reason where both give the same one (e.g. "near chance"), else a reason saying they
+    disagree (a number and a reason averaged or one of them picked would misstate the seed)."""
     by: dict[int, list] = {}
     for rid, v in row.per_run.items():
         x = row.run_points.get(rid, {}).get(measure.at) if measure.metric is None else v.get(measure.metric)
         by.setdefault(v["seed"], []).append(x)
-    return {s: (sum(xs) / len(xs) if all(isinstance(x, (int, float)) for x in xs) else xs[0])
-            for s, xs in by.items()}
+    return {s: _one_value(xs) for s, xs in by.items()}
+
+
+def _one_value(xs: list) -> Any:
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs):
+        return sum(xs) / len(xs)
+    return xs[0] if all(x == xs[0] for x in xs) else "runs of one seed disagree"
 
 
 def _sweep_row(table, run_ids: list[int]):

@@ -255,3 +255,22 @@ def test_a_point_takes_both_numbers_from_the_same_runs(tradeoff_store):
     p = next(p for p in tr.points if p.method == "standard")
     assert p.accuracy["mean"] == pytest.approx(0.85) and r.id not in p.run_ids and p.seeds == 3
     assert any("only the runs with the robustness sweep" in n for n in tr.notes)
+
+
+def test_two_runs_of_one_seed_give_their_mean_or_a_reason_never_one_of_them_picked():
+    """A seed with two runs: numbers are averaged; a number beside a reason ("beyond 0.1") is
+    neither averaged nor one of them shown, but a reason, so the seed has no mean."""
+    from types import SimpleNamespace
+
+    from nawt_core.tradeoff import _run_values, parse_measure
+
+    row = SimpleNamespace(per_run={1: {"seed": 0, "halving": 0.04}, 2: {"seed": 0, "halving": 0.06},
+                                   3: {"seed": 1, "halving": "beyond 0.1"}, 4: {"seed": 1, "halving": 0.05},
+                                   5: {"seed": 2, "halving": "near chance"}, 6: {"seed": 2, "halving": "near chance"}},
+                          run_points={})
+    m = parse_measure("robustness.halving")
+    assert m.metric == "halving"
+    got = _run_values(row, m)
+    assert got[0] == pytest.approx(0.05)
+    assert got[1] == "runs of one seed disagree"
+    assert got[2] == "near chance"
