@@ -48,7 +48,6 @@ def _auc(store: Store, run_id: int) -> float:
 
 def test_compare_has_a_sharpness_tab_with_its_table_and_rank_correlation(demo_with_sharpness):
     from nawt_tui.app import NawtApp
-    from nawt_tui.screens.compare import CompareScreen
 
     url, store = demo_with_sharpness
     aucs = {rid: _auc(store, rid) for rid in TRACE}
@@ -59,12 +58,7 @@ def test_compare_has_a_sharpness_tab_with_its_table_and_rank_correlation(demo_wi
     async def body():
         app = NawtApp(url, ".", now=lambda: FIXED_NOW, refresh_interval=60, host="test-host")
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = CompareScreen(run_ids=[1, 2, 3])
-            await app.push_screen(screen)
-            for _ in range(200):
-                if screen.comparison is not None:
-                    break
-                await pilot.pause(0.05)
+            screen = await _open_compare(app, pilot)
             keys = {title: i for i, (_id, title) in enumerate(screen.tabs(), 1)}
             await pilot.press(str(keys["Sharpness"] % 10))
             await pilot.pause()
@@ -79,6 +73,19 @@ def test_compare_has_a_sharpness_tab_with_its_table_and_rank_correlation(demo_wi
     # in the metrics' own units (not x100): standard's two probes 410 and 390: mean 400, std 14.14
     assert cells["standard"][trace_col] == "400.00±14.14" and cells["sam"][eig_col] == "12.30"
     assert "Spearman ρ = -1.00 over 3 runs" in title and "absolute" in title
+
+
+async def _open_compare(app, pilot):
+    """The compare screen of the demo's three runs, once its comparison has loaded."""
+    from nawt_tui.screens.compare import CompareScreen
+
+    screen = CompareScreen(run_ids=[1, 2, 3])
+    await app.push_screen(screen)
+    for _ in range(200):
+        if screen.comparison is not None:
+            break
+        await pilot.pause(0.05)
+    return screen
 
 
 def test_snapshot_sharpness_tab(demo_with_sharpness, snap_compare):
@@ -105,21 +112,15 @@ def test_snapshot_sharpness_tab(demo_with_sharpness, snap_compare):
 
 def test_a_hidden_tabs_key_says_why_instead_of_opening_it(demo_with_sharpness):
     from nawt_tui.app import NawtApp
-    from nawt_tui.screens.compare import CompareScreen
 
     url, _store = demo_with_sharpness
 
     async def body():
         app = NawtApp(url, ".", now=lambda: FIXED_NOW, refresh_interval=60, host="test-host")
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = CompareScreen(run_ids=[1, 2, 3])
-            await app.push_screen(screen)
-            for _ in range(200):
-                if screen.comparison is not None:
-                    break
-                await pilot.pause(0.05)
+            screen = await _open_compare(app, pilot)
             keys = {ident: i for i, (ident, _title) in enumerate(screen.tabs(), 1)}
-            await pilot.press(str(keys[evalspec.evaluation("bitflip").ident]))  # the demo has no bit-flip evaluations: a hidden tab
+            await pilot.press(str(keys[evalspec.evaluation("bitflip").ident] % 10))  # the demo has no bit-flip evaluations: a hidden tab
             await pilot.pause()
             return screen.query_one("#compare-tabs").active, [n.message for n in app._notifications]
 
