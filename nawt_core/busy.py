@@ -4,7 +4,11 @@ compare's ``load_flag`` first only compared rows with each other, so a
 machine busy for every run went unflagged (SAM 7.20x standard under load,
 1.87x idle). Here a row is flagged on its own: its runs' mean 1-minute load
 average above the CPU threads they were given (read from the stored device
-label, 'AMD EPYC · 2 threads · …'), i.e. other work competed for their cores.
+label, 'AMD EPYC · 2 threads · …') by more than a margin, i.e. other work competed
+for their cores. The margin (half a core, or a tenth of the threads on large
+machines) is there because a run's own threads put the load at their count:
+the 3-seed cpu study's idle runs read 2.01-2.03 on 2 threads and were all
+flagged busy when the bound was the thread count itself.
 GPU runs carry no thread count in their label: a GPU row is flagged when other
 processes computed on its runs' GPU (Epoch.gpu_others, counted through NVML).
 """
@@ -24,9 +28,15 @@ def label_threads(label: str | None) -> int | None:
     return None
 
 
+def load_margin(threads: int) -> float:
+    """How far above its thread count a run's load may read before other work is assumed."""
+    return max(0.5, 0.1 * threads)
+
+
 def busy_reason(load_avg: float | None, threads: int | None) -> str:
-    """'load 8.1 on 2 threads' when the load exceeds the threads; '' otherwise or when unknown."""
-    if load_avg is None or not threads or load_avg <= threads:
+    """'load 8.1 on 2 threads' when the load exceeds the threads by more than load_margin;
+    '' otherwise or when unknown."""
+    if load_avg is None or not threads or load_avg <= threads + load_margin(threads):
         return ""
     return f"load {load_avg:.1f} on {threads} thread{'s' if threads != 1 else ''}"
 
@@ -62,4 +72,4 @@ def flag_busy(rows: list, runs_of: dict[int, list], notes: list[str]) -> None:
                      f"shared their GPU (a busy machine; times and ratios are inflated): {RETIME}")
 
 
-__all__ = ["RETIME", "busy_reason", "gpu_shared_reason", "flag_busy", "label_threads", "load_cell"]
+__all__ = ["RETIME", "busy_reason", "load_margin", "gpu_shared_reason", "flag_busy", "label_threads", "load_cell"]

@@ -225,6 +225,9 @@ def test_timing_flags_a_machine_busy_for_every_run(tmp_path):
     idle = [_timed_run(s, "standard", [1.2, 0.8]).id, _timed_run(s, "sam", [1.9, 2.0], secs=18.7).id]
     c = compare(s, idle)
     assert [t["busy"] for t in c.timing] == ["", ""] and not any("busy" in n for n in c.notes)
+    # a run's own 2 threads read about 2.0 (the cpu study's idle runs: 2.01-2.06): not busy; 2.6 is
+    own = [_timed_run(s, "standard", [2.01, 2.06]).id, _timed_run(s, "sam", [2.6, 2.6], secs=20.0).id]
+    assert [t["busy"] for t in compare(s, own).timing] == ["", "load 2.6 on 2 threads"]
     gpu = _timed_run(s, "standard", [30.0], device="NVIDIA H100 · sm_90 · cuda:0").id
     assert compare(s, [gpu]).timing[0]["busy"] == ""  # alone on its GPU (or unknown): not flagged
     shared = _timed_run(s, "standard", [30.0, 30.0], device="NVIDIA H100 · sm_90 · cuda:0", gpu_others=1).id
