@@ -57,9 +57,26 @@ CifarDirOpt = Annotated[Optional[Path], typer.Option(
     "--cifar-dir", envvar="NAWT_CIFAR_DIR", callback=_utf8_path,
     help="where CIFAR-10 is read, or downloaded to \\[env NAWT_CIFAR_DIR; default: --data-dir]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    "--threads", help="torch CPU threads of this process (e.g. a share of a node's cores) \\[default: torch's, one per core]")]
 PrecisionOpt = Annotated[str, typer.Option(
     "--precision", help="auto (bf16 where the hardware runs it natively: CUDA compute capability ≥ 8.0, "
                         "or a CPU with avx512_bf16/amx_bf16; else fp32), fp32 or bf16 (autocast)")]
+
+
+def check_threads(threads: int | None) -> None:
+    """--threads is a whole number of threads: refused before anything is recorded."""
+    from nawt_core import bounds
+
+    bounds.whole(threads, "--threads", 1, bounds.MAX_THREADS)
+
+
+def use_threads(threads: int | None) -> None:
+    """Sets torch's CPU threads (checked by check_threads); the run's device label records them."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def check_device(device: str | None, *, config: bool = False) -> None:

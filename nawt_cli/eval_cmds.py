@@ -24,8 +24,8 @@ from nawt_core.hardware import check_precision
 from nawt_core.options import Option
 from nawt_core.status import Status
 
-from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, check_device, console,
-                  open_store, print_json, progress_bar)
+from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, ThreadsOpt, app, check_device,
+                  check_threads, console, open_store, print_json, progress_bar, use_threads)
 
 eval_app = typer.Typer(help="Stress trained runs (" + ", ".join(evalspec.names()) + "), stored per point.",
                        no_args_is_help=True)
@@ -35,8 +35,8 @@ RunIds = Annotated[list[int], typer.Argument(help="run ids (see `nawt runs`)", s
 DeviceOpt = Annotated[Optional[str], typer.Option(
     help="auto, cpu, cuda or cuda:N \\[default: the device family the run trained on]")]
 TestSubsetOpt = Annotated[Optional[int], typer.Option("--test-subset", help="first N test images \\[default: the run's]")]
-COMMON = ("run_ids", "seed", "strategy", "device", "precision", "test_subset", "json_out", "db", "data_dir",
-          "cifar_dir")
+COMMON = ("run_ids", "seed", "strategy", "device", "precision", "test_subset", "threads", "json_out", "db",
+          "data_dir", "cifar_dir")
 
 
 def _typer_option(o: Option) -> inspect.Parameter:
@@ -70,6 +70,7 @@ def _parameters(s: evalspec.EvalSpec) -> list[inspect.Parameter]:
     out += [inspect.Parameter("device", kw, default=None, annotation=DeviceOpt),
             inspect.Parameter("precision", kw, default="auto", annotation=PrecisionOpt),
             inspect.Parameter("test_subset", kw, default=None, annotation=TestSubsetOpt),
+            inspect.Parameter("threads", kw, default=None, annotation=ThreadsOpt),
             inspect.Parameter("json_out", kw, default=False, annotation=JsonOpt),
             inspect.Parameter("db", kw, default=None, annotation=DbOpt),
             inspect.Parameter("data_dir", kw, default=Path("data"), annotation=DataDirOpt),
@@ -95,8 +96,11 @@ def run_eval(s: evalspec.EvalSpec, kw: dict[str, Any]) -> None:
     if s.batchable:
         evalspec.check_strategy(kw["strategy"])
         engine["strategy"] = kw["strategy"]
+    check_threads(kw["threads"])
     store = _open_for_sweeps(kw["run_ids"], kw["precision"], kw["test_subset"], kw["device"], kw["db"], kw["data_dir"])
     from nawt_core.sweeps import sweep
+
+    use_threads(kw["threads"])
 
     def one(rid: int, **rec: Any):
         return sweep(store, s.name, rid, **options, **engine, device=kw["device"], data_dir=kw["cifar_dir"],

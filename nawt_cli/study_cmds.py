@@ -17,7 +17,8 @@ from nawt_core import bounds
 from nawt_core.errors import Failed, NawtError
 from nawt_core.lists import split_items
 
-from .app import CifarDirOpt, DataDirOpt, DbOpt, PrecisionOpt, app, console, err_console, open_store, progress_bar
+from .app import (CifarDirOpt, DataDirOpt, DbOpt, PrecisionOpt, ThreadsOpt, app, check_threads, console, err_console,
+                  open_store, progress_bar, use_threads)
 from .compare_view import print_comparison
 
 
@@ -43,6 +44,7 @@ def study_cmd(
     address: Annotated[Optional[str], typer.Option("--address", help="with --backend ray: auto (a running cluster) or ray://host:10001 \\[default: a new local Ray]")] = None,
     cpus_per_run: Annotated[int, typer.Option("--cpus-per-run", help="with --backend ray: CPUs (and torch threads) per run")] = 1,
     queue_only: Annotated[bool, typer.Option("--queue-only", help="only queue the runs; `nawt worker --study NAME` trains them, and this command again writes the tables")] = False,
+    threads: ThreadsOpt = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
     cifar_dir: CifarDirOpt = None,
@@ -67,6 +69,10 @@ def study_cmd(
     bounds.whole(jobs, "--jobs", 1, bounds.MAX_JOBS)
     bounds.whole(per_gpu, "--per-gpu", 1, bounds.MAX_PER_GPU)
     bounds.whole(cpus_per_run, "--cpus-per-run", 1, bounds.MAX_THREADS)
+    check_threads(threads)
+    if threads and (backend != "local" or (jobs or 1) > 1 or gpus):
+        raise NawtError("--threads is for a study trained in this process; with --jobs each worker gets the "
+                        "cores divided among them, with --backend ray --cpus-per-run sets each run's threads")
     if backend == "ray":  # Ray tasks run elsewhere: every path they are handed must be absolute
         data_dir, cifar_dir = data_dir.resolve(), cifar_dir.resolve() if cifar_dir else None
     cifar = cifar_dir or data_dir
@@ -99,6 +105,7 @@ def study_cmd(
 
     if not queue_only:
         _say(resolved_line(study, device, precision, backend, gpus))
+    use_threads(threads)
     t0 = time.perf_counter()
     res = run_study(store, preset=preset, name=name, methods=mlist, seeds=seeds, data_dir=cifar, out_dir=out,
                     device=device, dataset=dataset, precision=precision, overrides=overrides, say=_say,

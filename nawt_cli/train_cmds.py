@@ -23,8 +23,8 @@ from nawt_core.weight_table import weight_table
 from nawt_core.textsafe import markup as safe
 from nawt_core.textsafe import printable
 
-from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, app, console, err_console, open_store,
-                  print_json)
+from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, ThreadsOpt, app, check_threads, console,
+                  err_console, open_store, print_json, use_threads)
 
 
 def _version(value: bool) -> None:
@@ -92,6 +92,7 @@ def train(
     restart: Annotated[bool, typer.Option("--restart", help="with --resume: train the run again from scratch (e.g. its folder was deleted)")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="train in a background process that outlives the terminal")] = False,
     queue: Annotated[bool, typer.Option("--queue", help="record the run as queued: a `nawt worker` trains it")] = False,
+    threads: ThreadsOpt = None,
     start: Annotated[Optional[int], typer.Option("--start", hidden=True)] = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -100,6 +101,7 @@ def train(
     """Train one model; every epoch, timing and checkpoint goes to the store."""
     from nawt_core.records import check_resumable, create_run
 
+    check_threads(threads)
     if restart and resume is None and start is None:
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
     if queue and detach:
@@ -133,8 +135,9 @@ def train(
         return
     if detach:
         _warn_slow_bf16(run.config)  # the detached trainer's own warning goes to its log
-        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None, restart)
+        _detach(run, store.url, data_dir, cifar_dir, device if resume is not None else None, restart, threads)
         return
+    use_threads(threads)
     _train_foreground(store, run.id, cifar_dir, _place_args(db, data_dir, cifar_dir),
                       device if start is not None or resume is not None else None, restart)
 
@@ -190,7 +193,7 @@ def _place_args(db: str | None, data_dir: Path, cifar_dir: Path | None) -> str:
 
 
 def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: str | None = None,
-            restart: bool = False) -> None:
+            restart: bool = False, threads: int | None = None) -> None:
     """Starts the trainer in its own session; the database URL goes through the
     environment (NAWT_DB), never the command line that `ps` shows."""
     import os
@@ -201,6 +204,7 @@ def _detach(run, db_url: str, data_dir: Path, cifar_dir: Path | None, device: st
     extra = ["--cifar-dir", str(cifar_dir)] if cifar_dir else []
     extra += ["--device", device] if device else []
     extra += ["--restart"] if restart else []  # the trainer resets the run once it has taken it
+    extra += ["--threads", str(threads)] if threads else []
     with open(log, "ab") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nawt_cli", "train", "--start", str(run.id), "--data-dir", str(data_dir), *extra],

@@ -119,13 +119,17 @@ def test_completed_run_cannot_be_resumed(data_dir, store, tiny_cfg):
 def test_detach_returns_at_once_and_the_run_completes(data_dir, store):
     import time
 
+    # --threads reaches the detached trainer (the tests' own processes run with OMP_NUM_THREADS=1)
+    assert _one_error_line(run_cli("train", "--dataset", "synthetic", "--threads", "0", "--detach",
+                                   "--data-dir", str(data_dir))) == "error: --threads must be from 1 to 1024 (got 0)"
+    # refused: nothing recorded (the run below is run 1)
     proc = run_cli("train", "--dataset", "synthetic", "--train-subset", "256", "--test-subset", "100",
                    "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--data-dir", str(data_dir),
-                   "--detach")
+                   "--detach", "--threads", "2")
     assert proc.returncode == 0 and "started in the background" in proc.stdout
     deadline = time.time() + 120
     while time.time() < deadline and store.get_run(1).status != "completed":
         time.sleep(0.3)
     run = store.get_run(1)
-    assert run.status == "completed"
+    assert run.status == "completed" and " · 2 threads" in run.device, run.device
     assert "completed" in (data_dir / "runs" / "1" / "train.log").read_text()
