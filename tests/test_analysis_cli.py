@@ -68,6 +68,8 @@ def test_eval_compare_export_round_trip(env):
     (["eval", "robustness", "{run}", "--strengths", "-0.1"], ">= 0"),
     (["eval", "robustness", "{run}", "--trials", "0"], "at least 1"),
     (["eval", "quantization", "{run}", "--bits", "8,17"], "1 to 16"),
+    (["eval", "sharpness", "{run}", "--threads", "0"], "--threads must be from 1 to 1024"),
+    (["study", "--threads", "2", "--jobs", "2"], "--threads is for a study trained in this process"),
     (["export", "bogus"], "unknown table"),
     (["export", "runs", "-o", "/nonexistent-dir/x.csv"], "cannot write"),
     (["compare", "--png", "/nonexistent-dir/x.png"], "cannot write"),
