@@ -24,7 +24,7 @@ from .compare_view import print_comparison
 
 @app.command("study")
 def study_cmd(
-    preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data: 1-2 h on 2 CPU cores), smoke (~3 min), tradeoff (GPU: each method's strength varied, 3 seeds, 30 epochs) or tradeoff-cpu (the same on a subset, ~1.7 h on 2 CPU cores)")] = "smoke",
+    preset: Annotated[str, typer.Option(help="paper (200 epochs, 3 seeds), quick (30), cpu (10 epochs, all data, one seed: about 3 h on 2 CPU cores, half of it the six evaluations), smoke (~3 min), tradeoff (GPU: each method's strength varied, 3 seeds, 30 epochs) or tradeoff-cpu (the same on a subset, ~1.7 h on 2 CPU cores)")] = "smoke",
     methods: Annotated[Optional[list[str]], typer.Option("--methods", "-m", help="methods, e.g. standard,sam; a variant as METHOD:OPTION=VALUE, e.g. naive-noise:noise-last-epoch=false \\[default: all five]")] = None,
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="one row per value of a method's option, e.g. sam.rho=0.02,0.05,0.1 or naive-noise.noise-sigma=0.01,0.02; all.OPTION for weight-decay, lr, momentum or batch-size (repeatable)")] = None,
     seeds: Annotated[Optional[int], typer.Option(help="seeds per method \\[default: the preset's]")] = None,

@@ -16,8 +16,9 @@ resumes from its last completed epoch.
 Presets
 - ``paper``: the full recipe, 200 epochs on all 50,000 images, all five methods,
   3 seeds each (so differences come with confidence intervals).
-- ``cpu``: sized for a 2-core CPU (about 1-2 hours) yet on all the data: 10
-  epochs on all 50,000 images.
+- ``cpu``: sized for a 2-core CPU yet on all the data: 10 epochs on all 50,000
+  images, one seed (about 3 hours on a 2-core AMD EPYC: 1.3 h of training, the
+  rest the six evaluations; README, worked example).
 - ``quick``: 30 epochs on all images (a GPU-hour scale look).
 - ``smoke``: a few minutes on 2 CPU cores: 3 epochs on 8,000 training and
   1,000 test images of CIFAR-10.

@@ -215,7 +215,7 @@ class StudyScreen(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Start a study", classes="dialog-title")
-            yield Select([("smoke (3 epochs, CIFAR-10 subset)", "smoke"), ("cpu (10 epochs, all CIFAR-10: 1-2 h on 2 cores)", "cpu"),
+            yield Select([("smoke (3 epochs, CIFAR-10 subset)", "smoke"), ("cpu (10 epochs, all CIFAR-10: ~3 h a seed on 2 cores)", "cpu"),
                           ("quick (30 epochs, CIFAR-10)", "quick"),
                           ("paper (200 epochs x 3 seeds, the poster's study)", "paper"),
                           ("tradeoff-cpu (strengths varied, subset, 3 seeds: ~1.7 h on 2 cores)", "tradeoff-cpu"),
