@@ -106,6 +106,9 @@ def train(
         raise NawtError("--restart goes with --resume ID (it trains that run again from scratch)")
     if queue and detach:
         raise NawtError("--queue and --detach exclude each other (a worker trains a queued run)")
+    if queue and threads:
+        raise NawtError("--threads does not go with --queue: the worker that trains the run sets its threads "
+                        "(nawt worker --threads N)")
     if start is not None or resume is not None:
         store = open_store(db, data_dir, create=False)
         if start is None:

@@ -7,7 +7,7 @@ average above the CPU threads they were given (read from the stored device
 label, 'AMD EPYC · 2 threads · …') by more than a margin, i.e. other work competed
 for their cores. The margin (half a core, or a tenth of the threads on large
 machines) is there because a run's own threads put the load at their count:
-the 3-seed cpu study's idle runs read 2.01-2.03 on 2 threads and were all
+the 3-seed cpu study's idle runs read 2.01-2.06 on 2 threads and were all
 flagged busy when the bound was the thread count itself.
 GPU runs carry no thread count in their label: a GPU row is flagged when other
 processes computed on its runs' GPU (Epoch.gpu_others, counted through NVML).

@@ -122,6 +122,8 @@ def test_detach_returns_at_once_and_the_run_completes(data_dir, store):
     # --threads reaches the detached trainer (the tests' own processes run with OMP_NUM_THREADS=1)
     assert _one_error_line(run_cli("train", "--dataset", "synthetic", "--threads", "0", "--detach",
                                    "--data-dir", str(data_dir))) == "error: --threads must be from 1 to 1024 (got 0)"
+    assert "--threads does not go with --queue" in _one_error_line(run_cli(
+        "train", "--dataset", "synthetic", "--threads", "2", "--queue", "--data-dir", str(data_dir)))
     # refused: nothing recorded (the run below is run 1)
     proc = run_cli("train", "--dataset", "synthetic", "--train-subset", "256", "--test-subset", "100",
                    "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--data-dir", str(data_dir),
