@@ -50,7 +50,7 @@ def _utf8_path(value: Path | None) -> Path | None:
     return value
 
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store \\[env NAWT_DB; default <data-dir>/nawt.db]")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the store, or the path of a SQLite file \\[env NAWT_DB; default <data-dir>/nawt.db]")]
 DataDirOpt = Annotated[Path, typer.Option("--data-dir", callback=_utf8_path,
                                           help="nawt's home: nawt.db, runs/, studies/ (and CIFAR-10 unless --cifar-dir)")]
 CifarDirOpt = Annotated[Optional[Path], typer.Option(

@@ -43,6 +43,14 @@ def _or(words: list[str]) -> str:
 
 
 ModeOpt = Annotated[Optional[str], typer.Option(help=_mode_help())]
+
+
+def _variant_help() -> str:
+    return ("which variant of an evaluation to show, EVAL=VALUE, repeated or comma-separated: "
+            f"{evalspec.variant_examples()} \\[default: each one's default]")
+
+
+VariantOpt = Annotated[Optional[list[str]], typer.Option("--variant", help=_variant_help())]
 MeasureOpt = Annotated[Optional[str], typer.Option("--measure", help="the trade-off's robustness measure: EVAL.METRIC (e.g. robustness.auc, bitflip.auc, quantization.drop@4) or EVAL@VALUE, the accuracy at one value (e.g. robustness@0.03) \\[default: robustness.auc]")]
 
 
@@ -52,6 +60,7 @@ def compare_cmd(
     study: Annotated[Optional[str], typer.Option("--study", help="the runs of this study")] = None,
     all_runs: AllOpt = False,
     mode: ModeOpt = None,
+    variant: VariantOpt = None,
     json_out: JsonOpt = False,
     measure: MeasureOpt = None,
     png: Annotated[Optional[Path], typer.Option("--png", help="also draw the figures to this PNG")] = None,
@@ -63,14 +72,15 @@ def compare_cmd(
 
     Runs are pooled only with runs of the same method and comparable settings
     (everything but the seed); only completed runs count."""
-    from nawt_core.compare import compare
+    from nawt_core.compare import compare, parse_variants
     from nawt_core.export import check_writable
 
+    variants = parse_variants(variant)
     for p in (png, svg):
         if p is not None:
             check_writable(p)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode, all_runs, measure=measure)
+    comp = compare(store, run_ids or None, study, mode, all_runs, variants=variants, measure=measure)
     if json_out:
         print_json(comp.to_dict())
     else:
@@ -95,6 +105,7 @@ def export_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="file to write \\[default: stdout]")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or json \\[default: from the file name, else csv]")] = None,
     mode: ModeOpt = None,
+    variant: VariantOpt = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
@@ -103,6 +114,7 @@ def export_cmd(
     The summary tables have the rows of `nawt compare`: one per method and comparable settings."""
     import sys
 
+    from nawt_core.compare import parse_variants
     from nawt_core.export import FORMATS, export, tables
 
     if table not in tables():
@@ -110,8 +122,9 @@ def export_cmd(
     if fmt is not None and fmt not in FORMATS:
         raise NawtError(f"unknown format {fmt!r}; choose csv or json")
     ids = parse_list(runs, "run ids", int)
+    variants = parse_variants(variant)
     store = open_store(db, data_dir, create=False)
-    text = export(store, table, output, fmt, ids, study, mode, all_runs)
+    text = export(store, table, output, fmt, ids, study, mode, all_runs, variants)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -127,6 +140,7 @@ def plot_cmd(
     all_runs: AllOpt = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="figure file: .png, .svg or .pdf (vector) \\[default: <kind>.png in the study's folder]")] = None,
     mode: ModeOpt = None,
+    variant: VariantOpt = None,
     measure: MeasureOpt = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
@@ -136,15 +150,16 @@ def plot_cmd(
     Without -o the figure goes into the study's folder; runs that are not one
     study need -o. A figure with nothing to draw is an error."""
     from nawt_core import plots
-    from nawt_core.compare import compare
+    from nawt_core.compare import compare, parse_variants
     from nawt_core.export import check_writable
 
     if kind not in plots.kinds():
         raise NawtError(f"unknown figure {kind!r}; choose one of: {', '.join(plots.kinds())}")
+    variants = parse_variants(variant)
     if output is not None:
         check_writable(output)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids or None, study, mode, all_runs, measure=measure)
+    comp = compare(store, run_ids or None, study, mode, all_runs, variants=variants, measure=measure)
     if output is None:
         if comp.study is None:
             raise NawtError(f"{comp.scope} is not one study: name the figure file with -o FILE (.png, .svg or .pdf)")
@@ -173,6 +188,7 @@ def report_cmd(
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="html or md \\[default: from -o's name; both without -o]")] = None,
     all_runs: AllOpt = False,
     mode: ModeOpt = None,
+    variant: VariantOpt = None,
     db: DbOpt = None,
     data_dir: DataDirOpt = Path("data"),
 ) -> None:
@@ -183,9 +199,10 @@ def report_cmd(
     comparable settings; the poster's own numbers stand in a labelled column.
     Runs that are not one study go to <data-dir>/reports/runs-<ids>/ without -o."""
     from nawt_core import report
-    from nawt_core.compare import compare
+    from nawt_core.compare import compare, parse_variants
 
     run_ids, study = _report_scope(targets or [])
+    variants = parse_variants(variant)
     if fmt is not None and fmt not in report.FORMATS:
         raise NawtError(f"unknown report format {fmt!r}; choose html or md")
     if output is not None:
@@ -194,7 +211,7 @@ def report_cmd(
 
         check_writable(output)
     store = open_store(db, data_dir, create=False)
-    comp = compare(store, run_ids, study, mode, all_runs)
+    comp = compare(store, run_ids, study, mode, all_runs, variants=variants)
     files, note = report.write(store, comp, output, fmt, home=data_dir)
     if note:
         err_console.print(f"note: {note}", markup=False)

@@ -124,9 +124,13 @@ def _open_for_sweeps(run_ids: list[int], precision: str, test_subset: int | None
     store = open_store(db, data_dir, create=False)
     from nawt_core.compare import select_runs
 
-    for r in select_runs(store, run_ids):  # every run exists and finished before any evaluation starts
+    for r in select_runs(store, run_ids):  # every run exists, finished and has its weights before any starts
         if r.status != Status.COMPLETED:
             raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
+        final = store.path(r.checkpoint_final)
+        if final is None or not final.exists():
+            raise NawtError(f"run {r.id} has no final checkpoint on disk ({final or 'none recorded'}); "
+                            f"is --data-dir ({data_dir}) the folder that holds its runs/?")
     store.settle_stale()
     return store
 

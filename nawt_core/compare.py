@@ -379,6 +379,21 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     return comp
 
 
+def parse_variants(texts: list[str] | None) -> dict[str, str]:
+    """``--variant`` as typed (``pcm=raw``, ``bitflip=msb``; repeated or comma-separated) as
+    {evaluation: variant}, checked: one error line for a bad one."""
+    given: dict[str, str] = {}
+    for part in (p.strip() for t in texts or [] for p in t.split(",")):
+        kind, eq, value = part.partition("=")
+        if not (eq and kind.strip() and value.strip()):
+            raise NawtError(f"--variant takes EVAL=VALUE, e.g. {evalspec.variant_examples()} (got {part!r})")
+        if given.get(kind.strip(), value.strip()) != value.strip():
+            raise NawtError(f"--variant names {kind.strip()} twice ({given[kind.strip()]} and {value.strip()})")
+        given[kind.strip()] = value.strip()
+    _variants(None, given)
+    return given
+
+
 def _variants(mode: str | None, given: dict[str, str]) -> dict[str, str]:
     """The variant shown per evaluation that has one, checked (one error line for a bad one)."""
     out = {}
@@ -608,6 +623,17 @@ def _paired(s: evalspec.EvalSpec, rows: list[tuple[SweepRow, tuple]]) -> None:
             res["vs_standard"] = d
 
 
+def _other_variants(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | None) -> None:
+    """A note when the runs have sweeps of ``s``, but none of the variant shown (e.g. only
+    ``--drift raw`` PCM sweeps): which ones are stored and how to show them."""
+    stored = {s.variant_of(ev.config or {}) for r in comp.runs
+              for ev in store.evaluations(r.id, s.name, completed_only=True)} - {variant}
+    if stored:
+        others = sorted(str(v) for v in stored)
+        comp.notes.append(f"{s.name}: no {s.variant} {variant} sweeps; {' and '.join(others)} ones are stored "
+                          f"(show them with --variant {s.name}={others[0]})")
+
+
 def _metric_name(s: evalspec.EvalSpec, index: float) -> str:
     i = int(round(index))
     return s.metrics[i].name if 0 <= i < len(s.metrics) else f"metric {i}"
@@ -629,6 +655,8 @@ def _sweep(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | 
         table.rows.append(row)
         based.append((row, g.base))
     _paired(s, based)
+    if not table.rows and s.variant is not None:
+        _other_variants(comp, store, s, variant)
     if table.rows:
         table.variant = variant
         table.grid = sorted({k for r in table.rows for k in r.points}, reverse=bool(s.param and s.param.descending)) \
@@ -639,5 +667,5 @@ def _sweep(comp: Comparison, store: Store, s: evalspec.EvalSpec, variant: str | 
 
 
 __all__ = ["LOAD_FACTOR", "Comparison", "Group", "compare", "data_kind", "device_type", "group_runs",
-           "latest_evaluation", "mean_std", "method_order", "point_summary", "run_summary", "select_runs", "settings",
+           "latest_evaluation", "mean_std", "method_order", "parse_variants", "point_summary", "run_summary", "select_runs", "settings",
            "settings_text", "study_run_ids", "sweep_key", "sweep_keys"]

@@ -191,8 +191,10 @@ class EvalSpec:
         if unknown:
             raise NawtError(f"{self.name} has no option {unknown[0]!r}")
         values = {o.name: options[o.name] if options.get(o.name) is not None else o.default for o in self.options}
-        if self.check is not None:
-            return self.check(values)
+        if self.check is not None:  # the spec's own messages first; then every option's bounds
+            values = self.check(values)
+            self._check_bounds(values)
+            return values
         for o in self.options:
             if (why := o.check(values[o.name])) is not None:
                 raise NawtError(why)
@@ -204,6 +206,13 @@ class EvalSpec:
                 raise NawtError(f"give at least one {self.param.noun}")
             values[self.param.name] = sorted(set(grid), reverse=self.param.descending)
         return values
+
+    def _check_bounds(self, values: dict[str, Any]) -> None:
+        """Every option's own bounds on what a spec's ``check`` returned (an option it passes on,
+        such as ``--recalibrate-bn``, is refused here, before anything is recorded)."""
+        for o in self.options:
+            if values.get(o.name) is not None and (why := o.check(values[o.name])) is not None:
+                raise NawtError(why)
 
     def identity(self, config: dict[str, Any]) -> dict[str, Any]:
         """The options that make two stored evaluations the same sweep (normalised; lists as sets)."""
@@ -344,6 +353,12 @@ def sweeps() -> tuple[EvalSpec, ...]:
     return tuple(s for s in evaluations() if s.param is not None)
 
 
+def variant_examples() -> str:
+    """What ``--variant`` can show, e.g. ``pcm=compensated|raw, bitflip=all|msb``."""
+    return ", ".join(f"{s.name}={'|'.join(s.option(s.variant).choices)}" for s in evaluations()
+                     if s.variant is not None and s.option(s.variant).choices)
+
+
 def names() -> tuple[str, ...]:
     return tuple(s.name for s in evaluations())
 
@@ -390,4 +405,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["PRESET_NAMES", "STRATEGIES", "Clean", "EvalSpec", "Metric", "Param", "Texts", "check_strategy", "evaluation", "evaluations", "impl",
-           "names", "preset_sweeps", "register_evaluation", "sweeps", "unregister_evaluation"]
+           "names", "preset_sweeps", "register_evaluation", "sweeps", "unregister_evaluation", "variant_examples"]

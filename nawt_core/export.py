@@ -135,7 +135,7 @@ def safe_cell(value: Any) -> Any:
 
 def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str | None = None,
          mode: str | None = None, comparison: Comparison | None = None,
-         all_runs: bool = False) -> list[dict[str, Any]]:
+         all_runs: bool = False, variants: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The rows of ``table`` for the runs chosen (the latest study when none are named)."""
     _check_table(table)
     if table in ("runs", "epochs", "points"):
@@ -151,7 +151,7 @@ def rows(store: Store, table: str, run_ids: list[int] | None = None, study: str 
                     out.append({c: d.get(c) for c in columns("epochs")})
             return out
         return _points(store, runs)
-    comp = comparison or compare(store, run_ids, study, mode, all_runs)
+    comp = comparison or compare(store, run_ids, study, mode, all_runs, variants=variants)
     if table == "accuracy":
         return [{**a.to_dict(), "run_ids": " ".join(map(str, a.run_ids)), **_diff_cols(a.vs_standard)}
                 for a in comp.accuracy]
@@ -248,9 +248,9 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def export(store: Store, table: str, path: str | Path | None = None, fmt: str | None = None,
            run_ids: list[int] | None = None, study: str | None = None, mode: str | None = None,
-           all_runs: bool = False) -> str:
+           all_runs: bool = False, variants: dict[str, str] | None = None) -> str:
     """Renders ``table``; writes it to ``path`` when given (format from the
-    suffix unless ``fmt`` says), and returns the text."""
+    suffix unless ``fmt`` says), and returns the text. ``variants``: as ``compare``'s."""
     if fmt is None:
         fmt = "json" if path is not None and str(path).lower().endswith(".json") else "csv"
     if fmt not in FORMATS:
@@ -258,7 +258,7 @@ def export(store: Store, table: str, path: str | Path | None = None, fmt: str | 
     _check_table(table)
     if path is not None:
         check_writable(path)
-    text = render(table, rows(store, table, run_ids, study, mode, all_runs=all_runs), fmt)
+    text = render(table, rows(store, table, run_ids, study, mode, all_runs=all_runs, variants=variants), fmt)
     if path is not None:
         write_text(path, text)
     return text

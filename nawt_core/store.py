@@ -200,8 +200,19 @@ def default_url(data_dir: str | os.PathLike = "data") -> str:
     """``--db`` beats ``NAWT_DB`` beats ``<data_dir>/nawt.db``."""
     env = os.environ.get("NAWT_DB")
     if env:
-        return env
+        return as_url(env)
     return f"sqlite:///{Path(data_dir) / 'nawt.db'}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def as_url(value: str) -> str:
+    """A ``--db`` value as a URL: one without a scheme (``name:``) is the path of a SQLite file
+    (what people type first: ``--db runs.db``, ``--db ~/nawt/nawt.db``)."""
+    if _SCHEME.match(value):  # a URL, or a mistyped one (``sqlite:/x``): its own error line
+        return value
+    return f"sqlite:///{Path(value).expanduser()}"
 
 
 _SECRET_PARAM = re.compile(r"pass|pwd|secret|token", re.I)  # query parameters that carry a secret
@@ -301,8 +312,8 @@ def _engine(url: str, create: bool):
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise NawtError(f"--db {mask_url(url)!r} is not a database URL; use e.g. sqlite:///data/nawt.db "
-                        "or postgresql+psycopg://user@host/db") from None
+        raise NawtError(f"--db {mask_url(url)!r} is not a database URL; use a SQLite file's path (data/nawt.db) "
+                        "or a URL such as postgresql+psycopg://user@host/db") from None
     try:
         if parsed.get_backend_name() == "sqlite":
             read_only = _prepare_sqlite_path(url, create)
@@ -325,7 +336,7 @@ class Store:
                  home: str | os.PathLike | None = None):
         """``upgrade=False`` opens the database as it is (``nawt db current``). ``home`` is the
         data dir that run folders are recorded relative to (default: the SQLite file's folder)."""
-        self.url = url or default_url()
+        self.url = as_url(url) if url else default_url()
         self.home = Path(home) if home is not None else _sqlite_folder(self.url)
         where = mask_url(self.url)
         self.engine, self.read_only = _engine(self.url, create)

@@ -149,10 +149,14 @@ def check_sharpness(samples: int = SHARPNESS_SAMPLES, probes: int = SHARPNESS_PR
             _positive(iters, "power iterations", 10_000))
 
 
+RECALIBRATE_MAX = 10_000  # batches of 128: 25x CIFAR-10's training set
+
+
 def check_recalibrate(batches) -> int:
-    """Training batches for BatchNorm recalibration after a stress: 0 (off) or more."""
-    if not isinstance(batches, int) or isinstance(batches, bool) or batches < 0:
-        raise NawtError(f"BatchNorm recalibration needs a whole number of batches >= 0 (got {batches!r})")
+    """Training batches for BatchNorm recalibration after a stress: 0 (off) up to RECALIBRATE_MAX."""
+    if not isinstance(batches, int) or isinstance(batches, bool) or not 0 <= batches <= RECALIBRATE_MAX:
+        raise NawtError(f"BatchNorm recalibration needs a whole number of batches from 0 to {RECALIBRATE_MAX} "
+                        f"(got {batches!r})")
     return batches
 
 

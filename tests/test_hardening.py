@@ -151,7 +151,8 @@ T = ["train", "--dataset", "synthetic", "--train-subset", "64", "--test-subset",
 # (case id, arguments (DATA is replaced by the data dir), setup, what the error line says)
 CASES = [
     # --- the store
-    ("db-not-a-url", ["runs", "--db", "notaurl"], None, "is not a database URL"),
+    ("db-not-a-url", ["runs", "--db", "sqlite:/x.db"], None, "is not a database URL"),
+    ("db-path-missing", ["runs", "--db", "DATA/none.db"], None, "no database at"),
     ("db-unknown-kind", ["runs", "--db", "nosuchdb://x/y"], None, "unknown database kind"),
     ("db-no-driver", ["runs", "--db", "postgresql+pg8000://bob:s3cret@localhost/nawt"], None,
      "pip install 'nawt[postgres]'"),

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,6 +48,8 @@ def test_the_four_are_registered_with_a_grid_for_every_preset():
     (["stuck", "--fractions", "0,1.01"], "stuck-at fractions must be in [0, 1]"),
     (["stuck", "--value", "one"], "value"),
     (["sharpness", "--probes", "0"], "probes"),
+    *[([k, "--recalibrate-bn", n], "BatchNorm recalibration needs a whole number of batches from 0 to 10000")
+      for k in ("bitflip", "pcm", "stuck", "robustness", "quantization") for n in ("-1", "10001")],
 ])
 def test_bad_input_is_one_line_exit_2_and_records_nothing(trained, args, words):
     store, run, opts, _ = trained
@@ -131,8 +134,49 @@ def test_pcm_without_compensation_is_its_own_variant(trained):
     assert r.returncode == 0, r.stderr
     (out,) = json.loads(r.stdout)
     assert out["config"]["drift"] == "raw"
-    comp = json.loads(run_cli("compare", "--json", str(run.id), *opts[:4]).stdout)
-    assert comp["pcm_drift"] in ("compensated", "raw")  # one drift at a time: never pooled
+    comp = json.loads(run_cli("compare", "--json", str(run.id), "--variant", "pcm=raw", *opts[:4]).stdout)
+    assert comp["pcm_drift"] == "raw" and [r["sweep"]["drift"] for r in comp["pcm"]] == ["raw"]  # never pooled
+    assert comp["pcm"][0]["points"]["86400.0"]["n"] == 1
+
+
+def test_compare_says_when_only_another_variant_is_stored(trained, tmp_path):
+    """Only --target msb bit flips stored: the default table (every bit) is empty, and a note says
+    how to show the stored ones; --variant shows them in compare, export and the report."""
+    store, run, opts, d = trained
+    db = tmp_path / "only-msb.db"
+    with sqlite3.connect(d / "nawt.db") as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # WAL: a file copy could miss what is not checkpointed yet
+    view = ["--db", str(db), "--data-dir", str(d)]  # a plain path to a SQLite file is a --db too
+    from nawt_core.store import Store
+
+    copy = Store(str(db), home=d)
+    for ev in copy.evaluations(run.id, "bitflip"):
+        copy.update_evaluation(ev.id, status="failed")  # hide what other tests stored
+    r = run_cli("eval", "bitflip", str(run.id), "--rates", "0,0.01", "--trials", "1", "--target", "msb", *view,
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    plain = json.loads(run_cli("compare", "--json", str(run.id), *view).stdout)
+    assert plain["bitflip"] == [] and plain["bitflip_target"] is None
+    assert "bitflip: no target all sweeps; msb ones are stored (show them with --variant bitflip=msb)" in plain["notes"]
+    msb = json.loads(run_cli("compare", "--json", str(run.id), "--variant", "bitflip=msb", *view).stdout)
+    assert msb["bitflip_target"] == "msb" and [r["sweep"]["target"] for r in msb["bitflip"]] == ["msb"]
+    rows = list(csv.DictReader(io.StringIO(run_cli("export", "bitflip", "--runs", str(run.id), "--variant",
+                                                   "bitflip=msb", *view).stdout)))
+    assert sorted(r["rate"] for r in rows) == ["0.0", "0.01"]
+
+
+@pytest.mark.parametrize("variant,words", [
+    ("pcm", "--variant takes EVAL=VALUE"), ("pcm=nope", "unknown drift 'nope'"),
+    ("sharpness=x", "evaluation 'sharpness' has no variant"), ("pcm=raw,pcm=compensated", "names pcm twice"),
+])
+def test_a_bad_variant_is_one_line_exit_2(trained, tmp_path, variant, words):
+    store, run, opts, _ = trained
+    for cmd in (["compare", str(run.id)], ["export", "pcm"], ["plot", "pcm", "-o", str(tmp_path / "f.png")],
+                ["report", str(run.id), "-o", str(tmp_path / "r.md")]):
+        r = run_cli(*cmd, "--variant", variant, *opts[:4])
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and words in lines[0], (cmd, r.stderr)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_batchnorm_recalibration_after_each_stress(trained):

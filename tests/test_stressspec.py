@@ -31,8 +31,9 @@ from nawt_core.errors import NawtError
     (S.check_bitflip_target, "lsb", "msb"),
     (S.check_stuck_value, "one", "zero, max or both"),
     (S.check_trials, 0, "trials"),
-    (S.check_recalibrate, -1, ">= 0"),
-    (S.check_recalibrate, True, ">= 0"),
+    (S.check_recalibrate, -1, "from 0 to 10000"),
+        (S.check_recalibrate, 10_001, "from 0 to 10000"),
+    (S.check_recalibrate, True, "from 0 to 10000"),
 ])
 def test_bad_values_get_one_clear_line(check, bad, words):
     with pytest.raises(NawtError) as e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..evalspec import EvalSpec, Metric, Param, Texts
 from ..options import Option
 from ..stressspec import (BITFLIP_BITS, BITFLIP_MAX_BITS, BITFLIP_MIN_BITS, BITFLIP_TARGETS, GRIDS, check_bitflip_bits,
-                          check_bitflip_target, check_rates, check_trials)
+                          check_bitflip_target, check_rates, check_recalibrate, check_trials)
 from .hardware import auc_summary, recalibrate_option, trials_option
 
 
@@ -19,7 +19,7 @@ def _check(values: dict) -> dict:
     return {"rates": check_rates(GRIDS["bitflip"]["cpu"]["rates"] if values["rates"] is None else values["rates"]),
             "trials": check_trials(values["trials"]), "bits": check_bitflip_bits(values["bits"]),
             "target": check_bitflip_target(values["target"]),
-            "recalibrate_bn": values["recalibrate_bn"]}
+            "recalibrate_bn": check_recalibrate(values["recalibrate_bn"])}
 
 
 def _describe(sweep: dict) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import NawtError
 from ..evalspec import EvalSpec, Metric, Param, Texts
 from ..options import Option
-from ..stressspec import GRIDS, check_times, check_trials
+from ..stressspec import GRIDS, check_recalibrate, check_times, check_trials
 from .hardware import auc_summary, recalibrate_option, trials_option
 
 
@@ -23,7 +23,7 @@ def _check(values: dict) -> dict:
     if values["drift"] not in DRIFT:
         raise NawtError(f"unknown drift {values['drift']!r}; choose compensated or raw")
     return {"times": check_times(grid), "trials": check_trials(values["trials"]), "drift": values["drift"],
-            "recalibrate_bn": values["recalibrate_bn"]}
+            "recalibrate_bn": check_recalibrate(values["recalibrate_bn"])}
 
 
 def _describe(sweep: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..evalspec import EvalSpec, Metric, Param, Texts
 from ..options import Option
-from ..stressspec import GRIDS, STUCK_VALUES, check_fractions, check_stuck_value, check_trials
+from ..stressspec import GRIDS, STUCK_VALUES, check_fractions, check_recalibrate, check_stuck_value, check_trials
 from .hardware import auc_summary, recalibrate_option, trials_option
 
 LABELS = ("zero: stuck at 0", "max: stuck at the layer's ±max", "both: either, half each")
@@ -18,7 +18,7 @@ LABELS = ("zero: stuck at 0", "max: stuck at the layer's ±max", "both: either, 
 def _check(values: dict) -> dict:
     grid = GRIDS["stuck"]["cpu"]["fractions"] if values["fractions"] is None else values["fractions"]
     return {"fractions": check_fractions(grid), "trials": check_trials(values["trials"]),
-            "value": check_stuck_value(values["value"]), "recalibrate_bn": values["recalibrate_bn"]}
+            "value": check_stuck_value(values["value"]), "recalibrate_bn": check_recalibrate(values["recalibrate_bn"])}
 
 
 def _describe(sweep: dict) -> str:
