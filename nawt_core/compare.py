@@ -360,9 +360,11 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     option called ``mode`` (the perturbation mode of ``nawt compare --mode``)."""
     from .tradeoff import parse_measure
 
-    shown = _variants(mode, variants or {})
-    parse_measure(measure)  # a bad measure: one error line before any work
+    _variants(mode, variants or {})  # bad input: one error line before any work
+    parse_measure(measure)
     runs, scope, one_study = _select(store, run_ids, study, all_runs)
+    ran = _study_variants(store, one_study, mode)
+    shown = _variants(mode, {**ran, **(variants or {})})
     comp = Comparison(runs=runs, scope=scope, study=one_study, groups=group_runs(runs), measure=measure)
     methods = {g.method for g in comp.groups}
     comp.mixed = len(comp.groups) > len(methods) or len({g.base for g in comp.groups}) > 1
@@ -377,6 +379,26 @@ def compare(store: Store, run_ids: list[int] | None = None, study: str | None = 
     caveat = poster_caveat(comp.groups)  # a smoke study beside the poster's numbers says so first
     comp.notes[:0] = [caveat] if caveat else []
     return comp
+
+
+def _study_variants(store: Store, study: str | None, mode: str | None) -> dict[str, str]:
+    """The variants one study evaluated (e.g. ``pcm --drift raw``, a relative-noise study's mode):
+    what its comparison shows unless told otherwise (``--mode`` overrides a study's mode)."""
+    if study is None:
+        return {}
+    try:
+        sweeps = (store.get_study(study).config or {}).get("sweeps") or {}
+    except NawtError:  # runs that name a study without its row
+        return {}
+    out = {}
+    for kind, options in sweeps.items():
+        spec = evalspec.evaluation(kind) if kind in evalspec.names() else None
+        if spec is None or spec.variant is None or not isinstance(options, dict):
+            continue
+        value = options.get(spec.variant)
+        if value in spec.option(spec.variant).choices and not (mode is not None and spec.variant == "mode"):
+            out[kind] = value
+    return out
 
 
 def parse_variants(texts: list[str] | None) -> dict[str, str]:

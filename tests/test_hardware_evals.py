@@ -163,6 +163,13 @@ def test_compare_says_when_only_another_variant_is_stored(trained, tmp_path):
     rows = list(csv.DictReader(io.StringIO(run_cli("export", "bitflip", "--runs", str(run.id), "--variant",
                                                    "bitflip=msb", *view).stdout)))
     assert sorted(r["rate"] for r in rows) == ["0.0", "0.01"]
+    # a study that ran sign-bit flips shows them by default; --variant still chooses
+    copy.upsert_study("msb-study", config={"sweeps": {"bitflip": {"rates": [0.0, 0.01], "target": "msb"}},
+                                           "run_ids": [run.id]})
+    study = json.loads(run_cli("compare", "--json", "--study", "msb-study", *view).stdout)
+    assert study["bitflip_target"] == "msb" and len(study["bitflip"]) == 1
+    every = json.loads(run_cli("compare", "--json", "--study", "msb-study", "--variant", "bitflip=all", *view).stdout)
+    assert every["bitflip"] == [] and any("--variant bitflip=msb" in n for n in every["notes"])
 
 
 @pytest.mark.parametrize("variant,words", [
