@@ -2,7 +2,8 @@
 
     python scripts/bench_stress.py [--checkpoint final.pt] [--cifar-dir DIR] [--images 10000]
         [--stress bitflip,bitflip-msb,pcm,pcm-comp,stuck] [--preset cpu] [--trials N]
-        [--recalibrate N] [--sharpness] [--threads N] [--precision auto] [--json FILE]
+        [--recalibrate N] [--sharpness [--sharpness-bf16] [--sharpness-one-shard]] [--threads N]
+        [--precision auto] [--json FILE]
 
 For each stress it evaluates one ResNet-20 on the test images at every (value,
 trial) of the preset's grid (nawt_core.stressspec.GRIDS) with a plain loop:
@@ -123,6 +124,9 @@ def main() -> int:
     ap.add_argument("--sharpness-before", action="store_true",
                     help="also as before HessianConv2d: PyTorch's own double backward of each convolution "
                          "(fp32, and bf16 with --sharpness-bf16)")
+    ap.add_argument("--sharpness-one-shard", action="store_true",
+                    help="also with the products in one shard (every operation on all threads, as before "
+                         "sharding), interleaved, and the ratio printed")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--json", help="append the results as one JSON line to this file")
@@ -190,6 +194,8 @@ def main() -> int:
         variants = [("fp32", None, {})] + ([("bf16", torch.bfloat16, {})] if args.sharpness_bf16 else [])
         if args.sharpness_before:  # interleaved: a drift in the machine's speed hits both alike
             variants = [v for now in variants for v in (now, (f"{now[0]}-before", now[1], {"fast_conv": False}))]
+        if args.sharpness_one_shard:
+            variants = [v for now in variants for v in (now, (f"{now[0]}-1shard", now[1], {**now[2], "shards": 1}))]
         for label, dtype, kw in variants:
             sh_s, r = timed(lambda d=dtype, kw=kw: sharpness(model, xt[:n], yt[:n], probes=32, iters=20,
                                                              autocast_dtype=d, **kw))
@@ -204,6 +210,11 @@ def main() -> int:
                 print(f"{label[:-7]}: HessianConv2d / PyTorch's conv double backward (same run): "
                       f"{now['seconds'] / before['seconds']:.2f}x; trace {now['trace']:.2f} vs {before['trace']:.2f}, "
                       f"top eigenvalue {now['top_eigenvalue']:.3f} vs {before['top_eigenvalue']:.3f}")
+        for label in [k for k in result["sharpness"] if k.endswith("-1shard")]:
+            now, one = result["sharpness"][label[:-7]], result["sharpness"][label]
+            print(f"{label[:-7]}: {torch.get_num_threads()} shards / one shard (same run): "
+                  f"{now['seconds'] / one['seconds']:.2f}x; trace {now['trace']:.3f} vs {one['trace']:.3f}, "
+                  f"top eigenvalue {now['top_eigenvalue']:.4f} vs {one['top_eigenvalue']:.4f}")
     result["load_after"] = os.getloadavg()
     print(f"\nload average before {load0[0]:.1f}, after {result['load_after'][0]:.1f}")
     if args.json:

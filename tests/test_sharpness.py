@@ -192,13 +192,36 @@ def test_kept_graphs_give_the_rebuilt_products_and_are_built_once(tiny):
     kept = S.LossHessian(model, x, y, batch_size=5, keep_graphs=True)
     rebuilt = S.LossHessian(model, x, y, batch_size=5, keep_graphs=False)
     forwards = []
-    kept.model.register_forward_hook(lambda *_: forwards.append(1))
+    for m in kept.models:  # one model per shard
+        m.register_forward_hook(lambda *_: forwards.append(1))
     vs = [[torch.randn_like(w) for w in kept.weights] for _ in range(2)]
     for _ in range(3):  # as power iteration calls it
         for a, b in zip(kept(vs), rebuilt(vs)):
             assert all(torch.allclose(p, q, rtol=1e-6, atol=1e-7) for p, q in zip(a, b))
     assert len(forwards) == -(-x.shape[0] // 5)  # one forward per batch, for all three calls
     assert torch.equal(kept.loss, rebuilt.loss)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_shards_give_the_products_of_one_and_restore_the_threads(tiny, keep):
+    """Batches split over threads (one torch thread each) sum to the same products and loss; the
+    caller's thread count is back afterwards; uneven shards (3 batches over 2) are fine."""
+    model, x, y = tiny
+    before = [p.detach().clone() for p in model.parameters()]
+    threads = torch.get_num_threads()
+    one = S.LossHessian(model, x, y, batch_size=x.shape[0] // 3 + 1, keep_graphs=keep, shards=1)
+    two = S.LossHessian(model, x, y, batch_size=x.shape[0] // 3 + 1, keep_graphs=keep, shards=2)
+    assert [len(s) for s in two.shards] == [2, 1] and len({id(m) for m in two.models}) == 2
+    vs = [[torch.randn_like(w) for w in one.weights] for _ in range(3)]
+    for _ in range(2):
+        for a, b in zip(one(vs), two(vs)):
+            assert all(torch.allclose(p, q, rtol=1e-5, atol=1e-6) for p, q in zip(a, b))
+        assert torch.get_num_threads() == threads
+    assert torch.allclose(one.loss, two.loss, rtol=1e-6)
+    assert all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
+    r1 = S.sharpness(model, x, y, probes=4, iters=3, shards=1)
+    r2 = S.sharpness(model, x, y, probes=4, iters=3, shards=2)
+    assert r1.trace == pytest.approx(r2.trace, rel=1e-5) and r1.top_eigenvalue == pytest.approx(r2.top_eigenvalue, rel=1e-5)
 
 
 def test_large_subsets_rebuild_their_graphs(tiny):
