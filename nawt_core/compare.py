@@ -652,6 +652,7 @@ def _other_variants(comp: Comparison, store: Store, s: evalspec.EvalSpec, varian
               for ev in store.evaluations(r.id, s.name, completed_only=True)} - {variant}
     if stored:
         others = sorted(str(v) for v in stored)
+        comp.table(s.name).other_variants = others
         comp.notes.append(f"{s.name}: no {s.variant} {variant} sweeps; {' and '.join(others)} ones are stored "
                           f"(show them with --variant {s.name}={others[0]})")
 

@@ -188,6 +188,7 @@ class SweepTable:
     variant: str | None = None
     grid: list = field(default_factory=list)
     rows: list[SweepRow] = field(default_factory=list)
+    other_variants: list[str] = field(default_factory=list)  # no rows of this variant, but these are stored
 
 
 __all__ = ["AccuracyRow", "Difference", "Point", "Row", "SweepRow", "SweepTable", "TimingRow"]

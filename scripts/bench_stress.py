@@ -121,6 +121,7 @@ def main() -> int:
     ap.add_argument("--sharpness", action="store_true")
     ap.add_argument("--sharpness-images", type=int, default=1000)
     ap.add_argument("--sharpness-bf16", action="store_true", help="also under bf16 autocast, same probes")
+    ap.add_argument("--sharpness-bf16-only", action="store_true", help="only under bf16 autocast (no fp32 run)")
     ap.add_argument("--sharpness-before", action="store_true",
                     help="also as before HessianConv2d: PyTorch's own double backward of each convolution "
                          "(fp32, and bf16 with --sharpness-bf16)")
@@ -191,7 +192,8 @@ def main() -> int:
         eval_s, _ = timed(evaluate, model, x, y, autocast_dtype=None)  # fp32, as sharpness
         n = min(args.sharpness_images, xt.shape[0])
         result["sharpness"] = {"eval_seconds": eval_s}
-        variants = [("fp32", None, {})] + ([("bf16", torch.bfloat16, {})] if args.sharpness_bf16 else [])
+        variants = ([] if args.sharpness_bf16_only else [("fp32", None, {})]) \
+            + ([("bf16", torch.bfloat16, {})] if args.sharpness_bf16 or args.sharpness_bf16_only else [])
         if args.sharpness_before:  # interleaved: a drift in the machine's speed hits both alike
             variants = [v for now in variants for v in (now, (f"{now[0]}-before", now[1], {"fast_conv": False}))]
         if args.sharpness_one_shard:

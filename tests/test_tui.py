@@ -261,6 +261,42 @@ async def test_compare_shows_the_right_numbers(demo_db):
 
 
 @run_async
+async def test_compare_variant_key_and_digit_keys(demo_db):
+    """a cycles the variant of the tab shown; a variant with no sweeps keeps its tab (empty, saying
+    what is stored) so a brings the stored one back; a tab without variants says so and changes
+    nothing; digit keys switch tabs even while a table of the accuracy tab has focus."""
+    from nawt_tui.screens.compare import CompareScreen
+
+    app = make_app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+        screen = CompareScreen(run_ids=[1, 2, 3])
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.comparison is not None)
+        tabs = screen.query_one("TabbedContent")
+        screen.query_one("#acc-table").focus()
+        await pilot.pause()
+        await pilot.press("2")
+        await wait_for(pilot, lambda: tabs.active == "rob")
+        before = dict(screen.variants)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: screen.comparison.robustness_mode is None
+                       and screen.comparison.table("robustness").other_variants == ["absolute"])
+        await pilot.pause()
+        assert screen.variants["robustness"] == "relative" and "rob" not in screen._hidden and tabs.active == "rob"
+        assert "stored: absolute (a: next variant)" in screen.query_one("#plot-rob")._empty
+        await pilot.press("a", "a")  # relative -> std -> absolute
+        await wait_for(pilot, lambda: screen.comparison.robustness_mode == "absolute")
+        assert screen.query_one("#rob-table").row_count == 3
+        await pilot.press("1")
+        await wait_for(pilot, lambda: tabs.active == "acc")
+        await pilot.press("a")
+        await pilot.pause()
+        assert screen.variants == before
+        assert any("this tab has no variants" in n.message for n in app._notifications)
+
+
+@run_async
 async def test_compare_header_is_one_line_at_80(demo_db):
     from nawt_tui.screens.compare import CompareScreen, _id_list
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, SelectionList, Static, TabbedContent, TabPane
@@ -33,7 +33,8 @@ class CompareScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="back"),
         Binding("s", "cycle_study", "Study", tooltip="choose a study"),
-        Binding("a", "cycle_variant", "Mode", tooltip="the variant shown (the perturbation mode)"),
+        Binding("a", "cycle_variant", "Variant", tooltip="the next variant of this tab's evaluation (e.g. the "
+                "perturbation mode, PCM drift, bit-flip target)"),
         Binding("w", "report", "Report", tooltip="write the report (report.html + report.md, in the study's folder)"),
     ]
     # what is compared: a study, or the runs picked (tab "Runs"); the variant shown per evaluation
@@ -70,7 +71,8 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="compare-source")
-        yield Static("", id="compare-notes")
+        with VerticalScroll(id="compare-notes"):  # a long list scrolls (its bar says there is more)
+            yield Static("", id="compare-notes-text")
         # the first ten tabs carry their key (1-9, then 0), as __init__ binds them
         label = {t: f"{i % 10} {title}" if i <= 10 else title for i, (t, title) in enumerate(self.tabs(), 1)}
         with TabbedContent(id="compare-tabs", initial="acc"):
@@ -117,9 +119,8 @@ class CompareScreen(Screen):
 
     def watch_comparison(self, c: Any) -> None:
         self._update_source()
-        notes = self.query_one("#compare-notes", Static)
-        notes.update(Text(" · ".join(c.notes) if c else ""))
-        notes.display = bool(c and c.notes)
+        self.query_one("#compare-notes-text", Static).update(Text("\n".join(c.notes) if c else ""))
+        self.query_one("#compare-notes").display = bool(c and c.notes)
         if c is None:
             return
         fill_accuracy(self.query_one("#acc-table", DataTable), self.query_one("#time-table", DataTable), c)
@@ -137,7 +138,9 @@ class CompareScreen(Screen):
         """An evaluation's tab only when some compared run has it (six stresses do not fit 80 columns);
         the tabs keep their numbers, so a key always opens the same tab."""
         tabs = self.query_one(TabbedContent)
-        shown = {s.ident: self._has(c, s.name) for s in self.kinds} | {"trade": c.varied}
+        # a tab stays while the runs have the evaluation in another variant: `a` brings it back
+        shown = {s.ident: self._has(c, s.name) or bool(c.table(s.name).other_variants) for s in self.kinds} \
+            | {"trade": c.varied}
         for ident, show in shown.items():
             (tabs.show_tab if show else tabs.hide_tab)(ident)
         self._hidden = {ident for ident, show in shown.items() if not show}
@@ -240,7 +243,7 @@ class CompareScreen(Screen):
                 + (f" · {len(c.groups)} groups" if c.mixed else "")
         tail = Text(f" · {counted}")
         for kind, value in self.variants.items():  # of the evaluations shown
-            if self._has(c, kind):
+            if self._has(c, kind) or (c is not None and c.table(kind).other_variants):
                 tail += Text.assemble(f" · {kind} ", (value, "bold"))
         if self.study is not None:
             head = Text.assemble("study ", (self.study, "bold"))
@@ -274,7 +277,10 @@ class CompareScreen(Screen):
                         "no trade-off: no method is shown at more than one setting (study --vary)",
                         severity="warning")
             return
-        self.query_one(TabbedContent).active = tab
+        tabbed = self.query_one(TabbedContent)
+        if self.focused is not None and tabbed.active_pane is not None and self.focused in tabbed.active_pane.walk_children():
+            self.set_focus(None)  # a table keeping focus in the pane left behind would switch back to it
+        tabbed.active = tab
 
     def action_cycle_study(self) -> None:
         order: list[str | None] = [None, *self.studies]
@@ -287,13 +293,16 @@ class CompareScreen(Screen):
         self.study = study
 
     def action_cycle_variant(self) -> None:
-        """The next variant of the evaluation in the tab shown (else of the first that has one)."""
+        """The next variant of the evaluation in the tab shown; a tab without variants says so."""
         tab = self.query_one(TabbedContent).active
-        kinds = [s.name for s in evalspec.evaluations() if s.variant and s.name in self.variants]
-        if not kinds:
+        spec = next((s for s in self.kinds if s.ident == tab), None)
+        if spec is None or spec.variant is None or spec.name not in self.variants:
+            with_variants = ", ".join(s.text.tab for s in self.kinds if s.variant and s.ident not in self._hidden)
+            self.notify(f"this tab has no variants to cycle (a works on: {with_variants or 'none shown'})",
+                        severity="warning")
             return
-        kind = next((s.name for s in self.sweeps if s.ident == tab and s.name in kinds), kinds[0])
-        choices = evalspec.evaluation(kind).option(evalspec.evaluation(kind).variant).choices
+        kind = spec.name
+        choices = spec.option(spec.variant).choices
         value = choices[(choices.index(self.variants[kind]) + 1) % len(choices)]
         self.variants = {**self.variants, kind: value}
 

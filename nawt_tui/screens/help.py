@@ -49,8 +49,9 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         (_tab_keys(len(evalspec.evaluations()) + 4),
          f"tabs: accuracy & time, {', '.join(s.name for s in evalspec.evaluations())}, runs, plots, trade-off"),
         ("", "one row per method and settings; completed runs only; follows new results live"),
-        ("s", "choose a study"), *[("a", f"{s.name} {s.variant}: {' / '.join(s.option(s.variant).choices)}")
-                                   for s in evalspec.evaluations() if s.variant],
+        ("s", "choose a study"), ("a", "on an evaluation's tab: its next variant"),
+        *[("", f"{s.name} {s.variant}: {' / '.join(s.option(s.variant).choices)}")
+          for s in evalspec.evaluations() if s.variant],
         ("w", "write the report (report.html + report.md, in the study's folder)"),
         ("space", "in the runs tab: include / exclude a run"), ("esc", "back"),
     ]),

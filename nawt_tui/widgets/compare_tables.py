@@ -111,6 +111,8 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
                        method_colour(row.method, i)))
     shown = table.variant or variant
     empty = f"no {shown + ' ' if shown else ''}{s.name} evaluations (e on the runs screen)"
+    if table.other_variants and not table.rows:  # stored, but of another variant: a shows it
+        empty = f"no {shown} {s.name} evaluations; stored: {', '.join(table.other_variants)} (a: next variant)"
     for plot in plots:
         plot.title = s.titled(s.text.tui_plot, shown)
         plot.set_series(series, xticks=sorted(float(v) for v in table.grid) or None, empty=empty,

@@ -58,7 +58,7 @@ class LinePlot(PlotextPlot):
                    xticks: list[float] | None = None, empty: str = "no data yet", reverse_x: bool = False) -> None:
         """``reverse_x``: x grows to the left (bits: 8 on the left, 2 on the right, as in the PNGs:
         the harsher stress to the right, like a perturbation strength)."""
-        if series == self._series and xticks == self._xticks and reverse_x == self.reverse_x:
+        if series == self._series and xticks == self._xticks and reverse_x == self.reverse_x and empty == self._empty:
             return
         self._series = series
         self._xticks = xticks
@@ -80,7 +80,8 @@ class LinePlot(PlotextPlot):
                 lines.append((label, *zip(*pts), color or COLORS[i % len(COLORS)]))
         # the legend goes under the plot where it fits: plotext's own sits in the top-left corner,
         # on the curves' start (clean accuracy, the points a reader looks at first)
-        legend = "  ".join(f"[{rich_colour(c)}]━━[/] {escape(label)}" for label, _x, _y, c in lines)
+        glyph = {label: " ●" if self.scatter and label != LINE_SERIES else "━━" for label, *_ in lines}  # as drawn
+        legend = "  ".join(f"[{rich_colour(c)}]{glyph[label]}[/] {escape(label)}" for label, _x, _y, c in lines)
         # (one curve needs none: the title names it)
         below = len(lines) > 1 and sum(len(label) + 5 for label, *_ in lines) + 4 <= self.size.width
         self.set_class(below, "-legend")
