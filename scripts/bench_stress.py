@@ -139,6 +139,7 @@ def main() -> int:
     dev = torch.device("cpu")
     precision, _ = resolve_precision(args.precision, dev)
     amp = autocast_dtype(precision, dev)
+    torch.manual_seed(0)  # an untrained model: the same weights every run
     model = build_model("resnet20")
     if args.checkpoint:
         model.load_state_dict(load_model_state(args.checkpoint))
