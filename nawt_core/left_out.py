@@ -24,7 +24,8 @@ def left_out_notes(comp) -> list[str]:
         swept = {rid for row in table.rows for rid in row.run_ids}
         missing = sorted(done - swept)
         if missing and not swept:
-            absent.append(kind)  # none of the runs has it: one line for all such below
+            if not table.other_variants:  # stored in another variant: compare's own note says which
+                absent.append(kind)  # none of the runs has it: one line for all such below
         elif missing:
             variant = f" ({table.variant})" if table.variant else ""  # the variant shown, when it has rows
             notes.append(f"{_ids(missing)}: no {kind} sweep{variant}, so not in the {kind} table "

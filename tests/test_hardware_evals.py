@@ -158,6 +158,7 @@ def test_compare_says_when_only_another_variant_is_stored(trained, tmp_path):
     plain = json.loads(run_cli("compare", "--json", str(run.id), *view).stdout)
     assert plain["bitflip"] == [] and plain["bitflip_target"] is None
     assert "bitflip: no target all sweeps; msb ones are stored (show them with --variant bitflip=msb)" in plain["notes"]
+    assert not any(n.startswith("no ") and "bitflip" in n for n in plain["notes"])  # not also 'no bitflip sweeps'
     msb = json.loads(run_cli("compare", "--json", str(run.id), "--variant", "bitflip=msb", *view).stdout)
     assert msb["bitflip_target"] == "msb" and [r["sweep"]["target"] for r in msb["bitflip"]] == ["msb"]
     rows = list(csv.DictReader(io.StringIO(run_cli("export", "bitflip", "--runs", str(run.id), "--variant",
