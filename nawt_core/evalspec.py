@@ -71,6 +71,7 @@ class Param:
     header: str = "{:g}"  # a table column per value, e.g. "s={:g}" or "{}-bit"
     identity: float | None = None  # the value that leaves the model as it is (one trial is enough)
     noun: str = ""  # one value in a sentence: "bit width" [default: column]
+    text: Callable[[float], str] | None = None  # a column head instead of ``header`` (PCM: 1h, 30d, 1y)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "noun", self.noun or self.column)
@@ -80,7 +81,7 @@ class Param:
         return int(round(value)) if self.integer else float(value)
 
     def head(self, value: float) -> str:
-        return self.header.format(value)
+        return self.text(value) if self.text is not None else self.header.format(value)
 
     def json_key(self, value: float) -> str:
         return str(value) if self.integer else repr(float(value))

@@ -33,6 +33,7 @@ def _describe(sweep: dict) -> str:
 
 
 def _times(t: float) -> str:
+    """A time as a column head: 1h, 30d, 1y, 10y (seconds when no unit divides it: 90s, 1.5s)."""
     for unit, s in (("y", 365 * 86400), ("d", 86400), ("h", 3600), ("min", 60)):
         if t >= s and t % s == 0:
             return f"{t / s:g}{unit}"
@@ -53,7 +54,7 @@ SPEC = EvalSpec(
         recalibrate_option(),
     ),
     param=Param("times", "seconds", "time since programming (s)", short="time", unit="s", scale="log",
-                header="{:g}s", identity=None),
+                header="{:g}s", identity=None, text=_times),
     summaries=(Metric("auc", "AUC %", "AUC %", bounds=(0.0, 1.0)),),
     presets={p: dict(g) for p, g in GRIDS["pcm"].items()},
     variant="drift", seeded=True, batchable=False, order=50, short="pcm",

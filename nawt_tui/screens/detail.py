@@ -273,16 +273,23 @@ class DetailScreen(Screen):
             plot.set_series([], empty="none")
             return
         c = d.curves.get(self._eval_ids[row])
-        if c is None:
-            plot.set_series([], empty="no points")
+        if c is None:  # e.g. sharpness: numbers, not a curve (or no points yet)
+            plot.title = "this evaluation"
+            plot.set_series([], empty="no curve to draw (its numbers are in the table)")
             return
         plot.title = f"{c.label}: accuracy %"
         param = eval_param(c.kind)
         plot.xlabel = param.short if param else ""
-        series = [("mean", c.params, [pct(m) for m in c.mean], "blue+")]
+        # a log-spaced grid (rates, times, with 0 in it): evenly spaced, labelled as the table's columns
+        log = param is not None and param.scale == "log"
+        at = {v: float(i) for i, v in enumerate(sorted(c.params))} if log else {v: v for v in c.params}
+        xs = [at[v] for v in c.params]
+        series = [("mean", xs, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
-            series.append(("min", c.params, [pct(m) for m in c.minimum], "red+"))
-        plot.set_series(series, xticks=c.params, reverse_x=descending(c.kind))  # e.g. bits as in the PNGs
+            series.append(("min", xs, [pct(m) for m in c.minimum], "red+"))
+        ticks = sorted(c.params)
+        plot.set_series(series, xticks=[at[v] for v in ticks], reverse_x=descending(c.kind),  # bits as in the PNGs
+                        xlabels=[param.head(v) for v in ticks] if log else None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":

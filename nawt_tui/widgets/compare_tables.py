@@ -93,6 +93,7 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         t.add_column(f"{s.metric_title(m)} [95 % CI]", key=f"ci-{m}")
         t.add_column(f"{s.metric_title(m)} Δ std", key=f"diff-{m}")
     series = []
+    at = _positions(s, table.grid)
     for i, row in enumerate(table.rows):
         pts = row.points
         cells = [Text(row.method, style=method_style(row.method))]
@@ -107,7 +108,7 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         if s.param is None:  # metrics, not a curve
             continue
         xs = [v for v in table.grid if v in pts and not pts[v].partial]
-        series.append((series_name(row), [float(v) for v in xs], [s.point_scale(v) * pts[v].mean for v in xs],
+        series.append((series_name(row), [at[v] for v in xs], [s.point_scale(v) * pts[v].mean for v in xs],
                        method_colour(row.method, i)))
     shown = table.variant or variant
     empty = f"no {shown + ' ' if shown else ''}{s.name} evaluations (e on the runs screen)"
@@ -115,8 +116,20 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         empty = f"no {shown} {s.name} evaluations; stored: {', '.join(table.other_variants)} (a: next variant)"
     for plot in plots:
         plot.title = s.titled(s.text.tui_plot, shown)
-        plot.set_series(series, xticks=sorted(float(v) for v in table.grid) or None, empty=empty,
-                        reverse_x=bool(s.param and s.param.descending))  # bits: 8 on the left, as the PNG
+        ticks = sorted(table.grid)
+        plot.set_series(series, xticks=[at[v] for v in ticks] or None, empty=empty,
+                        reverse_x=bool(s.param and s.param.descending),  # bits: 8 on the left, as the PNG
+                        xlabels=[s.param.head(v) if s.param.scale == "log" else f"{float(v):g}" for v in ticks])
+
+
+def _positions(s: EvalSpec, grid: list) -> dict:
+    """Where each value sits on the x axis: itself, or for a log-spaced grid (rates, times, with 0
+    in it) its rank, evenly spaced and labelled with its column head, as a terminal has no log axis."""
+    if s.param is None:  # metrics (sharpness): no curve
+        return {}
+    if s.param.scale != "log":
+        return {v: float(v) for v in grid}
+    return {v: float(i) for i, v in enumerate(sorted(grid))}
 
 
 def _num(x: float | None) -> Text:

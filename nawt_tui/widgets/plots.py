@@ -48,6 +48,7 @@ class LinePlot(PlotextPlot):
         self.ylabel = ylabel
         self._series: list[tuple[str, list[float], list[float], str | None]] = []
         self._xticks: list[float] | None = None
+        self._xlabels: list[str] | None = None
         self._empty = "no data yet"
         self.reverse_x = False
 
@@ -55,13 +56,17 @@ class LinePlot(PlotextPlot):
         self._draw()
 
     def set_series(self, series: list[tuple[str, list[float], list[float], str | None]],
-                   xticks: list[float] | None = None, empty: str = "no data yet", reverse_x: bool = False) -> None:
+                   xticks: list[float] | None = None, empty: str = "no data yet", reverse_x: bool = False,
+                   xlabels: list[str] | None = None) -> None:
         """``reverse_x``: x grows to the left (bits: 8 on the left, 2 on the right, as in the PNGs:
-        the harsher stress to the right, like a perturbation strength)."""
-        if series == self._series and xticks == self._xticks and reverse_x == self.reverse_x and empty == self._empty:
+        the harsher stress to the right, like a perturbation strength). ``xlabels``: the ticks' text
+        [default: each tick's value]."""
+        if (series == self._series and xticks == self._xticks and reverse_x == self.reverse_x
+                and empty == self._empty and xlabels == self._xlabels):
             return
         self._series = series
         self._xticks = xticks
+        self._xlabels = xlabels
         self.reverse_x = reverse_x
         self._empty = empty
         self._draw()
@@ -96,7 +101,8 @@ class LinePlot(PlotextPlot):
         if not drawn:
             plt.title(f"{self.title}: {self._empty}")
         elif self._xticks:
-            plt.xticks([sign * t for t in self._xticks], [f"{t:g}" for t in self._xticks])
+            labels = self._xlabels if self._xlabels and len(self._xlabels) == len(self._xticks) else None
+            plt.xticks([sign * t for t in self._xticks], labels or [f"{t:g}" for t in self._xticks])
         self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
