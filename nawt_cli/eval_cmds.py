@@ -22,7 +22,6 @@ from nawt_core.config import MAX_TEST, check_seed
 from nawt_core.errors import NawtError
 from nawt_core.hardware import check_precision
 from nawt_core.options import Option
-from nawt_core.status import Status
 
 from .app import (CifarDirOpt, DataDirOpt, DbOpt, JsonOpt, PrecisionOpt, ThreadsOpt, app, check_device,
                   check_threads, console, open_store, print_json, progress_bar, use_threads)
@@ -123,14 +122,10 @@ def _open_for_sweeps(run_ids: list[int], precision: str, test_subset: int | None
     check_device(device, config=True)
     store = open_store(db, data_dir, create=False)
     from nawt_core.compare import select_runs
+    from nawt_core.records import check_evaluable
 
     for r in select_runs(store, run_ids):  # every run exists, finished and has its weights before any starts
-        if r.status != Status.COMPLETED:
-            raise NawtError(f"run {r.id} has not finished training (status {r.status}); evaluate it once it has completed")
-        final = store.path(r.checkpoint_final)
-        if final is None or not final.exists():
-            raise NawtError(f"run {r.id} has no final checkpoint on disk ({final or 'none recorded'}); "
-                            f"is --data-dir ({data_dir}) the folder that holds its runs/?")
+        check_evaluable(store, r, f"; is --data-dir ({data_dir}) the folder that holds its runs/?")
     store.settle_stale()
     return store
 

@@ -406,12 +406,11 @@ def parse_variants(texts: list[str] | None) -> dict[str, str]:
     {evaluation: variant}, checked: one error line for a bad one."""
     given: dict[str, str] = {}
     for part in (p.strip() for t in texts or [] for p in t.split(",")):
-        kind, eq, value = part.partition("=")
-        if not (eq and kind.strip() and value.strip()):
+        kind, eq, value = (x.strip() for x in part.partition("="))
+        if not (eq and kind and value):
             raise NawtError(f"--variant takes EVAL=VALUE, e.g. {evalspec.variant_examples()} (got {part!r})")
-        if given.get(kind.strip(), value.strip()) != value.strip():
-            raise NawtError(f"--variant names {kind.strip()} twice ({given[kind.strip()]} and {value.strip()})")
-        given[kind.strip()] = value.strip()
+        if given.setdefault(kind, value) != value:
+            raise NawtError(f"--variant names {kind} twice ({given[kind]} and {value})")
     _variants(None, given)
     return given
 

@@ -158,3 +158,15 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     epoch = step // steps_per_epoch
     drops = (epoch >= cfg.epochs * 0.5) + (epoch >= cfg.epochs * 0.75)
     return cfg.lr * 0.1**drops
+
+
+def check_evaluable(store: Store, run: Run, hint: str = "") -> Path:
+    """The final checkpoint of ``run`` as found from this data dir, if the run finished training and
+    the file exists (an evaluation's first check, before anything is recorded); else one error line."""
+    if run.status != Status.COMPLETED:
+        raise NawtError(f"run {run.id} has not finished training (status {run.status}); "
+                        "evaluate it once it has completed")
+    final = store.path(run.checkpoint_final)
+    if final is None or not final.exists():
+        raise NawtError(f"run {run.id} has no final checkpoint on disk ({final or 'none recorded'}){hint}")
+    return final

@@ -36,6 +36,7 @@ from .evaluate import evaluate
 from .failures import describe
 from .hardware import check_precision, device_kind
 from .options import UNSET
+from .records import check_evaluable
 from .models import build_model
 from .status import Status
 from .store import Evaluation, Run, Store, utcnow
@@ -66,12 +67,7 @@ def load_test_set(cfg: TrainConfig, device: torch.device, data_dir=None, test_su
 def finished_run(store: Store, run_id: int) -> Run:
     """The run, if it finished training and its final checkpoint exists."""
     run = store.get_run(run_id)
-    if run.status != Status.COMPLETED:
-        raise NawtError(f"run {run_id} has not finished training (status {run.status}); "
-                        "evaluate it once it has completed")
-    final = store.path(run.checkpoint_final)
-    if final is None or not final.exists():
-        raise NawtError(f"run {run_id} has no final checkpoint on disk ({final or 'none recorded'})")
+    final = check_evaluable(store, run)
     return run.model_copy(update={"checkpoint_final": str(final)})  # the file as found from this data dir
 
 

@@ -213,17 +213,23 @@ async def test_stop_and_delete_actions(demo_db):
         assert not Path("runs/0007-std-seed1").exists()
 
 
+async def open_compare(app, pilot, run_ids=(1, 2, 3)):
+    """The compare screen of ``run_ids``, pushed once the runs list is loaded, its comparison computed."""
+    from nawt_tui.screens.compare import CompareScreen
+
+    await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
+    screen = CompareScreen(run_ids=list(run_ids))
+    await app.push_screen(screen)
+    await wait_for(pilot, lambda: screen.comparison is not None)
+    return screen
+
+
 # ------------------------------------------------------------------ compare
 @run_async
 async def test_compare_shows_the_right_numbers(demo_db):
-    from nawt_tui.screens.compare import CompareScreen
-
     app = make_app(demo_db)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
-        screen = CompareScreen(run_ids=[1, 2, 3])
-        await app.push_screen(screen)
-        await wait_for(pilot, lambda: screen.comparison is not None)
+        screen = await open_compare(app, pilot)
         acc = screen.query_one("#acc-table")
         assert acc.row_count == 3
         assert str(acc.get_cell("standard", "mean")) == "89.74"
@@ -265,14 +271,9 @@ async def test_compare_variant_key_and_digit_keys(demo_db):
     """a cycles the variant of the tab shown; a variant with no sweeps keeps its tab (empty, saying
     what is stored) so a brings the stored one back; a tab without variants says so and changes
     nothing; digit keys switch tabs even while a table of the accuracy tab has focus."""
-    from nawt_tui.screens.compare import CompareScreen
-
     app = make_app(demo_db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: runs_screen(app).table.row_count == 8)
-        screen = CompareScreen(run_ids=[1, 2, 3])
-        await app.push_screen(screen)
-        await wait_for(pilot, lambda: screen.comparison is not None)
+        screen = await open_compare(app, pilot)
         tabs = screen.query_one("TabbedContent")
         screen.query_one("#acc-table").focus()
         await pilot.pause()

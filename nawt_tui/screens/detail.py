@@ -20,7 +20,7 @@ from .. import actions
 from ..data import DataError, RunDetail, fmt_acc, fmt_duration, fmt_float, fmt_rate, fmt_size, pct
 from ..detail_text import descending, epoch_log_line, eval_param, eval_state, stamp, uses_rho, wrap_points
 from ..messages import DetailLoaded
-from ..widgets.plots import LinePlot
+from ..widgets.plots import LinePlot, axis_positions
 from ..widgets.weights import WeightStats
 from ..styles import status_style
 
@@ -280,16 +280,12 @@ class DetailScreen(Screen):
         plot.title = f"{c.label}: accuracy %"
         param = eval_param(c.kind)
         plot.xlabel = param.short if param else ""
-        # a log-spaced grid (rates, times, with 0 in it): evenly spaced, labelled as the table's columns
-        log = param is not None and param.scale == "log"
-        at = {v: float(i) for i, v in enumerate(sorted(c.params))} if log else {v: v for v in c.params}
+        at, ticks, labels = axis_positions(param, c.params)  # log-spaced grids evenly, labelled as the table
         xs = [at[v] for v in c.params]
         series = [("mean", xs, [pct(m) for m in c.mean], "blue+")]
         if any(n > 1 for n in c.trials):
             series.append(("min", xs, [pct(m) for m in c.minimum], "red+"))
-        ticks = sorted(c.params)
-        plot.set_series(series, xticks=[at[v] for v in ticks], reverse_x=descending(c.kind),  # bits as in the PNGs
-                        xlabels=[param.head(v) for v in ticks] if log else None)
+        plot.set_series(series, xticks=ticks, xlabels=labels, reverse_x=descending(c.kind))  # bits as in the PNGs
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "eval-table":

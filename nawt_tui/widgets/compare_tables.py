@@ -17,7 +17,7 @@ from nawt_core.evalspec import EvalSpec
 from nawt_core.runview import acc_ci, acc_diff
 
 from ..views import fmt_acc, fmt_duration
-from .plots import LinePlot, method_colour
+from .plots import LinePlot, axis_positions, method_colour
 
 # a fixed width: measured widths of styled cells raced with mounting (snapshots differed)
 METHOD_WIDTH = len("noise-injection")
@@ -93,7 +93,7 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         t.add_column(f"{s.metric_title(m)} [95 % CI]", key=f"ci-{m}")
         t.add_column(f"{s.metric_title(m)} Δ std", key=f"diff-{m}")
     series = []
-    at = _positions(s, table.grid)
+    at, ticks, labels = axis_positions(s.param, table.grid) if s.param is not None else ({}, [], None)
     for i, row in enumerate(table.rows):
         pts = row.points
         cells = [Text(row.method, style=method_style(row.method))]
@@ -116,20 +116,8 @@ def fill_sweep(t: DataTable, plots: list[LinePlot], c: Any, s: EvalSpec, variant
         empty = f"no {shown} {s.name} evaluations; stored: {', '.join(table.other_variants)} (a: next variant)"
     for plot in plots:
         plot.title = s.titled(s.text.tui_plot, shown)
-        ticks = sorted(table.grid)
-        plot.set_series(series, xticks=[at[v] for v in ticks] or None, empty=empty,
-                        reverse_x=bool(s.param and s.param.descending),  # bits: 8 on the left, as the PNG
-                        xlabels=[s.param.head(v) if s.param.scale == "log" else f"{float(v):g}" for v in ticks])
-
-
-def _positions(s: EvalSpec, grid: list) -> dict:
-    """Where each value sits on the x axis: itself, or for a log-spaced grid (rates, times, with 0
-    in it) its rank, evenly spaced and labelled with its column head, as a terminal has no log axis."""
-    if s.param is None:  # metrics (sharpness): no curve
-        return {}
-    if s.param.scale != "log":
-        return {v: float(v) for v in grid}
-    return {v: float(i) for i, v in enumerate(sorted(grid))}
+        plot.set_series(series, xticks=ticks or None, empty=empty, xlabels=labels,
+                        reverse_x=bool(s.param and s.param.descending))  # bits: 8 on the left, as the PNG
 
 
 def _num(x: float | None) -> Text:

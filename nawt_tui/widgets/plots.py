@@ -30,6 +30,17 @@ def method_colour(method: str, i: int = 0) -> str | tuple[int, int, int]:
 LINE_SERIES = "Pareto front"  # in a scatter plot, the one series drawn as a line
 
 
+def axis_positions(param, values) -> tuple[dict, list[float], list[str] | None]:
+    """(x position per value, tick positions, tick labels) for an evaluation's values: themselves, or
+    for a log-spaced grid (rates, times, with 0 in it) their ranks, evenly spaced and labelled with
+    the table's column heads, as a terminal plot has no log axis. ``param``: an evalspec.Param or None."""
+    ticks = sorted(values)
+    if param is None or param.scale != "log":
+        return {v: float(v) for v in values}, [float(v) for v in ticks], None
+    at = {v: float(i) for i, v in enumerate(ticks)}
+    return at, [at[v] for v in ticks], [param.head(v) for v in ticks]
+
+
 class LinePlot(PlotextPlot):
     """A plot of named series; `set_series` replaces them and redraws."""
 
