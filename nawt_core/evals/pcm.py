@@ -28,7 +28,7 @@ def _check(values: dict) -> dict:
 
 def _describe(sweep: dict) -> str:
     comp = "with" if sweep.get("drift") == "compensated" else "without"
-    return (f"{comp} drift compensation, times {', '.join(f'{t:g}' for t in sweep.get('times') or [])} s, "
+    return (f"{comp} drift compensation, times {', '.join(_times(t) for t in sweep.get('times') or [])}, "
             f"{sweep.get('trials')} chips per time")
 
 
