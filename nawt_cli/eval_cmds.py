@@ -166,7 +166,7 @@ def eval_table(s: evalspec.EvalSpec, run, ev, pts) -> Table:
              str(cfg.get("precision")), f"evaluation {ev.id}", f"{ev.seconds or 0:.1f} s"]
     t = Table(title=f"run {run.id} {run.method}: {s.name} ({', '.join(what)})")
     summary = point_summary(pts, s)
-    head = s.param.column if s.param else "metric"
+    head = (s.param.short if s.param.text else s.param.column) if s.param else "metric"  # 1h: a time, not seconds
     label = (lambda k: s.param.head(k)) if s.param else str
     if s.clean is not None:
         for c in (head, "accuracy %", f"Δ vs {s.clean.title}"):
@@ -181,7 +181,7 @@ def eval_table(s: evalspec.EvalSpec, run, ev, pts) -> Table:
         t.add_column(c, justify="right")
     for k, v in summary.items():
         f = scale[k]
-        t.add_row(label(k) if s.param is None else f"{k:g}", f"{f * v['mean']:.2f}", f"{f * v['std']:.2f}",
+        t.add_row(label(k) if s.param is None else s.param.value_text(k), f"{f * v['mean']:.2f}", f"{f * v['std']:.2f}",
                   f"{f * v['min']:.2f}", str(v["n"]))
     return t
 

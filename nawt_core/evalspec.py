@@ -83,6 +83,10 @@ class Param:
     def head(self, value: float) -> str:
         return self.text(value) if self.text is not None else self.header.format(value)
 
+    def value_text(self, value: float) -> str:
+        """One value in a column of values (``nawt eval``'s rows): 1h for a PCM time, else 0.02."""
+        return self.text(value) if self.text is not None else f"{value:g}"
+
     def json_key(self, value: float) -> str:
         return str(value) if self.integer else repr(float(value))
 
